@@ -1,0 +1,132 @@
+/* dns.h - the one DNS interface every evaluator uses (SPF, DKIM, DMARC).
+ * A struct dns is a table of function pointers, like Postfix DICT: production stacks
+ * dns_budget (per message) -> dns_cache (shared) -> dns_res (libresolv); unit tests
+ * use dns_stub. "Not found" (NXDOMAIN/NODATA) is never confused with "could not
+ * find out" (TEMPFAIL/BADREPLY).
+ * Threads: dns_res and dns_cache objects are shared by all threads and internally
+ * locked; a dns_budget object belongs to one message (one thread at a time). */
+#ifndef SA_DNS_H
+#define SA_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+enum dns_status {
+    DNS_OK = 0,      /* at least one record of the asked type */
+    DNS_NXDOMAIN,    /* the name does not exist */
+    DNS_NODATA,      /* the name exists, no record of this type */
+    DNS_TEMPFAIL,    /* timeout, SERVFAIL, REFUSED, network error, budget exhausted */
+    DNS_BADREPLY,    /* reply could not be parsed, or exceeds our bounds */
+};
+
+/* Record types we ask for (numeric values are the wire values). */
+#define DNS_T_A 1
+#define DNS_T_NS 2
+#define DNS_T_CNAME 5
+#define DNS_T_PTR 12
+#define DNS_T_MX 15
+#define DNS_T_TXT 16
+#define DNS_T_AAAA 28
+
+#define DNS_MAX_NAME 255        /* RFC 1035 2.3.4 */
+#define DNS_MAX_ANSWER 65535    /* bound on one reply (TCP maximum) */
+#define DNS_MAX_RRS 64          /* records kept per answer; extras dropped, flagged */
+
+/* One resource record of the asked type. Names are lower-case, no trailing dot. */
+struct dns_rr {
+    uint16_t type;
+    uint32_t ttl;
+    union {
+        struct in_addr a;
+        struct in6_addr aaaa;
+        struct {
+            uint16_t pref;
+            char *exchange;
+        } mx;
+        char *name;  /* PTR, CNAME, NS */
+        struct {
+            char *data;  /* character-strings joined, NUL-terminated */
+            size_t len;  /* joined length; may be < strlen if data holds a NUL */
+        } txt;
+    } u;
+};
+
+/* One answer: one allocation, freed with dns_answer_free(). */
+struct dns_answer {
+    enum dns_status status;
+    uint16_t type;
+    uint32_t ttl;      /* minimum TTL of the records, or the negative TTL */
+    int truncated;     /* more than DNS_MAX_RRS records were present */
+    int nrr;
+    struct dns_rr rr[];
+};
+
+struct dns {
+    /* query - look up name/type. Returns the status; on DNS_OK sets *ans (caller frees
+     * with dns_answer_free), otherwise *ans is NULL. name has no trailing dot. */
+    enum dns_status (*query)(struct dns *d, const char *name, uint16_t type,
+                             struct dns_answer **ans);
+    /* free - release this layer (not the layer below it). */
+    void (*free)(struct dns *d);
+    void *ctx;
+};
+
+/* dns_query - convenience wrapper: d->query(d, name, type, ans). */
+enum dns_status dns_query(struct dns *d, const char *name, uint16_t type, struct dns_answer **ans);
+
+/* dns_answer_free - free an answer; NULL is a no-op. Returns NULL. */
+struct dns_answer *dns_answer_free(struct dns_answer *a);
+
+/* dns_free - d->free(d); NULL is a no-op. Returns NULL. */
+struct dns *dns_free(struct dns *d);
+
+/* dns_status_name - "ok", "nxdomain", "nodata", "tempfail", "badreply". */
+const char *dns_status_name(enum dns_status s);
+
+/* ---- libresolv resolver (dns_res.c) ---- */
+#define DNS_RES_MAX_SERVERS 3   /* MAXNS of libresolv */
+struct dns_res_conf {
+    int nservers;
+    struct {
+        char addr[64];   /* IPv4 or IPv6 literal */
+        uint16_t port;   /* 53 normally; tests use a high port */
+    } server[DNS_RES_MAX_SERVERS]; /* nservers == 0: use /etc/resolv.conf */
+    int timeout;        /* seconds per try, 1..60 */
+    int retries;        /* tries per server, 1..10 */
+};
+/* dns_res_new - resolver on libresolv with per-thread res state; TCP fallback on TC.
+ * Thread-safe. Returns NULL and sets errno on failure. */
+struct dns *dns_res_new(const struct dns_res_conf *conf);
+
+/* ---- shared cache (dns_cache.c) ---- */
+struct dns_cache_stats {
+    unsigned long hits, misses, inserts, evictions, negative_hits;
+};
+/* dns_cache_new - shared, bounded TTL cache over upstream (positive and negative).
+ * max_entries bounds the table; max_ttl caps any TTL (seconds); neg_ttl is used for
+ * NXDOMAIN/NODATA when the upstream gave no usable TTL. now_fn may be NULL (time()).
+ * Does not take ownership of upstream. Thread-safe. */
+struct dns *dns_cache_new(struct dns *upstream, size_t max_entries, uint32_t max_ttl,
+                          uint32_t neg_ttl, long (*now_fn)(void));
+void dns_cache_get_stats(struct dns *cache, struct dns_cache_stats *out);
+
+/* ---- per-message budget (dns_budget.c) ---- */
+/* dns_budget_new - one message's view: after max_queries queries or once the clock
+ * (monotonic, seconds) passes deadline, every query returns DNS_TEMPFAIL.
+ * Does not take ownership of upstream. One thread at a time. */
+struct dns *dns_budget_new(struct dns *upstream, int max_queries, double deadline);
+int dns_budget_queries(struct dns *budget); /* queries made so far */
+
+/* ---- in-process stub for unit tests (dns_stub.c) ---- */
+struct dns *dns_stub_new(void);
+/* dns_stub_add - add one record from presentation text: A "192.0.2.1", AAAA "2001:db8::1",
+ * MX "10 mx.example", PTR/CNAME/NS "host.example", TXT raw text (one string). Returns 0/-1. */
+int dns_stub_add(struct dns *stub, const char *name, uint16_t type, const char *value);
+/* dns_stub_add_txt_len - TXT with explicit length (may contain NUL). */
+int dns_stub_add_txt_len(struct dns *stub, const char *name, const char *data, size_t len);
+/* dns_stub_fail - make name/type (type 0 = any type) answer status instead. */
+int dns_stub_fail(struct dns *stub, const char *name, uint16_t type, enum dns_status status);
+int dns_stub_queries(struct dns *stub); /* queries seen, for tests */
+
+#endif
