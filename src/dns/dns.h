@@ -70,7 +70,18 @@ struct dns {
     /* free - release this layer (not the layer below it). */
     void (*free)(struct dns *d);
     void *ctx;
+    /* query_ttl - optional (NULL in layers that cannot tell): like query, and on
+     * DNS_NXDOMAIN/DNS_NODATA also sets *neg_ttl to the negative TTL (RFC 2308: the SOA
+     * minimum from the authority section), 0 when unknown. Used by dns_cache; callers
+     * outside src/dns use dns_query(). */
+    enum dns_status (*query_ttl)(struct dns *d, const char *name, uint16_t type,
+                                 struct dns_answer **ans, uint32_t *neg_ttl);
 };
+
+/* Names: a name that cannot exist on the wire (longer than 253 characters without the
+ * trailing dot, a label longer than 63, an empty label, an empty name) is never queried
+ * and answers DNS_NXDOMAIN: RFC 7208 4.3 treats such a domain as "none", and DKIM/DMARC
+ * treat a missing record the same way. One trailing dot is accepted and ignored. */
 
 /* dns_query - convenience wrapper: d->query(d, name, type, ans). */
 enum dns_status dns_query(struct dns *d, const char *name, uint16_t type, struct dns_answer **ans);
@@ -83,6 +94,43 @@ struct dns *dns_free(struct dns *d);
 
 /* dns_status_name - "ok", "nxdomain", "nodata", "tempfail", "badreply". */
 const char *dns_status_name(enum dns_status s);
+
+/* dns_type_name - "A", "TXT", ... or "TYPE<n>" in a static buffer for unknown types.
+ * dns_type_parse - inverse (case-insensitive, also "TYPE<n>"); 0 when unknown. */
+const char *dns_type_name(uint16_t type);
+uint16_t dns_type_parse(const char *s);
+
+/* dns_query_ttl - d->query_ttl when the layer has one, else d->query with *neg_ttl = 0. */
+enum dns_status dns_query_ttl(struct dns *d, const char *name, uint16_t type,
+                              struct dns_answer **ans, uint32_t *neg_ttl);
+
+/* ---- answer building, for the layers in src/dns (dns_util.c) ---- */
+/* A builder collects up to DNS_MAX_RRS records (extras set truncated) and turns them
+ * into one allocation holding the struct, rr[] and every string. Not shared. */
+struct dns_abuild {
+    uint16_t type;
+    int nrr;
+    int truncated;
+    int failed;                 /* out of memory or over the string cap */
+    struct dns_rr rr[DNS_MAX_RRS];
+    size_t off[DNS_MAX_RRS];    /* offset of the record's string in strs */
+    char *strs;
+    size_t slen, ssize;
+};
+void dns_abuild_init(struct dns_abuild *b, uint16_t type);
+/* dns_abuild_add - add rr (its string member is ignored); str/len is the PTR/CNAME/NS
+ * name, the MX exchange or the TXT data (names are lower-cased here). 0, or -1 when
+ * out of memory. A record beyond DNS_MAX_RRS is dropped, sets truncated, returns 0. */
+int dns_abuild_add(struct dns_abuild *b, const struct dns_rr *rr, const char *str, size_t len);
+/* dns_abuild_finish - the answer (status DNS_OK, ttl = minimum record TTL), or NULL
+ * when out of memory or no records. Releases the builder either way. */
+struct dns_answer *dns_abuild_finish(struct dns_abuild *b);
+void dns_abuild_release(struct dns_abuild *b);
+/* dns_answer_copy - fresh single-allocation copy of a; NULL when out of memory. */
+struct dns_answer *dns_answer_copy(const struct dns_answer *a);
+/* dns_name_check - copy name, lower-cased and without one trailing dot, into out
+ * (DNS_MAX_NAME + 1 bytes). 0, or -1 when the name cannot exist on the wire. */
+int dns_name_check(const char *name, char *out);
 
 /* ---- libresolv resolver (dns_res.c) ---- */
 #define DNS_RES_MAX_SERVERS 3   /* MAXNS of libresolv */
@@ -128,5 +176,14 @@ int dns_stub_add_txt_len(struct dns *stub, const char *name, const char *data, s
 /* dns_stub_fail - make name/type (type 0 = any type) answer status instead. */
 int dns_stub_fail(struct dns *stub, const char *name, uint16_t type, enum dns_status status);
 int dns_stub_queries(struct dns *stub); /* queries seen, for tests */
+/* dns_stub_set_ttl - TTL for records added from now on (default 300) and the negative
+ * TTL reported through query_ttl for NXDOMAIN/NODATA (default 0 = unknown). */
+void dns_stub_set_ttl(struct dns *stub, uint32_t ttl, uint32_t neg_ttl);
+/* dns_stub_clear - forget every record and failure (the query count is kept). */
+void dns_stub_clear(struct dns *stub);
+/* The stub answers like a recursive server: an exact failure rule wins; then records of
+ * the type; then a CNAME at the name is followed (up to 8 links, the chain's records are
+ * not returned); then NODATA when the name owns any record or has a descendant with one
+ * (an empty non-terminal), else NXDOMAIN. Thread-safe (one mutex). */
 
 #endif
