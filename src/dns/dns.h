@@ -150,10 +150,17 @@ struct dns *dns_res_new(const struct dns_res_conf *conf);
 /* ---- shared cache (dns_cache.c) ---- */
 struct dns_cache_stats {
     unsigned long hits, misses, inserts, evictions, negative_hits;
+    unsigned long entries;  /* entries held now (expired ones until touched or evicted) */
 };
+/* hits counts every answer from the table, negative_hits the NXDOMAIN/NODATA part of
+ * them; misses counts queries passed upstream. Only OK, NXDOMAIN and NODATA are cached,
+ * for min(TTL, max_ttl) seconds (a TTL of 0 is not cached). An invalid name answers
+ * DNS_NXDOMAIN without touching the table. On a hit the answer's TTLs are the time
+ * left. dns_cache_new fails (EINVAL) when max_entries is 0. */
 /* dns_cache_new - shared, bounded TTL cache over upstream (positive and negative).
  * max_entries bounds the table; max_ttl caps any TTL (seconds); neg_ttl is used for
- * NXDOMAIN/NODATA when the upstream gave no usable TTL. now_fn may be NULL (time()).
+ * NXDOMAIN/NODATA when the upstream gave no usable TTL. now_fn returns seconds; NULL means
+ * CLOCK_MONOTONIC.
  * Does not take ownership of upstream. Thread-safe. */
 struct dns *dns_cache_new(struct dns *upstream, size_t max_entries, uint32_t max_ttl,
                           uint32_t neg_ttl, long (*now_fn)(void));
@@ -162,6 +169,8 @@ void dns_cache_get_stats(struct dns *cache, struct dns_cache_stats *out);
 /* ---- per-message budget (dns_budget.c) ---- */
 /* dns_budget_new - one message's view: after max_queries queries or once the clock
  * (monotonic, seconds) passes deadline, every query returns DNS_TEMPFAIL.
+ * max_queries <= 0 means no cap, deadline <= 0 no deadline. Refused queries are not
+ * counted and never reach upstream.
  * Does not take ownership of upstream. One thread at a time. */
 struct dns *dns_budget_new(struct dns *upstream, int max_queries, double deadline);
 int dns_budget_queries(struct dns *budget); /* queries made so far */
