@@ -1,0 +1,188 @@
+/* conf_keys.c - the one table of configuration keys: type, default, range, field, doc.
+ * Owns the list of keys and the string checks that belong to single keys; not the
+ * libconfig walk (conf.c), the value parsers (conf_parse.c, cidr.c) or the writers
+ * (conf_write.c). Adding a key is one row here plus its field in struct sa_conf;
+ * then regenerate conf/senderauth.conf and docs/configuration.md (conf-gen).
+ * Threads: constant data and pure functions. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf_keys.h"
+
+static int check_owner(const char *s, char *why, size_t whylen);
+static int check_user(const char *s, char *why, size_t whylen);
+static int check_authserv_id(const char *s, char *why, size_t whylen);
+static int check_abs_path(const char *s, char *why, size_t whylen);
+static int name_ok(const char *s, size_t n);
+
+static const char *const on_error_names[] = {"accept", "tempfail", NULL};
+static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
+
+#define F(field) offsetof(struct sa_conf, field)
+
+/* Grouped by prefix; conf_write_default prints them in this order. */
+const struct conf_key conf_keys[] = {
+    /* top level */
+    {"authserv_id", CONF_T_STRING, "\"\"", 0, 255, F(authserv_id), NULL, check_authserv_id,
+     "Name of this receiver in Authentication-Results (RFC 8601 authserv-id); "
+     "empty = the host name (gethostname) at load time."},
+    {"trusted_networks", CONF_T_CIDRLIST, "[ \"127.0.0.0/8\", \"::1/128\" ]", 0, 1024,
+     F(trusted_networks), NULL, NULL,
+     "Clients in these networks (IPv4 and IPv6 CIDR, or single addresses) are not checked."},
+    {"skip_authenticated", CONF_T_BOOL, "true", 0, 1, F(skip_authenticated), NULL, NULL,
+     "Do not check messages from SMTP-authenticated clients (milter macro {auth_authen} set)."},
+    {"on_error", CONF_T_ENUM, "\"accept\"", 0, 0, F(on_error), on_error_names, NULL,
+     "On an internal error or DNS trouble: \"accept\" (with temperror results) or "
+     "\"tempfail\" (4xx, the client retries)."},
+
+    /* milter */
+    {"milter.socket", CONF_T_SOCKET, "\"inet:8894@127.0.0.1\"", 0, 0, F(milter_socket), NULL,
+     NULL,
+     "Listening socket: \"inet:PORT@ADDR\", \"inet6:PORT@ADDR\" or \"unix:/PATH\" "
+     "(Postfix smtpd_milters = inet:127.0.0.1:8894)."},
+    {"milter.socket_owner", CONF_T_STRING, "\"\"", 0, 65, F(milter_socket_owner), NULL,
+     check_owner, "Owner of a unix socket as \"user:group\", \"user\" or \":group\"; "
+                  "empty = leave as created."},
+    {"milter.socket_mode", CONF_T_MODE, "\"0660\"", 0, 0777, F(milter_socket_mode), NULL, NULL,
+     "Permissions of a unix socket, an octal string."},
+    {"milter.user", CONF_T_STRING, "\"\"", 0, 32, F(milter_user), NULL, check_user,
+     "Drop privileges to this user after opening the socket; empty = keep the current user."},
+    {"milter.timeout", CONF_T_INT, "120", 1, 3600, F(milter_timeout), NULL, NULL,
+     "Seconds to wait for the MTA on the milter connection (smfi_settimeout)."},
+
+    /* dns */
+    {"dns.nameservers", CONF_T_ADDRLIST, "[ ]", 0, CONF_MAX_NAMESERVERS, F(dns_nameservers),
+     NULL, NULL,
+     "Up to 3 recursive resolvers: \"ADDR\", \"ADDR:PORT\" or \"[IPv6]:PORT\"; "
+     "empty = those of /etc/resolv.conf."},
+    {"dns.timeout", CONF_T_INT, "5", 1, 60, F(dns_timeout), NULL, NULL,
+     "Seconds to wait for one reply before the next try."},
+    {"dns.retries", CONF_T_INT, "2", 1, 10, F(dns_retries), NULL, NULL,
+     "Tries per query and server."},
+    {"dns.cache_size", CONF_T_INT, "100000", 0, 10000000, F(dns_cache_size), NULL, NULL,
+     "Answers kept in the shared cache (entries); 0 = no cache."},
+    {"dns.cache_max_ttl", CONF_T_INT, "86400", 0, 604800, F(dns_cache_max_ttl), NULL, NULL,
+     "Upper bound in seconds on how long any answer is cached."},
+    {"dns.negative_ttl", CONF_T_INT, "300", 0, 86400, F(dns_negative_ttl), NULL, NULL,
+     "Seconds to cache NXDOMAIN/NODATA when the reply carries no usable TTL."},
+    {"dns.message_deadline", CONF_T_INT, "20", 1, 300, F(dns_message_deadline), NULL, NULL,
+     "Seconds of DNS lookups allowed per message, then temperror; keep it below the "
+     "MTA's milter timeout (Postfix milter_command_timeout is 30 s)."},
+    {"dns.max_queries_per_message", CONF_T_INT, "100", 10, 10000,
+     F(dns_max_queries_per_message), NULL, NULL,
+     "DNS queries allowed per message (SPF, DKIM and DMARC together), then temperror."},
+
+    /* psl */
+    {"psl.path", CONF_T_STRING, "\"/usr/share/publicsuffix/public_suffix_list.dat\"", 0, 4095,
+     F(psl_path), NULL, check_abs_path,
+     "Public Suffix List for the DMARC organizational domain; if missing, libpsl's built-in "
+     "list is used (a warning)."},
+
+    /* spf */
+    {"spf.enable", CONF_T_BOOL, "true", 0, 1, F(spf_enable), NULL, NULL,
+     "Check SPF (RFC 7208) for the MAIL FROM identity."},
+    {"spf.helo_check", CONF_T_BOOL, "true", 0, 1, F(spf_helo_check), NULL, NULL,
+     "Also check the HELO identity and report it as smtp.helo."},
+    {"spf.received_spf_header", CONF_T_BOOL, "false", 0, 1, F(spf_received_spf_header), NULL,
+     NULL, "Also add a Received-SPF header (RFC 7208 9.1)."},
+
+    /* dkim */
+    {"dkim.enable", CONF_T_BOOL, "true", 0, 1, F(dkim_enable), NULL, NULL,
+     "Verify DKIM signatures (RFC 6376, RFC 8463)."},
+    {"dkim.max_signatures", CONF_T_INT, "5", 1, 50, F(dkim_max_signatures), NULL, NULL,
+     "Signatures verified per message; further ones get result policy."},
+    {"dkim.min_rsa_bits", CONF_T_INT, "1024", 512, 16384, F(dkim_min_rsa_bits), NULL, NULL,
+     "RSA keys shorter than this fail (RFC 8301 requires 1024); Ed25519 is not affected."},
+
+    /* dmarc */
+    {"dmarc.enable", CONF_T_BOOL, "true", 0, 1, F(dmarc_enable), NULL, NULL,
+     "Evaluate DMARC (RFC 7489) for the RFC 5322 From domain."},
+    {"dmarc.tree_walk", CONF_T_BOOL, "false", 0, 1, F(dmarc_tree_walk), NULL, NULL,
+     "Find the policy and organizational domain by the DNS tree walk of RFC 9989 instead "
+     "of the Public Suffix List."},
+
+    /* log */
+    {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
+     "\"warning\", \"info\" (one summary line per message) or \"debug\"."},
+};
+
+const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
+
+/* conf_key_find - linear search; the table is small */
+const struct conf_key *conf_key_find(const char *path)
+{
+    for (size_t i = 0; i < conf_nkeys; i++)
+        if (strcmp(conf_keys[i].path, path) == 0)
+            return &conf_keys[i];
+    return NULL;
+}
+
+/* conf_key_is_group - some key is "group.something" */
+int conf_key_is_group(const char *group)
+{
+    size_t n = strlen(group);
+
+    for (size_t i = 0; i < conf_nkeys; i++)
+        if (strncmp(conf_keys[i].path, group, n) == 0 && conf_keys[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* name_ok - a portable user or group name (POSIX 3.437 plus the usual '-' rule) */
+static int name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 32 || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* check_owner - "", "user", "user:group" or ":group" */
+static int check_owner(const char *s, char *why, size_t whylen)
+{
+    const char *colon = strchr(s, ':');
+
+    if (*s == '\0')
+        return 0;
+    if (colon == NULL ? name_ok(s, strlen(s))
+                      : (colon == s || name_ok(s, (size_t)(colon - s))) &&
+                            name_ok(colon + 1, strlen(colon + 1))) {
+        return 0;
+    }
+    snprintf(why, whylen, "\"%s\" must be \"user:group\", \"user\" or \":group\"", s);
+    return -1;
+}
+
+/* check_user - "" or one user name */
+static int check_user(const char *s, char *why, size_t whylen)
+{
+    if (*s == '\0' || name_ok(s, strlen(s)))
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a valid user name", s);
+    return -1;
+}
+
+/* check_authserv_id - "" or a host-name-like RFC 8601 token */
+static int check_authserv_id(const char *s, char *why, size_t whylen)
+{
+    for (const char *p = s; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
+            snprintf(why, whylen, "\"%s\" may contain only letters, digits, '.', '-' and '_'",
+                     s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* check_abs_path - an absolute path */
+static int check_abs_path(const char *s, char *why, size_t whylen)
+{
+    if (s[0] == '/')
+        return 0;
+    snprintf(why, whylen, "\"%s\" must be an absolute path", s);
+    return -1;
+}
