@@ -1,0 +1,273 @@
+/* spf_eval.c - RFC 7208 check_host() for one identity: input checks, then libspf2 over
+ * our DNS layer (spf_dns.c), then the mapping of libspf2's outcome to enum auth_res.
+ * Owns the identity rules (4.3: postmaster@helo, malformed domains -> none) and the
+ * result mapping; not the record grammar (spf_record.c) or the DNS layer.
+ * Threads: reentrant. Each call builds its own SPF_server_t, request, response and DNS
+ * layer and frees them before returning (libspf2 objects are not shared). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <spf2/spf.h>
+
+#include "spf/spf_eval.h"
+#include "spf/spf_int.h"
+#include "util/xalloc.h"
+
+/* libspf2's default explanation expands macros of the sender; we keep a plain one. */
+#define SPF_PLAIN_EXP "SPF"
+#define SPF_DEFAULT_RECEIVER "unknown"
+
+static int parse_client(const char *ip, int *af, struct in_addr *v4, struct in6_addr *v6);
+static int split_identity(const struct spf_in *in, struct spf_res *out, char *domain,
+                          size_t domainlen);
+static int check_domain(const char *d);
+static void set_res(struct spf_res *out, enum auth_res r, const char *reason);
+static enum auth_res map_result(SPF_result_t r, int tempfail);
+static int run_libspf2(const struct spf_in *in, struct spf_dns_state *st, int af,
+                       const struct in_addr *v4, const struct in6_addr *v6, const char *domain,
+                       struct spf_res *out);
+
+static void set_res(struct spf_res *out, enum auth_res r, const char *reason)
+{
+    out->result = r;
+    sa_strlcpy(out->reason, reason, sizeof(out->reason));
+}
+
+/* parse_client - textual address; IPv4-mapped IPv6 becomes IPv4 (RFC 7208 5.6) */
+static int parse_client(const char *ip, int *af, struct in_addr *v4, struct in6_addr *v6)
+{
+    if (ip == NULL)
+        return -1;
+    if (inet_pton(AF_INET, ip, v4) == 1) {
+        *af = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, v6) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED(v6)) {
+        memcpy(&v4->s_addr, &v6->s6_addr[12], 4);
+        *af = AF_INET;
+        return 0;
+    }
+    *af = AF_INET6;
+    return 0;
+}
+
+/* check_domain - RFC 7208 4.3: a domain that is malformed (empty or over-long labels,
+ * over 253 characters) or not multi-label gives "none" without a query */
+static int check_domain(const char *d)
+{
+    char name[DNS_MAX_NAME + 1];
+
+    if (dns_name_check(d, name) < 0 || strchr(name, '.') == NULL)
+        return -1;
+    if (name[0] == '[')   /* address literal as HELO */
+        return -1;
+    return 0;
+}
+
+/* split_identity - sender ("local@domain") and the domain to check, per 2.3/2.4/4.3 */
+static int split_identity(const struct spf_in *in, struct spf_res *out, char *domain,
+                          size_t domainlen)
+{
+    const char *helo = in->helo != NULL ? in->helo : "";
+    const char *mf = in->mailfrom != NULL ? in->mailfrom : "";
+    const char *at, *dom;
+    int n;
+
+    if (in->identity == SPF_ID_HELO || mf[0] == '\0') {
+        if (helo[0] == '\0') {
+            set_res(out, AUTH_NONE, "no HELO name");
+            return -1;
+        }
+        n = snprintf(out->sender, sizeof(out->sender), "postmaster@%s", helo);
+        dom = helo;
+    } else {
+        at = strrchr(mf, '@');
+        if (at == NULL) {   /* 4.3: no local-part means "postmaster" */
+            n = snprintf(out->sender, sizeof(out->sender), "postmaster@%s", mf);
+            dom = mf;
+        } else if (at == mf) {
+            n = snprintf(out->sender, sizeof(out->sender), "postmaster%s", mf);
+            dom = at + 1;
+        } else {
+            n = snprintf(out->sender, sizeof(out->sender), "%s", mf);
+            dom = at + 1;
+        }
+    }
+    if (n < 0 || (size_t)n >= sizeof(out->sender)) {
+        out->sender[0] = '\0';
+        set_res(out, AUTH_NONE, "sender too long");
+        return -1;
+    }
+    if (strlen(dom) >= domainlen || check_domain(dom) < 0) {
+        set_res(out, AUTH_NONE, "malformed domain");
+        return -1;
+    }
+    sa_strlcpy(domain, dom, domainlen);
+    for (char *p = domain; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    {
+        size_t l = strlen(domain);
+
+        if (l > 0 && domain[l - 1] == '.')
+            domain[l - 1] = '\0';
+    }
+    sa_strlcpy(out->domain, domain, sizeof(out->domain));
+    return 0;
+}
+
+static enum auth_res map_result(SPF_result_t r, int tempfail)
+{
+    switch (r) {
+    case SPF_RESULT_NEUTRAL:
+        return AUTH_NEUTRAL;
+    case SPF_RESULT_PASS:
+        return AUTH_PASS;
+    case SPF_RESULT_FAIL:
+        return AUTH_FAIL;
+    case SPF_RESULT_SOFTFAIL:
+        return AUTH_SOFTFAIL;
+    case SPF_RESULT_NONE:
+        return AUTH_NONE;
+    case SPF_RESULT_TEMPERROR:
+        return AUTH_TEMPERROR;
+    case SPF_RESULT_PERMERROR:
+        return AUTH_PERMERROR;
+    case SPF_RESULT_INVALID:
+        break;
+    }
+    /* "(invalid)": libspf2 gave up without a word; a DNS failure means temperror. */
+    return tempfail ? AUTH_TEMPERROR : AUTH_PERMERROR;
+}
+
+/* run_libspf2 - one check_host() on a fresh SPF_server_t over our layer */
+static int run_libspf2(const struct spf_in *in, struct spf_dns_state *st, int af,
+                       const struct in_addr *v4, const struct in6_addr *v6, const char *domain,
+                       struct spf_res *out)
+{
+    SPF_dns_server_t *layer;
+    SPF_server_t *server = NULL;
+    SPF_request_t *req = NULL;
+    SPF_response_t *resp = NULL, *tmp = NULL;
+    SPF_record_t *rec = NULL;
+    SPF_errcode_t err;
+    int rc = -1;
+
+    if ((layer = spf_dns_new(st)) == NULL)
+        goto out;
+    if ((server = SPF_server_new_dns(layer, 0)) == NULL)
+        goto out;
+    if (SPF_server_set_explanation(server, SPF_PLAIN_EXP, &tmp) != SPF_E_SUCCESS)
+        goto out;
+    SPF_server_set_rec_dom(server, in->receiver != NULL && in->receiver[0] != '\0'
+                                       ? in->receiver
+                                       : SPF_DEFAULT_RECEIVER);
+    if ((req = SPF_request_new(server)) == NULL)
+        goto out;
+    if (af == AF_INET)
+        SPF_request_set_ipv4(req, *v4);
+    else
+        SPF_request_set_ipv6(req, *v6);
+    if (in->helo != NULL && in->helo[0] != '\0' &&
+        SPF_request_set_helo_dom(req, in->helo) != SPF_E_SUCCESS)
+        goto out;
+    if (SPF_request_set_env_from(req, out->sender) != SPF_E_SUCCESS)
+        goto out;
+    if ((resp = SPF_response_new(req)) == NULL)
+        goto out;
+    req->cur_dom = domain;
+    err = SPF_server_get_record(server, req, resp, &rec);
+    if (err == SPF_E_SUCCESS && rec != NULL) {
+        resp->spf_record_exp = rec;
+        SPF_record_interpret(rec, req, resp, 0);
+        resp->spf_record_exp = NULL;
+    }
+    if (st->abort) {
+        set_res(out, st->abort_temp ? AUTH_TEMPERROR : AUTH_PERMERROR, st->reason);
+    } else if (err != SPF_E_SUCCESS || rec == NULL) {
+        if (st->top_none)
+            set_res(out, AUTH_NONE, st->reason);
+        else if (err == SPF_E_DNS_ERROR || st->tempfail)
+            set_res(out, AUTH_TEMPERROR, st->reason[0] ? st->reason : "DNS failure");
+        else
+            set_res(out, AUTH_PERMERROR, SPF_strerror(err));
+    } else {
+        out->result = map_result(resp->result, st->tempfail);
+        switch (out->result) {
+        case AUTH_PASS:
+        case AUTH_FAIL:
+        case AUTH_SOFTFAIL:
+        case AUTH_NEUTRAL:
+            sa_strlcpy(out->reason, resp->reason == SPF_REASON_DEFAULT
+                                        ? "no mechanism matched"
+                                        : "mechanism matched",
+                       sizeof(out->reason));
+            break;
+        case AUTH_TEMPERROR:
+            sa_strlcpy(out->reason, "DNS failure", sizeof(out->reason));
+            break;
+        default:
+            if (resp->err == SPF_E_BIG_DNS)
+                sa_strlcpy(out->reason, "too many DNS lookups", sizeof(out->reason));
+            else
+                sa_strlcpy(out->reason, SPF_strerror(resp->err), sizeof(out->reason));
+            break;
+        }
+    }
+    rc = 0;
+out:
+    if (rec != NULL)
+        SPF_record_free(rec);
+    if (tmp != NULL)
+        SPF_response_free(tmp);
+    if (resp != NULL)
+        SPF_response_free(resp);
+    if (req != NULL)
+        SPF_request_free(req);
+    if (server != NULL)
+        SPF_server_free(server);
+    if (layer != NULL)
+        SPF_dns_free(layer);
+    return rc;
+}
+
+/* spf_eval - see spf_eval.h */
+int spf_eval(const struct spf_in *in, struct dns *dns, struct spf_res *out)
+{
+    struct spf_dns_state *st;
+    struct in_addr v4;
+    struct in6_addr v6;
+    char domain[DNS_MAX_NAME + 1];
+    int af = AF_UNSPEC, rc;
+
+    memset(out, 0, sizeof(*out));
+    out->result = AUTH_TEMPERROR;
+    if (in == NULL || dns == NULL) {
+        sa_strlcpy(out->reason, "internal error", sizeof(out->reason));
+        return -1;
+    }
+    out->identity = in->identity;
+    if (parse_client(in->client_ip, &af, &v4, &v6) < 0) {
+        sa_strlcpy(out->reason, "bad client address", sizeof(out->reason));
+        return -1;
+    }
+    if (split_identity(in, out, domain, sizeof(domain)) < 0)
+        return 0;
+    if ((st = calloc(1, sizeof(*st))) == NULL) {
+        sa_strlcpy(out->reason, "out of memory", sizeof(out->reason));
+        return -1;
+    }
+    spf_dns_state_init(st, dns, af);
+    rc = run_libspf2(in, st, af, &v4, &v6, domain, out);
+    free(st);
+    if (rc < 0) {
+        set_res(out, AUTH_TEMPERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* spf_int.h - pieces shared inside src/spf only: the record rewrite and the libspf2 DNS
+ * layer with its per-evaluation limits. Not for other modules (they use spf_eval.h).
+ * Threads: a struct spf_dns_state belongs to one spf_eval() call. */
+#ifndef SA_SPF_INT_H
+#define SA_SPF_INT_H
+
+#include <stddef.h>
+
+#include <spf2/spf.h>
+
+#include "dns/dns.h"
+#include "spf/spf_eval.h"
+
+/* Per-evaluation state of the DNS layer: the RFC 7208 4.6.4 counters that libspf2 does
+ * not keep across include:, and the reason a record or a limit ended the evaluation. */
+struct spf_dns_state {
+    struct dns *dns;
+    int client_af;          /* AF_INET or AF_INET6, for the record rewrite */
+    int terms;              /* DNS-querying terms evaluated so far (whole evaluation) */
+    int voids;              /* of those, lookups that gave NXDOMAIN/NODATA */
+    int records;            /* SPF records fetched (the first is the top level) */
+    int abort;              /* a limit or a record error ended the evaluation */
+    int abort_temp;         /* the abort is a temperror (else a permerror) */
+    int tempfail;           /* some lookup gave DNS_TEMPFAIL/DNS_BADREPLY */
+    int top_none;           /* the top-level domain has no SPF record */
+    char pending[SPF_MAX_MX_NAMES][256]; /* names of the last MX/PTR answer */
+    int npending;
+    int pending_ptr;        /* the pending names came from a PTR answer */
+    char reason[128];
+};
+
+/* spf_dns_state_init - fresh state for one evaluation over dns. */
+void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af);
+
+/* spf_dns_new - libspf2 DNS layer over st->dns: lookup() answers from our dns with the
+ * 4.6.4 counters, get_spf() selects (4.5), checks (spf_record_check) and rewrites the
+ * record before libspf2 compiles it, get_exp() never queries. Freed by SPF_server_free
+ * (or SPF_dns_free). Does not own st. NULL when out of memory. */
+SPF_dns_server_t *spf_dns_new(struct spf_dns_state *st);
+
+/* spf_record_rewrite - the checked record as libspf2 should see it: exp= and unknown
+ * modifiers dropped (we do not use explanations; RFC 7208 6 says unknown ones are
+ * ignored), redirect= moved to the end (6.1: it applies after all mechanisms) or
+ * dropped when "all" is present, and CIDR /0 on ip4/ip6 made explicit for the client's
+ * address family (libspf2 reads /0 as "no CIDR"). rec must have passed
+ * spf_record_check. 0, or -1 when out does not fit. */
+int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, size_t outlen);
+
+#endif
