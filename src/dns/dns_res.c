@@ -395,7 +395,7 @@ static int parse_rr(const ns_msg *h, const ns_rr *rr, uint16_t type, struct dns_
 static enum dns_status parse_reply(const unsigned char *msg, int len, const char *qname,
                                    uint16_t type, struct dns_answer **ans, uint32_t *neg_ttl)
 {
-    char cur[NS_MAXDNAME], owner[NS_MAXDNAME];
+    char cur[NS_MAXDNAME], owner[NS_MAXDNAME], target[NS_MAXDNAME];
     struct dns_abuild *b;
     ns_msg h;
     int an, rc;
@@ -446,8 +446,8 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
                 if ((rc = parse_rr(&h, &rr, type, b)) < 0)
                     break;
             } else if (!next) {
-                if (dn_expand(ns_msg_base(h), ns_msg_end(h), ns_rr_rdata(rr), owner,
-                              sizeof(owner)) < 0) {
+                if (dn_expand(ns_msg_base(h), ns_msg_end(h), ns_rr_rdata(rr), target,
+                              sizeof(target)) < 0) {
                     rc = -1;
                     break;
                 }
@@ -464,7 +464,7 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
         dns_abuild_release(b);
         if (!next)
             break;
-        sa_strlcpy(cur, owner, sizeof(cur));
+        sa_strlcpy(cur, target, sizeof(cur));
     }
     dns_abuild_release(b);
     free(b);
