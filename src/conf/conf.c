@@ -29,6 +29,7 @@ struct loc {
 static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_errors *errs);
 static void err_add(struct conf_errors *errs, int warning, struct loc where, const char *key,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void errs_sort(struct conf_errors *errs);
 static struct loc setting_loc(const config_setting_t *s, const char *name);
 static void walk_unknown(const config_setting_t *g, const char *prefix, const char *name,
                          struct conf_errors *errs);
@@ -65,6 +66,8 @@ static void err_add(struct conf_errors *errs, int warning, struct loc where, con
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     errs->item[errs->n].warning = warning;
+    errs->item[errs->n].line = where.line;
+    errs->item[errs->n].filelen = strlen(where.file);
     if (where.line > 0)
         snprintf(errs->item[errs->n].text, sizeof(errs->item[0].text), "%s:%d: %s%s%s",
                  where.file, where.line, key ? key : "", key ? ": " : "", what);
@@ -72,6 +75,24 @@ static void err_add(struct conf_errors *errs, int warning, struct loc where, con
         snprintf(errs->item[errs->n].text, sizeof(errs->item[0].text), "%s: %s%s%s", where.file,
                  key ? key : "", key ? ": " : "", what);
     errs->n++;
+}
+
+/* errs_sort - within one file, messages in line order (stable; files keep their order) */
+static void errs_sort(struct conf_errors *errs)
+{
+    for (int i = 1; i < errs->n; i++) {
+        for (int j = i; j > 0; j--) {
+            const struct conf_error_item *a = &errs->item[j - 1], *b = &errs->item[j];
+            struct conf_error_item tmp;
+
+            if (a->filelen != b->filelen || memcmp(a->text, b->text, a->filelen) != 0 ||
+                a->line <= b->line)
+                break;
+            tmp = *a;
+            errs->item[j - 1] = *b;
+            errs->item[j] = tmp;
+        }
+    }
 }
 
 /* conf_errors_print - one line each; warnings marked after the location */
@@ -104,10 +125,7 @@ static int load_errors_syntax(config_t *cf, const char *name, struct conf_errors
     struct loc l = {config_error_file(cf) ? config_error_file(cf) : name, config_error_line(cf)};
     const char *text = config_error_text(cf) ? config_error_text(cf) : "unreadable";
 
-    if (strcmp(text, "syntax error") == 0)
-        err_add(errs, 0, l, NULL, "syntax error");
-    else
-        err_add(errs, 0, l, NULL, "syntax error: %s", text);
+    err_add(errs, 0, l, NULL, "%s", text);
     return -1;
 }
 
@@ -226,6 +244,7 @@ static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_e
     finish(c, cf, name, errs);
     if (!is_defaults)
         config_destroy(&dc);
+    errs_sort(errs);
     if (errs->nerr > 0)
         c = conf_free(c);
     free(local);

@@ -3,8 +3,10 @@
  * range and one-line doc. That table drives parsing, validation, the defaults,
  * conf_dump (-t -v), the shipped conf/senderauth.conf and docs/configuration.md.
  *
- * Errors: a load collects ALL problems, each one line "FILE:LINE: key: what is wrong"
- * (syntax errors: "FILE:LINE: syntax: ..."); an unknown key is an error.
+ * Errors: a load collects ALL problems, each one line "FILE:LINE: key: what is wrong",
+ * sorted by line within a file; an unknown key is an error. libconfig stops at the first
+ * syntax error, so that one comes alone: "FILE:LINE: syntax error" (or libconfig's
+ * words, e.g. "duplicate setting name", "cannot open include file").
  *
  * Ownership and threads: a struct sa_conf is immutable after load and may be read
  * by any number of threads. It carries an atomic reference count: conf_load_* and
@@ -142,9 +144,11 @@ struct conf_errors {
     int nwarn;       /* warnings (the load still succeeds) */
     int dropped;     /* messages not kept because the array was full */
     int n;           /* entries in item[] */
-    struct {
-        int warning; /* 0 error, 1 warning */
+    struct conf_error_item {
+        int warning;    /* 0 error, 1 warning */
         char text[CONF_MAX_ERRLEN]; /* "FILE:LINE: key: what", no newline */
+        int line;       /* LINE, 0 when the message has none */
+        size_t filelen; /* length of FILE at the start of text */
     } item[CONF_MAX_ERRORS];
 };
 
