@@ -1,9 +1,13 @@
 /* dns-query.c - ask one server through dns_res and print the outcome, for debugging and
- * for the integration tests: "dns-query [-t TIMEOUT] [-r RETRIES] SERVER PORT NAME TYPE
- * [NAME TYPE ...]". Each query prints "NAME TYPE STATUS ttl=N nrr=N truncated=N" and
- * then one "  rr ttl=N DATA" line per record (TXT data C-escaped, with its length).
+ * for the integration tests: "dns-query [-t TIMEOUT] [-r RETRIES] [-j THREADS] SERVER
+ * PORT NAME TYPE [NAME TYPE ...]". Each query prints "NAME TYPE STATUS ttl=N nrr=N
+ * truncated=N" and then one "  rr ttl=N DATA" line per record (TXT data C-escaped, with
+ * its length). With -j N, N threads share one resolver, each asks every query 20 times,
+ * and the program prints "threads: N mismatches" (answers that differ from the first
+ * thread's first round) after the normal output.
  * Exit status 0 once every query has been asked, 2 on usage errors. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,20 @@
 
 #include "dns/dns.h"
 #include "util/xalloc.h"
+
+#define MAX_THREADS 16
+#define ROUNDS 20
+
+struct job {
+    struct dns *d;
+    char **argv;
+    int argc;
+    char *want;       /* summary of every answer, from the main thread */
+    int mismatches;
+};
+
+static size_t summarize(struct dns *d, char **argv, int argc, char *out, size_t size);
+static void *job_run(void *arg);
 
 static void print_rr(const struct dns_rr *r)
 {
@@ -47,17 +65,54 @@ static void print_rr(const struct dns_rr *r)
     }
 }
 
+/* summarize - status, count and first record of every query, as one string */
+static size_t summarize(struct dns *d, char **argv, int argc, char *out, size_t size)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i + 1 < argc; i += 2) {
+        struct dns_answer *a;
+        enum dns_status st = dns_query(d, argv[i], dns_type_parse(argv[i + 1]), &a);
+        int n = snprintf(out + o, size - o, "%s/%d/%zu;", dns_status_name(st),
+                         a ? a->nrr : 0, a && a->rr[0].type == DNS_T_TXT ? a->rr[0].u.txt.len : 0);
+
+        if (n > 0 && (size_t)n < size - o)
+            o += (size_t)n;
+        dns_answer_free(a);
+    }
+    return o;
+}
+
+static void *job_run(void *arg)
+{
+    struct job *j = arg;
+    char got[4096];
+
+    for (int r = 0; r < ROUNDS; r++) {
+        summarize(j->d, j->argv, j->argc, got, sizeof(got));
+        if (strcmp(got, j->want) != 0)
+            j->mismatches++;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct dns_res_conf conf;
     struct dns *d;
-    int c;
+    int c, nthreads = 0;
 
     memset(&conf, 0, sizeof(conf));
     conf.timeout = 2;
     conf.retries = 2;
-    while ((c = getopt(argc, argv, "t:r:")) != -1) {
+    while ((c = getopt(argc, argv, "t:r:j:")) != -1) {
         switch (c) {
+        case 'j':
+            nthreads = atoi(optarg);
+            if (nthreads < 1 || nthreads > MAX_THREADS)
+                goto usage;
+            break;
         case 't':
             conf.timeout = atoi(optarg);
             break;
@@ -97,11 +152,31 @@ int main(int argc, char **argv)
             print_rr(&a->rr[k]);
         dns_answer_free(a);
     }
+    if (nthreads > 0) {
+        static char want[4096];
+        struct job jobs[MAX_THREADS];
+        pthread_t tid[MAX_THREADS];
+        int bad = 0;
+
+        summarize(d, argv + 2, argc - 2, want, sizeof(want));
+        for (int i = 0; i < nthreads; i++) {
+            jobs[i] = (struct job){d, argv + 2, argc - 2, want, 0};
+            if (pthread_create(&tid[i], NULL, job_run, &jobs[i]) != 0) {
+                perror("pthread_create");
+                return 2;
+            }
+        }
+        for (int i = 0; i < nthreads; i++) {
+            pthread_join(tid[i], NULL);
+            bad += jobs[i].mismatches;
+        }
+        printf("threads: %d mismatches\n", bad);
+    }
     fflush(stdout);
     dns_free(d);
     return 0;
 usage:
-    fprintf(stderr, "usage: dns-query [-t timeout] [-r retries] SERVER PORT NAME TYPE "
-                    "[NAME TYPE ...]\n");
+    fprintf(stderr, "usage: dns-query [-t timeout] [-r retries] [-j threads] SERVER PORT "
+                    "NAME TYPE [NAME TYPE ...]\n");
     return 2;
 }

@@ -126,6 +126,15 @@ def main():
               and sorted(rrs) == want, "got %s nrr=%s truncated=%s" %
               (hdr["status"], hdr["nrr"], hdr["truncated"]))
 
+        # 4 threads share one resolver (per-thread libresolv state), UDP and TCP mixed.
+        names = ["example.com", "A", "big.example", "TXT", "nowhere.example", "A",
+                 "a.example", "A", "many.example", "TXT", "broken.example", "TXT"]
+        out = subprocess.run([DRIVER, "-j", "4", "127.0.0.1", str(ns.port)] + names,
+                             capture_output=True, text=True, timeout=60)
+        last = out.stdout.strip().splitlines()[-1:] or [""]
+        check("threads", out.returncode == 0 and last[0] == "threads: 0 mismatches",
+              "got rc=%d %r, want 'threads: 0 mismatches'" % (out.returncode, last[0]))
+
         # Server down: tempfail within timeout x retries (1 s), not a hang.
         ns.stop()
         res, elapsed = query(ns.port, [("example.com", "A")], timeout=1, retries=1)
