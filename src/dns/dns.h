@@ -13,11 +13,11 @@
 #include <netinet/in.h>
 
 enum dns_status {
-    DNS_OK = 0,      /* at least one record of the asked type */
-    DNS_NXDOMAIN,    /* the name does not exist */
-    DNS_NODATA,      /* the name exists, no record of this type */
-    DNS_TEMPFAIL,    /* timeout, SERVFAIL, REFUSED, network error, budget exhausted */
-    DNS_BADREPLY,    /* reply could not be parsed, or exceeds our bounds */
+    DNS_OK = 0,   /* at least one record of the asked type */
+    DNS_NXDOMAIN, /* the name does not exist */
+    DNS_NODATA,   /* the name exists, no record of this type */
+    DNS_TEMPFAIL, /* timeout, SERVFAIL, REFUSED, network error, budget exhausted */
+    DNS_BADREPLY, /* reply could not be parsed, or exceeds our bounds */
 };
 
 /* Record types we ask for (numeric values are the wire values). */
@@ -29,11 +29,13 @@ enum dns_status {
 #define DNS_T_TXT 16
 #define DNS_T_AAAA 28
 
-#define DNS_MAX_NAME 255        /* RFC 1035 2.3.4 */
-#define DNS_MAX_ANSWER 65535    /* bound on one reply (TCP maximum) */
-#define DNS_MAX_RRS 64          /* records kept per answer; extras dropped, flagged */
+#define DNS_MAX_NAME 255     /* RFC 1035 2.3.4 */
+#define DNS_MAX_ANSWER 65535 /* bound on one reply (TCP maximum) */
+#define DNS_MAX_RRS 64       /* records kept per answer; extras dropped, flagged */
 
-/* One resource record of the asked type. Names are lower-case, no trailing dot. */
+/* One resource record of the asked type. Names are lower-case, no trailing dot; the root
+ * (a null MX, RFC 7505 "0 .") is the empty string. Names keep libresolv's presentation
+ * escapes (\. inside a label, \DDD for other bytes). */
 struct dns_rr {
     uint16_t type;
     uint32_t ttl;
@@ -44,10 +46,10 @@ struct dns_rr {
             uint16_t pref;
             char *exchange;
         } mx;
-        char *name;  /* PTR, CNAME, NS */
+        char *name; /* PTR, CNAME, NS */
         struct {
-            char *data;  /* character-strings joined, NUL-terminated */
-            size_t len;  /* joined length; may be < strlen if data holds a NUL */
+            char *data; /* character-strings joined, NUL-terminated */
+            size_t len; /* joined length; may be < strlen if data holds a NUL */
         } txt;
     } u;
 };
@@ -56,8 +58,8 @@ struct dns_rr {
 struct dns_answer {
     enum dns_status status;
     uint16_t type;
-    uint32_t ttl;      /* minimum TTL of the records, or the negative TTL */
-    int truncated;     /* more than DNS_MAX_RRS records were present */
+    uint32_t ttl;  /* minimum TTL of the records, or the negative TTL */
+    int truncated; /* more than DNS_MAX_RRS records were present */
     int nrr;
     struct dns_rr rr[];
 };
@@ -111,9 +113,9 @@ struct dns_abuild {
     uint16_t type;
     int nrr;
     int truncated;
-    int failed;                 /* out of memory or over the string cap */
+    int failed; /* out of memory or over the string cap */
     struct dns_rr rr[DNS_MAX_RRS];
-    size_t off[DNS_MAX_RRS];    /* offset of the record's string in strs */
+    size_t off[DNS_MAX_RRS]; /* offset of the record's string in strs */
     char *strs;
     size_t slen, ssize;
 };
@@ -133,15 +135,15 @@ struct dns_answer *dns_answer_copy(const struct dns_answer *a);
 int dns_name_check(const char *name, char *out);
 
 /* ---- libresolv resolver (dns_res.c) ---- */
-#define DNS_RES_MAX_SERVERS 3   /* MAXNS of libresolv */
+#define DNS_RES_MAX_SERVERS 3 /* MAXNS of libresolv */
 struct dns_res_conf {
     int nservers;
     struct {
-        char addr[64];   /* IPv4 or IPv6 literal */
-        uint16_t port;   /* 53 normally; tests use a high port */
+        char addr[64];             /* IPv4 or IPv6 literal */
+        uint16_t port;             /* 53 normally; tests use a high port */
     } server[DNS_RES_MAX_SERVERS]; /* nservers == 0: use /etc/resolv.conf */
-    int timeout;        /* seconds per try, 1..60 */
-    int retries;        /* tries per server, 1..10 */
+    int timeout;                   /* seconds per try, 1..60 */
+    int retries;                   /* tries per server, 1..10 */
 };
 /* dns_res_new - resolver on libresolv with per-thread res state; TCP fallback on TC.
  * Thread-safe. Returns NULL and sets errno on failure. */
@@ -150,7 +152,7 @@ struct dns *dns_res_new(const struct dns_res_conf *conf);
 /* ---- shared cache (dns_cache.c) ---- */
 struct dns_cache_stats {
     unsigned long hits, misses, inserts, evictions, negative_hits;
-    unsigned long entries;  /* entries held now (expired ones until touched or evicted) */
+    unsigned long entries; /* entries held now (expired ones until touched or evicted) */
 };
 /* hits counts every answer from the table, negative_hits the NXDOMAIN/NODATA part of
  * them; misses counts queries passed upstream. Only OK, NXDOMAIN and NODATA are cached,

@@ -10,9 +10,9 @@
 struct budget {
     struct dns dns;
     struct dns *up;
-    int max_queries;  /* <= 0: no cap */
-    double deadline;  /* CLOCK_MONOTONIC seconds; <= 0: none */
-    int queries;      /* passed to the layer below */
+    int max_queries; /* <= 0: no cap */
+    double deadline; /* CLOCK_MONOTONIC seconds; <= 0: none */
+    int queries;     /* passed to the layer below */
 };
 
 static enum dns_status budget_query_ttl(struct dns *d, const char *name, uint16_t type,

@@ -26,20 +26,20 @@
 #define CACHE_SHARDS 16
 
 struct entry {
-    struct entry *hnext;         /* bucket chain */
-    struct entry *prev, *next;   /* LRU list, most recent at head */
+    struct entry *hnext;       /* bucket chain */
+    struct entry *prev, *next; /* LRU list, most recent at head */
     uint32_t hash;
     uint16_t type;
     enum dns_status status;
-    long expires;                /* valid while now < expires */
-    struct dns_answer *ans;      /* DNS_OK only */
-    char name[];                 /* lower-cased */
+    long expires;           /* valid while now < expires */
+    struct dns_answer *ans; /* DNS_OK only */
+    char name[];            /* lower-cased */
 };
 
 struct shard {
     pthread_mutex_t lock;
     struct entry **buckets;
-    size_t nbuckets;             /* power of two */
+    size_t nbuckets; /* power of two */
     struct entry *head, *tail;
     size_t count, cap;
     struct dns_cache_stats st;
@@ -67,8 +67,8 @@ static void unlink_locked(struct shard *s, struct entry *e, struct entry **pp);
 static void lru_front_locked(struct shard *s, struct entry *e);
 static void lru_remove_locked(struct shard *s, struct entry *e);
 static void entry_free(struct entry *e);
-static void insert(struct cache *c, uint32_t h, const char *name, uint16_t type,
-                   enum dns_status st, const struct dns_answer *ans, uint32_t ttl);
+static void insert(struct cache *c, uint32_t h, const char *name, uint16_t type, enum dns_status st,
+                   const struct dns_answer *ans, uint32_t ttl);
 
 /* now_default - monotonic seconds (wall-clock steps must not expire or keep entries) */
 static long now_default(void)
@@ -191,8 +191,8 @@ static void entry_free(struct entry *e)
 }
 
 /* insert - store a copy of the result for ttl seconds, evicting the LRU entry if full */
-static void insert(struct cache *c, uint32_t h, const char *name, uint16_t type,
-                   enum dns_status st, const struct dns_answer *ans, uint32_t ttl)
+static void insert(struct cache *c, uint32_t h, const char *name, uint16_t type, enum dns_status st,
+                   const struct dns_answer *ans, uint32_t ttl)
 {
     struct shard *s = &c->shard[h % (uint32_t)c->nshards];
     size_t nlen = strlen(name);
@@ -258,7 +258,7 @@ static enum dns_status cache_query_ttl(struct dns *d, const char *name, uint16_t
         if (now < e->expires) {
             long left = e->expires - now;
 
-            lru_remove_locked(s, e);  /* move to the LRU front */
+            lru_remove_locked(s, e); /* move to the LRU front */
             lru_front_locked(s, e);
             s->st.hits++;
             st = e->status;

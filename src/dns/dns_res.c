@@ -20,12 +20,12 @@
 #include "dns/dns.h"
 #include "util/xalloc.h"
 
-#define RES_MAX_CNAME 8       /* CNAME links followed inside one answer section */
-#define RES_BUFSIZE 65536     /* > DNS_MAX_ANSWER: the largest TCP reply */
+#define RES_MAX_CNAME 8   /* CNAME links followed inside one answer section */
+#define RES_BUFSIZE 65536 /* > DNS_MAX_ANSWER: the largest TCP reply */
 
 struct tstate {
     struct __res_state res;
-    unsigned char *buf;       /* RES_BUFSIZE bytes for the reply */
+    unsigned char *buf; /* RES_BUFSIZE bytes for the reply */
     struct resolver *owner;
     struct tstate *prev, *next;
 };
@@ -37,14 +37,14 @@ struct resolver {
     struct sockaddr_in6 v6[DNS_RES_MAX_SERVERS];
     int is_v6[DNS_RES_MAX_SERVERS];
     pthread_key_t key;
-    pthread_mutex_t lock;     /* guards states */
+    pthread_mutex_t lock; /* guards states */
     struct tstate *states;
 };
 
 static enum dns_status rs_query_ttl(struct dns *d, const char *name, uint16_t type,
-                                     struct dns_answer **ans, uint32_t *neg_ttl);
+                                    struct dns_answer **ans, uint32_t *neg_ttl);
 static enum dns_status rs_query(struct dns *d, const char *name, uint16_t type,
-                                 struct dns_answer **ans);
+                                struct dns_answer **ans);
 static void rs_free(struct dns *d);
 static struct tstate *thread_state(struct resolver *r);
 static void tstate_destroy(void *arg);
@@ -125,7 +125,7 @@ static struct tstate *thread_state(struct resolver *r)
         for (int i = 0; i < MAXNS; i++) {
             free(st->_u._ext.nsaddrs[i]);
             st->_u._ext.nsaddrs[i] = NULL;
-            st->_u._ext.nssocks[i] = -1;  /* no socket yet (0 would be stdin) */
+            st->_u._ext.nssocks[i] = -1; /* no socket yet (0 would be stdin) */
             memset(&st->nsaddr_list[i], 0, sizeof(st->nsaddr_list[i]));
         }
         for (int i = 0; i < r->conf.nservers; i++) {
@@ -204,7 +204,7 @@ static int escape_name(const char *name, char *out, size_t size)
  * labels in out (NS_MAXCDNAME bytes); the length, or -1 */
 static int name_wire(const char *pres, unsigned char *out)
 {
-    size_t o = 0, lab = 0;  /* lab: index of the current label's length octet */
+    size_t o = 0, lab = 0; /* lab: index of the current label's length octet */
     const char *p = pres;
 
     out[0] = 0;
@@ -240,7 +240,7 @@ static int name_wire(const char *pres, unsigned char *out)
         out[lab]++;
         out[++o] = (unsigned char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
     }
-    if (out[lab] != 0) {  /* no trailing dot: add the root label */
+    if (out[lab] != 0) { /* no trailing dot: add the root label */
         if (++o >= NS_MAXCDNAME)
             return -1;
         out[o] = 0;
@@ -259,7 +259,7 @@ static int same_name(const char *a, const char *b)
 
 /* rs_query_ttl - one question to the configured servers */
 static enum dns_status rs_query_ttl(struct dns *d, const char *name, uint16_t type,
-                                     struct dns_answer **ans, uint32_t *neg_ttl)
+                                    struct dns_answer **ans, uint32_t *neg_ttl)
 {
     struct resolver *r = d->ctx;
     char qname[DNS_MAX_NAME + 1], esc[2 * DNS_MAX_NAME + 2];
@@ -275,20 +275,20 @@ static enum dns_status rs_query_ttl(struct dns *d, const char *name, uint16_t ty
         return DNS_NXDOMAIN;
     if ((t = thread_state(r)) == NULL)
         return DNS_TEMPFAIL;
-    qlen = res_nmkquery(&t->res, ns_o_query, esc, ns_c_in, type, NULL, 0, NULL, query,
-                        sizeof(query));
+    qlen =
+        res_nmkquery(&t->res, ns_o_query, esc, ns_c_in, type, NULL, 0, NULL, query, sizeof(query));
     if (qlen < 0)
-        return DNS_NXDOMAIN;  /* res_nmkquery refuses only names that cannot exist */
+        return DNS_NXDOMAIN; /* res_nmkquery refuses only names that cannot exist */
     len = res_nsend(&t->res, query, qlen, t->buf, DNS_MAX_ANSWER);
     if (len < 0)
-        return DNS_TEMPFAIL;  /* timeout, refused, SERVFAIL/REFUSED from every server */
+        return DNS_TEMPFAIL; /* timeout, refused, SERVFAIL/REFUSED from every server */
     if (len > DNS_MAX_ANSWER)
         return DNS_BADREPLY;
     return parse_reply(t->buf, len, esc, type, ans, neg_ttl);
 }
 
 static enum dns_status rs_query(struct dns *d, const char *name, uint16_t type,
-                                 struct dns_answer **ans)
+                                struct dns_answer **ans)
 {
     uint32_t neg_ttl;
 
@@ -312,7 +312,7 @@ static uint32_t soa_negative_ttl(ns_msg *h)
             continue;
         p = ns_rr_rdata(rr);
         end = p + ns_rr_rdlen(rr);
-        for (int k = 0; k < 2; k++) {  /* MNAME, RNAME */
+        for (int k = 0; k < 2; k++) { /* MNAME, RNAME */
             if ((skip = dn_skipname(p, end)) < 0)
                 return 0;
             p += skip;
@@ -411,10 +411,10 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
         *neg_ttl = soa_negative_ttl(&h);
         return DNS_NXDOMAIN;
     default:
-        return DNS_TEMPFAIL;  /* SERVFAIL, REFUSED, FORMERR, NOTIMP, ... */
+        return DNS_TEMPFAIL; /* SERVFAIL, REFUSED, FORMERR, NOTIMP, ... */
     }
     if (ns_msg_getflag(h, ns_f_tc))
-        return DNS_TEMPFAIL;  /* still truncated after TCP: the data is incomplete */
+        return DNS_TEMPFAIL; /* still truncated after TCP: the data is incomplete */
     if ((b = malloc(sizeof(*b))) == NULL)
         return DNS_TEMPFAIL;
     sa_strlcpy(cur, qname, sizeof(cur));
@@ -424,7 +424,7 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
         int next = 0;
 
         if (link > RES_MAX_CNAME) {
-            rc = -1;  /* a longer chain than any sane zone has */
+            rc = -1; /* a longer chain than any sane zone has */
             break;
         }
         dns_abuild_init(b, type);
@@ -469,7 +469,7 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
     dns_abuild_release(b);
     free(b);
     if (rc == -2)
-        return DNS_TEMPFAIL;  /* out of memory */
+        return DNS_TEMPFAIL; /* out of memory */
     if (rc < 0)
         return DNS_BADREPLY;
     *neg_ttl = soa_negative_ttl(&h);

@@ -11,13 +11,13 @@
 
 #include "dns/dns.h"
 
-#define STUB_MAX_CNAME 8  /* links followed, as a recursive server bounds chains */
+#define STUB_MAX_CNAME 8 /* links followed, as a recursive server bounds chains */
 
 struct stub_rec {
     struct stub_rec *next;
     char name[DNS_MAX_NAME + 1];
     struct dns_rr rr;
-    char *str;  /* name or TXT data, NUL-terminated */
+    char *str; /* name or TXT data, NUL-terminated */
     size_t len;
 };
 
@@ -31,7 +31,7 @@ struct stub_fail {
 struct stub {
     struct dns dns;
     pthread_mutex_t lock;
-    struct stub_rec *recs, *recs_tail;  /* in insertion order */
+    struct stub_rec *recs, *recs_tail; /* in insertion order */
     struct stub_fail *fails;
     uint32_t ttl, neg_ttl;
     int queries;
@@ -42,8 +42,8 @@ static enum dns_status stub_query(struct dns *d, const char *name, uint16_t type
 static enum dns_status stub_query_ttl(struct dns *d, const char *name, uint16_t type,
                                       struct dns_answer **ans, uint32_t *neg_ttl);
 static void stub_free(struct dns *d);
-static int stub_insert(struct stub *s, const char *name, const struct dns_rr *rr,
-                       const char *str, size_t len);
+static int stub_insert(struct stub *s, const char *name, const struct dns_rr *rr, const char *str,
+                       size_t len);
 static int name_exists(struct stub *s, const char *name);
 static void clear_locked(struct stub *s);
 
@@ -63,8 +63,8 @@ struct dns *dns_stub_new(void)
 }
 
 /* stub_insert - append one record (str copied) */
-static int stub_insert(struct stub *s, const char *name, const struct dns_rr *rr,
-                       const char *str, size_t len)
+static int stub_insert(struct stub *s, const char *name, const struct dns_rr *rr, const char *str,
+                       size_t len)
 {
     struct stub_rec *r = calloc(1, sizeof(*r));
 
@@ -297,7 +297,7 @@ static enum dns_status stub_query_ttl(struct dns *d, const char *name, uint16_t 
             goto done;
         }
         memcpy(cur, cname->str, cname->len + 1);
-        st = DNS_TEMPFAIL;  /* a chain longer than STUB_MAX_CNAME */
+        st = DNS_TEMPFAIL; /* a chain longer than STUB_MAX_CNAME */
     }
 done:
     if (st == DNS_NXDOMAIN || st == DNS_NODATA)

@@ -22,8 +22,8 @@ static const struct {
     uint16_t type;
     const char *name;
 } types[] = {
-    {DNS_T_A, "A"},     {DNS_T_NS, "NS"},   {DNS_T_CNAME, "CNAME"}, {DNS_T_PTR, "PTR"},
-    {DNS_T_MX, "MX"},   {DNS_T_TXT, "TXT"}, {DNS_T_AAAA, "AAAA"},
+    {DNS_T_A, "A"},   {DNS_T_NS, "NS"},   {DNS_T_CNAME, "CNAME"}, {DNS_T_PTR, "PTR"},
+    {DNS_T_MX, "MX"}, {DNS_T_TXT, "TXT"}, {DNS_T_AAAA, "AAAA"},
 };
 
 enum dns_status dns_query(struct dns *d, const char *name, uint16_t type, struct dns_answer **ans)
@@ -124,7 +124,7 @@ int dns_name_check(const char *name, char *out)
             if (label == 0)
                 return -1;
             label = 0;
-        } else if (++label > 63) {  /* RFC 1035 2.3.4 */
+        } else if (++label > 63) { /* RFC 1035 2.3.4 */
             return -1;
         }
         out[i] = (char)lower((unsigned char)name[i]);

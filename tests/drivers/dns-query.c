@@ -23,7 +23,7 @@ struct job {
     struct dns *d;
     char **argv;
     int argc;
-    char *want;       /* summary of every answer, from the main thread */
+    char *want; /* summary of every answer, from the main thread */
     int mismatches;
 };
 
@@ -74,8 +74,8 @@ static size_t summarize(struct dns *d, char **argv, int argc, char *out, size_t 
     for (int i = 0; i + 1 < argc; i += 2) {
         struct dns_answer *a;
         enum dns_status st = dns_query(d, argv[i], dns_type_parse(argv[i + 1]), &a);
-        int n = snprintf(out + o, size - o, "%s/%d/%zu;", dns_status_name(st),
-                         a ? a->nrr : 0, a && a->rr[0].type == DNS_T_TXT ? a->rr[0].u.txt.len : 0);
+        int n = snprintf(out + o, size - o, "%s/%d/%zu;", dns_status_name(st), a ? a->nrr : 0,
+                         a && a->rr[0].type == DNS_T_TXT ? a->rr[0].u.txt.len : 0);
 
         if (n > 0 && (size_t)n < size - o)
             o += (size_t)n;

@@ -23,16 +23,14 @@ static void test_budget_table(void **state)
 {
     static const struct {
         int max_queries;
-        double deadline_in;  /* seconds from now; 0: no deadline */
+        double deadline_in; /* seconds from now; 0: no deadline */
         int nq;
-        const char *want;    /* one letter per query: o ok, n nxdomain, t tempfail */
+        const char *want; /* one letter per query: o ok, n nxdomain, t tempfail */
         int want_up;
     } cases[] = {
-        {3, 0, 5, "onott", 3},
-        {1, 0, 3, "ott", 1},
-        {0, 0, 4, "onon", 4},       /* no cap */
-        {10, 3600, 4, "onon", 4},   /* deadline far ahead */
-        {10, -1, 3, "ttt", 0},      /* deadline passed */
+        {3, 0, 5, "onott", 3},    {1, 0, 3, "ott", 1}, {0, 0, 4, "onon", 4}, /* no cap */
+        {10, 3600, 4, "onon", 4}, /* deadline far ahead */
+        {10, -1, 3, "ttt", 0},    /* deadline passed */
         {2, -1, 2, "tt", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -45,8 +43,7 @@ static void test_budget_table(void **state)
         assert_non_null(b);
         for (int k = 0; k < cases[i].nq; k++) {
             struct dns_answer *a;
-            enum dns_status st =
-                dns_query(b, k % 2 ? "none.example" : "example.com", DNS_T_A, &a);
+            enum dns_status st = dns_query(b, k % 2 ? "none.example" : "example.com", DNS_T_A, &a);
 
             got[k] = st == DNS_OK ? 'o' : st == DNS_NXDOMAIN ? 'n' : st == DNS_TEMPFAIL ? 't' : '?';
             dns_answer_free(a);

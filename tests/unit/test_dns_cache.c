@@ -24,8 +24,8 @@ struct step {
     const char *name;
     uint16_t type;
     enum dns_status want;
-    int want_up;         /* upstream queries after this step */
-    uint32_t want_ttl;   /* answer TTL (OK) or negative TTL (NXDOMAIN/NODATA); 0: skip */
+    int want_up;       /* upstream queries after this step */
+    uint32_t want_ttl; /* answer TTL (OK) or negative TTL (NXDOMAIN/NODATA); 0: skip */
 };
 
 static void run_steps(const char *title, struct dns *stub, struct dns *cache,
@@ -60,8 +60,8 @@ static void test_cache_steps(void **state)
     static const struct step steps[] = {
         /* positive, TTL 100 */
         {1000, "example.com", DNS_T_A, DNS_OK, 1, 100},
-        {1000, "EXAMPLE.com.", DNS_T_A, DNS_OK, 1, 100},  /* key is case-insensitive */
-        {1060, "example.com", DNS_T_A, DNS_OK, 1, 40},    /* time left */
+        {1000, "EXAMPLE.com.", DNS_T_A, DNS_OK, 1, 100}, /* key is case-insensitive */
+        {1060, "example.com", DNS_T_A, DNS_OK, 1, 40},   /* time left */
         {1099, "example.com", DNS_T_A, DNS_OK, 1, 1},
         {1100, "example.com", DNS_T_A, DNS_OK, 2, 100},   /* expired: asked again */
         {1100, "example.com", DNS_T_TXT, DNS_OK, 3, 100}, /* type is part of the key */
@@ -232,12 +232,12 @@ static void test_cache_threads(void **state)
             fail_msg("thread %d: got %d wrong answers, want 0", i, w[i].errors);
     }
     dns_cache_get_stats(cache, &cs);
-    if (cs.hits + cs.misses != THREADS * ROUNDS || cs.misses != (unsigned long)dns_stub_queries(stub) ||
-        cs.entries > 24 || cs.inserts != cs.misses || cs.inserts - cs.evictions < cs.entries)
+    if (cs.hits + cs.misses != THREADS * ROUNDS ||
+        cs.misses != (unsigned long)dns_stub_queries(stub) || cs.entries > 24 ||
+        cs.inserts != cs.misses || cs.inserts - cs.evictions < cs.entries)
         fail_msg("threads: got hits=%lu misses=%lu upstream=%d inserts=%lu evictions=%lu "
                  "entries=%lu",
-                 cs.hits, cs.misses, dns_stub_queries(stub), cs.inserts, cs.evictions,
-                 cs.entries);
+                 cs.hits, cs.misses, dns_stub_queries(stub), cs.inserts, cs.evictions, cs.entries);
     dns_free(cache);
     dns_free(stub);
 }

@@ -94,14 +94,16 @@ static void test_stub_table(void **state)
         {"broken.example", DNS_T_TXT, DNS_TEMPFAIL, {NULL}},
         {"broken.example", DNS_T_A, DNS_TEMPFAIL, {NULL}},
         {"1.2.0.192.in-addr.arpa", DNS_T_PTR, DNS_OK, {"mx.example.com"}},
-        {"_domainkey.d.example", DNS_T_TXT, DNS_NODATA, {NULL}},  /* empty non-terminal */
+        {"_domainkey.d.example", DNS_T_TXT, DNS_NODATA, {NULL}}, /* empty non-terminal */
         {"d.example", DNS_T_TXT, DNS_NODATA, {NULL}},
         {"xd.example", DNS_T_TXT, DNS_NXDOMAIN, {NULL}},
         {"", DNS_T_A, DNS_NXDOMAIN, {NULL}},
         {"a..example", DNS_T_A, DNS_NXDOMAIN, {NULL}},
         {".", DNS_T_A, DNS_NXDOMAIN, {NULL}},
-        {"x.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", DNS_T_A,
-         DNS_NXDOMAIN, {NULL}},
+        {"x.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+         DNS_T_A,
+         DNS_NXDOMAIN,
+         {NULL}},
     };
     struct dns *d = zone();
 
@@ -113,13 +115,11 @@ static void test_stub_table(void **state)
         while (want_n < 3 && cases[i].want_rr[want_n] != NULL)
             want_n++;
         if (st != cases[i].want)
-            fail_msg("query(%s, %s): got %s, want %s", cases[i].name,
-                     dns_type_name(cases[i].type), dns_status_name(st),
-                     dns_status_name(cases[i].want));
+            fail_msg("query(%s, %s): got %s, want %s", cases[i].name, dns_type_name(cases[i].type),
+                     dns_status_name(st), dns_status_name(cases[i].want));
         if (st != DNS_OK) {
             if (a != NULL)
-                fail_msg("query(%s): status %s but answer set", cases[i].name,
-                         dns_status_name(st));
+                fail_msg("query(%s): status %s but answer set", cases[i].name, dns_status_name(st));
             continue;
         }
         if (a == NULL || a->nrr != want_n || a->type != cases[i].type)
@@ -194,7 +194,7 @@ static void test_stub_txt_len_and_bounds(void **state)
 static void test_names(void **state)
 {
     static const struct {
-        const char *in, *want;  /* want NULL: invalid */
+        const char *in, *want; /* want NULL: invalid */
     } cases[] = {
         {"Example.COM", "example.com"},
         {"example.com.", "example.com"},
