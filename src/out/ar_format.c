@@ -22,7 +22,6 @@ struct writer {
 static void put(struct writer *w, const char *s, size_t n);
 static void put_item(struct writer *w, const char *s, size_t n, int force_fold);
 static int quotable(const char *s);
-static size_t clean_reason(const char *in, char *out, size_t outlen);
 static int is_tspecial(int c);
 
 void ar_header_init(struct ar_header *h, const char *authserv_id)
@@ -88,16 +87,11 @@ static int quotable(const char *s)
     return 1;
 }
 
-/* clean_reason - copy a reason into out keeping letters, digits and harmless
- * punctuation; '(' ')' become '[' ']', anything else a space; runs of spaces collapse;
- * capped at AR_MAX_REASON. Returns the length (0 = no comment). */
-static size_t clean_reason(const char *in, char *out, size_t outlen)
+/* ar_clean_comment - see ar_format.h */
+size_t ar_clean_comment(const char *in, char *out, size_t outlen)
 {
     static const char keep[] = ".,:=_/+-@'!?#%&*<>[]{}|~^$";
     size_t n = 0, cap = outlen - 1;
-
-    if (cap > AR_MAX_REASON)
-        cap = AR_MAX_REASON;
     for (; in && *in && n < cap; in++) {
         unsigned char c = (unsigned char)*in;
         char o;
@@ -178,7 +172,7 @@ int ar_format_header(const struct ar_header *h, const char *fold, char *out, siz
             put(&w, ";", 1);
         n = snprintf(item, sizeof(item), "%s=%s", ri->method, auth_res_name(ri->result));
         put_item(&w, item, (size_t)n, 1);
-        if (clean_reason(ri->reason, reason, sizeof(reason)) > 0) {
+        if (ar_clean_comment(ri->reason, reason, sizeof(reason)) > 0) {
             n = snprintf(item, sizeof(item), "(%s)", reason);
             put_item(&w, item, (size_t)n, 0);
         }

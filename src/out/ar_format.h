@@ -59,6 +59,12 @@ int ar_resinfo_prop(struct ar_resinfo *ri, const char *name, const char *value);
  * small (out is then ""). Never writes more than outlen bytes including the NUL. */
 int ar_format_header(const struct ar_header *h, const char *fold, char *out, size_t outlen);
 
+/* ar_clean_comment - the text of a comment built from untrusted in: letters, digits and
+ * harmless punctuation kept, '(' ')' turned into '[' ']', anything else (CR, LF, ';',
+ * '"', '\', 8-bit) a space, runs of spaces collapsed, cut at AR_MAX_REASON. Returns the
+ * length written to out (outlen > 0); 0 means no comment. */
+size_t ar_clean_comment(const char *in, char *out, size_t outlen);
+
 /* ar_value_is_token - 1 when s (non-empty) is an RFC 2045 token, else 0. */
 int ar_value_is_token(const char *s);
 
