@@ -20,27 +20,37 @@
 #include "util/xalloc.h"
 #include "conf_keys.h"
 
+/* What is being loaded: the name in messages and the directory of relative @includes. */
+struct src {
+    const char *name;
+    const char *dir; /* NULL: included names are shown as libconfig gives them */
+};
+
 /* Where a message points: the file and line of a setting, or of the load itself. */
 struct loc {
     const char *file;
-    int line; /* 0 = no line */
+    int line;              /* 0 = no line */
+    const char *dir;       /* shown before file: an included file, relative to src->dir */
+    const struct src *src;
 };
 
-static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_errors *errs);
+static struct sa_conf *load_config(config_t *cf, const struct src *src, struct conf_errors *errs);
 static void err_add(struct conf_errors *errs, int warning, struct loc where, const char *key,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void errs_sort(struct conf_errors *errs);
-static struct loc setting_loc(const config_setting_t *s, const char *name);
-static void walk_unknown(const config_setting_t *g, const char *prefix, const char *name,
+static struct loc setting_loc(const config_setting_t *s, const struct src *src);
+static struct loc file_loc(const char *file, int line, const struct src *src);
+static int include_name(struct loc l, char *out, size_t outlen);
+static void walk_unknown(const config_setting_t *g, const char *prefix, const struct src *src,
                          struct conf_errors *errs);
 static const char *suggest(const char *path);
 static int apply_key(const struct conf_key *k, const config_setting_t *s, struct sa_conf *c,
                      struct loc where, struct conf_errors *errs);
 static int apply_list(const struct conf_key *k, const config_setting_t *s, struct sa_conf *c,
                       struct loc where, struct conf_errors *errs);
-static int finish(struct sa_conf *c, config_t *cf, const char *name, struct conf_errors *errs);
+static int finish(struct sa_conf *c, config_t *cf, const struct src *src, struct conf_errors *errs);
 static void defaults_config(config_t *dc);
-static int load_errors_syntax(config_t *cf, const char *name, struct conf_errors *errs);
+static int load_errors_syntax(config_t *cf, const struct src *src, struct conf_errors *errs);
 
 static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sa_conf *cur;
@@ -50,7 +60,9 @@ static void err_add(struct conf_errors *errs, int warning, struct loc where, con
                     const char *fmt, ...)
 {
     char what[CONF_MAX_ERRLEN - 128];
+    struct conf_error_item *item;
     va_list ap;
+    int n;
 
     if (errs == NULL)
         return;
@@ -65,32 +77,51 @@ static void err_add(struct conf_errors *errs, int warning, struct loc where, con
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    errs->item[errs->n].warning = warning;
-    errs->item[errs->n].line = where.line;
-    errs->item[errs->n].filelen = strlen(where.file);
+    item = &errs->item[errs->n++];
+    item->warning = warning;
+    item->line = where.line;
+    n = snprintf(item->text, sizeof(item->text), "%s%s%s", where.dir ? where.dir : "",
+                 where.dir ? "/" : "", where.file);
+    if (n < 0 || (size_t)n >= sizeof(item->text) - 1)
+        n = (int)sizeof(item->text) - 2;
+    item->filelen = (size_t)n;
     if (where.line > 0)
-        snprintf(errs->item[errs->n].text, sizeof(errs->item[0].text), "%s:%d: %s%s%s",
-                 where.file, where.line, key ? key : "", key ? ": " : "", what);
-    else
-        snprintf(errs->item[errs->n].text, sizeof(errs->item[0].text), "%s: %s%s%s", where.file,
+        snprintf(item->text + n, sizeof(item->text) - (size_t)n, ":%d: %s%s%s", where.line,
                  key ? key : "", key ? ": " : "", what);
-    errs->n++;
+    else
+        snprintf(item->text + n, sizeof(item->text) - (size_t)n, ": %s%s%s", key ? key : "",
+                 key ? ": " : "", what);
 }
 
-/* errs_sort - within one file, messages in line order (stable; files keep their order) */
+/* errs_sort - stable: files in order of their first message, lines ascending within one */
 static void errs_sort(struct conf_errors *errs)
 {
+    int rank[CONF_MAX_ERRORS];
+
+    for (int i = 0; i < errs->n; i++) {
+        rank[i] = i;
+        for (int j = 0; j < i; j++) {
+            if (errs->item[j].filelen == errs->item[i].filelen &&
+                memcmp(errs->item[j].text, errs->item[i].text, errs->item[i].filelen) == 0) {
+                rank[i] = rank[j];
+                break;
+            }
+        }
+    }
     for (int i = 1; i < errs->n; i++) {
         for (int j = i; j > 0; j--) {
-            const struct conf_error_item *a = &errs->item[j - 1], *b = &errs->item[j];
             struct conf_error_item tmp;
+            int r;
 
-            if (a->filelen != b->filelen || memcmp(a->text, b->text, a->filelen) != 0 ||
-                a->line <= b->line)
+            if (rank[j - 1] < rank[j] ||
+                (rank[j - 1] == rank[j] && errs->item[j - 1].line <= errs->item[j].line))
                 break;
-            tmp = *a;
-            errs->item[j - 1] = *b;
+            tmp = errs->item[j - 1];
+            errs->item[j - 1] = errs->item[j];
             errs->item[j] = tmp;
+            r = rank[j - 1];
+            rank[j - 1] = rank[j];
+            rank[j] = r;
         }
     }
 }
@@ -106,26 +137,63 @@ void conf_errors_print(const struct conf_errors *errs, FILE *fp)
         fprintf(fp, "(%d more not shown)\n", errs->dropped);
 }
 
-/* setting_loc - file and line of a setting; name stands in for text read from a string */
-static struct loc setting_loc(const config_setting_t *s, const char *name)
+/* file_loc - a place named by libconfig (file may be NULL: text read from a string) */
+static struct loc file_loc(const char *file, int line, const struct src *src)
 {
-    struct loc l = {name, 0};
+    struct loc l = {src->name, line, NULL, src};
 
-    if (s != NULL) {
-        if (config_setting_source_file(s) != NULL)
-            l.file = config_setting_source_file(s);
-        l.line = (int)config_setting_source_line(s);
+    if (file != NULL) {
+        l.file = file;
+        /* libconfig names an included file as written in @include, relative to dir. */
+        if (strcmp(file, src->name) != 0 && file[0] != '/')
+            l.dir = src->dir;
     }
     return l;
 }
 
-/* load_errors_syntax - libconfig stops at its first syntax error: report that one */
-static int load_errors_syntax(config_t *cf, const char *name, struct conf_errors *errs)
+/* setting_loc - file and line of a setting */
+static struct loc setting_loc(const config_setting_t *s, const struct src *src)
 {
-    struct loc l = {config_error_file(cf) ? config_error_file(cf) : name, config_error_line(cf)};
-    const char *text = config_error_text(cf) ? config_error_text(cf) : "unreadable";
+    if (s == NULL)
+        return file_loc(NULL, 0, src);
+    return file_loc(config_setting_source_file(s), (int)config_setting_source_line(s), src);
+}
 
-    err_add(errs, 0, l, NULL, "%s", text);
+/* include_name - the name in the @include at l (libconfig does not say which failed) */
+static int include_name(struct loc l, char *out, size_t outlen)
+{
+    char path[4096], line[1024];
+    const char *p, *q;
+    FILE *fp;
+    int n = 0;
+
+    if (l.line <= 0 || l.file == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s%s%s", l.dir ? l.dir : "", l.dir ? "/" : "", l.file);
+    if ((fp = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp) != NULL && ++n < l.line)
+        ;
+    fclose(fp);
+    if (n != l.line || (p = strstr(line, "@include")) == NULL || (p = strchr(p, '"')) == NULL ||
+        (q = strchr(p + 1, '"')) == NULL)
+        return -1;
+    snprintf(out, outlen, "%.*s", (int)(q - p - 1), p + 1);
+    return 0;
+}
+
+/* load_errors_syntax - libconfig stops at its first syntax error: report that one */
+static int load_errors_syntax(config_t *cf, const struct src *src, struct conf_errors *errs)
+{
+    struct loc l = file_loc(config_error_file(cf), config_error_line(cf), src);
+    const char *text = config_error_text(cf) ? config_error_text(cf) : "unreadable";
+    char inc[1024];
+
+    if (strcmp(text, "cannot open include file") == 0 && include_name(l, inc, sizeof(inc)) == 0)
+        err_add(errs, 0, l, NULL, "cannot open include file \"%s%s%s\"", src->dir ? src->dir : "",
+                src->dir && inc[0] != '/' ? "/" : "", inc);
+    else
+        err_add(errs, 0, l, NULL, "%s", text);
     return -1;
 }
 
@@ -136,12 +204,14 @@ struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
     struct sa_conf *c;
     char dir[4096];
     const char *slash = strrchr(path, '/');
+    struct src src;
     FILE *fp;
 
     if (errs)
         memset(errs, 0, sizeof(*errs));
     if ((fp = fopen(path, "r")) == NULL) {
-        err_add(errs, 0, (struct loc){path, 0}, NULL, "cannot open: %s", strerror(errno));
+        err_add(errs, 0, (struct loc){path, 0, NULL, NULL}, NULL, "cannot open: %s",
+                strerror(errno));
         return NULL;
     }
     fclose(fp);
@@ -151,14 +221,16 @@ struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
         sa_strlcpy(dir, "/", sizeof(dir));
     else
         snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    src.name = path;
+    src.dir = strcmp(dir, ".") == 0 ? NULL : dir;
     config_init(&cf);
     config_set_include_dir(&cf, dir);
     if (config_read_file(&cf, path) != CONFIG_TRUE) {
-        load_errors_syntax(&cf, path, errs);
+        load_errors_syntax(&cf, &src, errs);
         config_destroy(&cf);
         return NULL;
     }
-    c = load_config(&cf, path, errs);
+    c = load_config(&cf, &src, errs);
     config_destroy(&cf);
     return c;
 }
@@ -168,16 +240,17 @@ struct sa_conf *conf_load_string(const char *text, const char *name, struct conf
 {
     config_t cf;
     struct sa_conf *c;
+    struct src src = {name, NULL};
 
     if (errs)
         memset(errs, 0, sizeof(*errs));
     config_init(&cf);
     if (config_read_string(&cf, text) != CONFIG_TRUE) {
-        load_errors_syntax(&cf, name, errs);
+        load_errors_syntax(&cf, &src, errs);
         config_destroy(&cf);
         return NULL;
     }
-    c = load_config(&cf, name, errs);
+    c = load_config(&cf, &src, errs);
     config_destroy(&cf);
     return c;
 }
@@ -188,9 +261,10 @@ struct sa_conf *conf_defaults(void)
     struct conf_errors *errs = xcalloc(1, sizeof(*errs));
     config_t dc;
     struct sa_conf *c;
+    static const struct src src = {"(defaults)", NULL};
 
     defaults_config(&dc);
-    c = load_config(&dc, "(defaults)", errs);
+    c = load_config(&dc, &src, errs);
     config_destroy(&dc);
     if (c == NULL) {
         conf_errors_print(errs, stderr);
@@ -217,18 +291,18 @@ static void defaults_config(config_t *dc)
 }
 
 /* load_config - unknown keys, then every key from cf or from the defaults */
-static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_errors *errs)
+static struct sa_conf *load_config(config_t *cf, const struct src *src, struct conf_errors *errs)
 {
     struct sa_conf *c = xcalloc(1, sizeof(*c));
     struct conf_errors *local = NULL;
     config_t dc;
-    int is_defaults = strcmp(name, "(defaults)") == 0;
+    int is_defaults = strcmp(src->name, "(defaults)") == 0;
 
     if (errs == NULL)
         errs = local = xcalloc(1, sizeof(*local));
     atomic_init(&c->refcnt, 1);
-    c->source = xstrdup(name);
-    walk_unknown(config_root_setting(cf), "", name, errs);
+    c->source = xstrdup(src->name);
+    walk_unknown(config_root_setting(cf), "", src, errs);
     if (!is_defaults)
         defaults_config(&dc);
     for (size_t i = 0; i < conf_nkeys; i++) {
@@ -239,9 +313,9 @@ static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_e
             s = config_lookup(&dc, k->path);
         if (s == NULL)
             log_panic("conf: key %s has no default", k->path);
-        apply_key(k, s, c, setting_loc(s, name), errs);
+        apply_key(k, s, c, setting_loc(s, src), errs);
     }
-    finish(c, cf, name, errs);
+    finish(c, cf, src, errs);
     if (!is_defaults)
         config_destroy(&dc);
     errs_sort(errs);
@@ -252,7 +326,7 @@ static struct sa_conf *load_config(config_t *cf, const char *name, struct conf_e
 }
 
 /* walk_unknown - every named setting must be a key or a group that holds keys */
-static void walk_unknown(const config_setting_t *g, const char *prefix, const char *name,
+static void walk_unknown(const config_setting_t *g, const char *prefix, const struct src *src,
                          struct conf_errors *errs)
 {
     for (int i = 0; i < config_setting_length(g); i++) {
@@ -268,17 +342,17 @@ static void walk_unknown(const config_setting_t *g, const char *prefix, const ch
             continue; /* its type is checked by apply_key */
         if (conf_key_is_group(path)) {
             if (config_setting_is_group(s))
-                walk_unknown(s, path, name, errs);
+                walk_unknown(s, path, src, errs);
             else
-                err_add(errs, 0, setting_loc(s, name), path,
+                err_add(errs, 0, setting_loc(s, src), path,
                         "must be a group: %s = { ... };", path);
             continue;
         }
         hint = suggest(path);
         if (hint)
-            err_add(errs, 0, setting_loc(s, name), path, "unknown key (did you mean %s?)", hint);
+            err_add(errs, 0, setting_loc(s, src), path, "unknown key (did you mean %s?)", hint);
         else
-            err_add(errs, 0, setting_loc(s, name), path, "unknown key");
+            err_add(errs, 0, setting_loc(s, src), path, "unknown key");
     }
 }
 
@@ -443,11 +517,11 @@ static int apply_list(const struct conf_key *k, const config_setting_t *s, struc
             const char *str = config_setting_get_string(e);
 
             if (str == NULL) {
-                err_add(errs, 0, setting_loc(e, where.file), k->path,
+                err_add(errs, 0, setting_loc(e, where.src), k->path,
                         "entry %d must be a string in double quotes", i + 1);
                 bad = 1;
             } else if (conf_parse_cidr(str, &l->v[l->n], why, sizeof(why)) < 0) {
-                err_add(errs, 0, setting_loc(e, where.file), k->path, "%s", why);
+                err_add(errs, 0, setting_loc(e, where.src), k->path, "%s", why);
                 bad = 1;
             } else {
                 l->n++;
@@ -462,11 +536,11 @@ static int apply_list(const struct conf_key *k, const config_setting_t *s, struc
             const char *str = config_setting_get_string(e);
 
             if (str == NULL) {
-                err_add(errs, 0, setting_loc(e, where.file), k->path,
+                err_add(errs, 0, setting_loc(e, where.src), k->path,
                         "entry %d must be a string in double quotes", i + 1);
                 bad = 1;
             } else if (conf_parse_nameserver(str, &l->v[l->n], why, sizeof(why)) < 0) {
-                err_add(errs, 0, setting_loc(e, where.file), k->path, "%s", why);
+                err_add(errs, 0, setting_loc(e, where.src), k->path, "%s", why);
                 bad = 1;
             } else {
                 l->n++;
@@ -477,7 +551,7 @@ static int apply_list(const struct conf_key *k, const config_setting_t *s, struc
 }
 
 /* finish - values derived at load time and checks that span keys */
-static int finish(struct sa_conf *c, config_t *cf, const char *name, struct conf_errors *errs)
+static int finish(struct sa_conf *c, config_t *cf, const struct src *src, struct conf_errors *errs)
 {
     const config_setting_t *s;
     struct stat st;
@@ -487,7 +561,7 @@ static int finish(struct sa_conf *c, config_t *cf, const char *name, struct conf
 
         if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0') {
             s = config_lookup(cf, "authserv_id");
-            err_add(errs, 0, setting_loc(s, name), "authserv_id",
+            err_add(errs, 0, setting_loc(s, src), "authserv_id",
                     "empty and the host name is unknown; set it");
             return -1;
         }
@@ -497,7 +571,7 @@ static int finish(struct sa_conf *c, config_t *cf, const char *name, struct conf
     }
     if (c->psl_path != NULL && stat(c->psl_path, &st) != 0) {
         s = config_lookup(cf, "psl.path");
-        err_add(errs, 1, setting_loc(s, name), "psl.path",
+        err_add(errs, 1, setting_loc(s, src), "psl.path",
                 "%s: %s; libpsl's built-in list will be used", c->psl_path, strerror(errno));
     }
     return 0;
