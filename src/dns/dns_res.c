@@ -398,6 +398,7 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
     char cur[NS_MAXDNAME], owner[NS_MAXDNAME], target[NS_MAXDNAME];
     struct dns_abuild *b;
     ns_msg h;
+    uint32_t chain_ttl = UINT32_MAX; /* an answer via CNAMEs lives no longer than they do */
     int an, rc;
 
     if (ns_initparse(msg, len, &h) < 0)
@@ -452,12 +453,16 @@ static enum dns_status parse_reply(const unsigned char *msg, int len, const char
                     break;
                 }
                 next = 1;
+                if (ns_rr_ttl(rr) < chain_ttl)
+                    chain_ttl = ns_rr_ttl(rr);
             }
         }
         if (rc < 0)
             break;
         if (b->nrr > 0) {
             *ans = dns_abuild_finish(b);
+            if (*ans != NULL && chain_ttl < (*ans)->ttl)
+                (*ans)->ttl = chain_ttl;
             free(b);
             return *ans != NULL ? DNS_OK : DNS_TEMPFAIL;
         }

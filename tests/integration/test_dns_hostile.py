@@ -49,7 +49,7 @@ SCRIPT = {
     "mixed.example": (0, [rr("other.example", A, a("192.0.2.9")),
                           rr("MIXED.example", A, a("192.0.2.1"))], []),
     "chain.example": (0, [rr("t2.example", A, a("192.0.2.3")),
-                          rr("t1.example", CNAME, wire("t2.example")),
+                          rr("t1.example", CNAME, wire("t2.example"), 30),
                           rr("other.example", A, a("192.0.2.9")),
                           rr("chain.example", CNAME, wire("T1.example"))], []),
     "cnameonly.example": (0, [rr("cnameonly.example", CNAME, wire("t1.example"))], [SOA_RR]),
@@ -77,7 +77,7 @@ CASES = [
     ("ok.example", "A", "ok", ["192.0.2.1"], None),
     ("wrongname.example", "A", "nodata", [], "45"),
     ("mixed.example", "A", "ok", ["192.0.2.1"], None),
-    ("chain.example", "A", "ok", ["192.0.2.3"], None),
+    ("chain.example", "A", "ok", ["192.0.2.3"], "30"),  # TTL of the shortest link
     ("cnameonly.example", "A", "nodata", [], None),
     ("loop.example", "A", "badreply", [], None),
     ("long.example", "A", "badreply", [], None),
