@@ -58,8 +58,8 @@ int conf_parse_cidr(const char *s, struct conf_cidr *out, char *why, size_t whyl
             for (int b = out->prefix; b < max; b++)
                 net.addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
             inet_ntop(net.family, net.addr, text, sizeof(text));
-            snprintf(why, whylen, "bad network \"%s\": host bits are set (did you mean %s/%d?)",
-                     s, text, out->prefix);
+            snprintf(why, whylen, "bad network \"%s\": host bits are set (did you mean %s/%d?)", s,
+                     text, out->prefix);
             return -1;
         }
     }
@@ -115,8 +115,7 @@ int conf_cidr_match(const struct sa_conf *c, const struct sockaddr *sa)
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 
-        return conf_cidr_list_match(&c->trusted_networks, AF_INET,
-                                    (const uint8_t *)&in->sin_addr);
+        return conf_cidr_list_match(&c->trusted_networks, AF_INET, (const uint8_t *)&in->sin_addr);
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;

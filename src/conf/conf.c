@@ -29,8 +29,8 @@ struct src {
 /* Where a message points: the file and line of a setting, or of the load itself. */
 struct loc {
     const char *file;
-    int line;              /* 0 = no line */
-    const char *dir;       /* shown before file: an included file, relative to src->dir */
+    int line;        /* 0 = no line */
+    const char *dir; /* shown before file: an included file, relative to src->dir */
     const struct src *src;
 };
 
@@ -344,8 +344,7 @@ static void walk_unknown(const config_setting_t *g, const char *prefix, const st
             if (config_setting_is_group(s))
                 walk_unknown(s, path, src, errs);
             else
-                err_add(errs, 0, setting_loc(s, src), path,
-                        "must be a group: %s = { ... };", path);
+                err_add(errs, 0, setting_loc(s, src), path, "must be a group: %s = { ... };", path);
             continue;
         }
         hint = suggest(path);

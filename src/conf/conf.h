@@ -24,10 +24,10 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#define CONF_MAX_NAMESERVERS 3  /* MAXNS of libresolv */
-#define CONF_MAX_ERRORS 64      /* messages kept per load; more are counted in dropped */
-#define CONF_MAX_ERRLEN 512     /* one formatted message */
-#define CONF_PATH_MAX 108       /* sun_path of struct sockaddr_un */
+#define CONF_MAX_NAMESERVERS 3 /* MAXNS of libresolv */
+#define CONF_MAX_ERRORS 64     /* messages kept per load; more are counted in dropped */
+#define CONF_MAX_ERRLEN 512    /* one formatted message */
+#define CONF_PATH_MAX 108      /* sun_path of struct sockaddr_un */
 
 /* ---- parsed value types ---- */
 
@@ -41,38 +41,33 @@ enum conf_sock_kind {
 struct conf_socket {
     char *spec;
     enum conf_sock_kind kind;
-    char host[256];          /* INET/INET6: address or host name; "" = any */
-    uint16_t port;           /* INET/INET6 */
+    char host[256];           /* INET/INET6: address or host name; "" = any */
+    uint16_t port;            /* INET/INET6 */
     char path[CONF_PATH_MAX]; /* UNIX */
 };
 
 /* A DNS server: "ADDR", "ADDR:PORT" (IPv4) or "[V6ADDR]:PORT" / "V6ADDR" (IPv6). */
 struct conf_nameserver {
-    int family;              /* AF_INET or AF_INET6 */
-    char addr[64];           /* numeric literal, no brackets */
-    uint16_t port;           /* 53 unless given */
+    int family;    /* AF_INET or AF_INET6 */
+    char addr[64]; /* numeric literal, no brackets */
+    uint16_t port; /* 53 unless given */
 };
 
 struct conf_addr_list {
-    int n;                   /* 0 = use /etc/resolv.conf */
+    int n; /* 0 = use /etc/resolv.conf */
     struct conf_nameserver v[CONF_MAX_NAMESERVERS];
 };
 
 /* One network: family AF_INET (4 significant bytes) or AF_INET6 (16). */
 struct conf_cidr {
     int family;
-    uint8_t addr[16];        /* network address, host bits cleared */
-    int prefix;              /* 0..32 or 0..128 */
+    uint8_t addr[16]; /* network address, host bits cleared */
+    int prefix;       /* 0..32 or 0..128 */
 };
 
 struct conf_cidr_list {
     int n;
     struct conf_cidr *v;
-};
-
-struct conf_str_list {
-    int n;
-    char **v;
 };
 
 enum conf_on_error {
@@ -81,37 +76,37 @@ enum conf_on_error {
 };
 
 enum conf_log_level {
-    CONF_LOG_WARNING = 0,     /* warnings and errors only */
-    CONF_LOG_INFO,            /* plus one summary line per message */
-    CONF_LOG_DEBUG,           /* plus debugging detail */
+    CONF_LOG_WARNING = 0, /* warnings and errors only */
+    CONF_LOG_INFO,        /* plus one summary line per message */
+    CONF_LOG_DEBUG,       /* plus debugging detail */
 };
 
 /* ---- the configuration ---- */
 
 struct sa_conf {
     /* milter.* */
-    struct conf_socket milter_socket;  /* milter.socket */
-    char *milter_socket_owner;         /* "user:group", "user", ":group"; "" = leave as is */
-    unsigned int milter_socket_mode;   /* from an octal string; for unix sockets */
-    char *milter_user;                 /* "" = do not change user */
-    int milter_timeout;                /* seconds, smfi_settimeout */
+    struct conf_socket milter_socket; /* milter.socket */
+    char *milter_socket_owner;        /* "user:group", "user", ":group"; "" = leave as is */
+    unsigned int milter_socket_mode;  /* from an octal string; for unix sockets */
+    char *milter_user;                /* "" = do not change user */
+    int milter_timeout;               /* seconds, smfi_settimeout */
 
-    char *authserv_id;                 /* never empty after load (host name by default) */
+    char *authserv_id; /* never empty after load (host name by default) */
 
     /* dns.* */
     struct conf_addr_list dns_nameservers;
-    int dns_timeout;                   /* seconds per try, 1..60 */
-    int dns_retries;                   /* tries per server, 1..10 */
-    int dns_cache_size;                /* entries; 0 = no cache */
-    int dns_cache_max_ttl;             /* seconds */
-    int dns_negative_ttl;              /* seconds, NXDOMAIN/NODATA without a usable TTL */
-    int dns_message_deadline;          /* seconds of DNS per message */
+    int dns_timeout;          /* seconds per try, 1..60 */
+    int dns_retries;          /* tries per server, 1..10 */
+    int dns_cache_size;       /* entries; 0 = no cache */
+    int dns_cache_max_ttl;    /* seconds */
+    int dns_negative_ttl;     /* seconds, NXDOMAIN/NODATA without a usable TTL */
+    int dns_message_deadline; /* seconds of DNS per message */
     int dns_max_queries_per_message;
 
     struct conf_cidr_list trusted_networks; /* clients here are not checked */
-    int skip_authenticated;            /* {auth_authen} set -> not checked */
+    int skip_authenticated;                 /* {auth_authen} set -> not checked */
 
-    char *psl_path;                    /* missing file at load: a warning, not an error */
+    char *psl_path; /* missing file at load: a warning, not an error */
 
     enum conf_on_error on_error;
 
@@ -127,28 +122,28 @@ struct sa_conf {
 
     /* dmarc.* */
     int dmarc_enable;
-    int dmarc_tree_walk;               /* RFC 9989 DNS tree walk instead of the PSL */
+    int dmarc_tree_walk; /* RFC 9989 DNS tree walk instead of the PSL */
 
     /* log.* */
     enum conf_log_level log_level;
 
     /* private */
     atomic_int refcnt;
-    char *source;                      /* file loaded, or "(defaults)" */
+    char *source; /* file loaded, or "(defaults)" */
 };
 
 /* ---- errors ---- */
 
 struct conf_errors {
-    int nerr;        /* errors (the load failed when > 0) */
-    int nwarn;       /* warnings (the load still succeeds) */
-    int dropped;     /* messages not kept because the array was full */
-    int n;           /* entries in item[] */
+    int nerr;    /* errors (the load failed when > 0) */
+    int nwarn;   /* warnings (the load still succeeds) */
+    int dropped; /* messages not kept because the array was full */
+    int n;       /* entries in item[] */
     struct conf_error_item {
-        int warning;    /* 0 error, 1 warning */
+        int warning;                /* 0 error, 1 warning */
         char text[CONF_MAX_ERRLEN]; /* "FILE:LINE: key: what", no newline */
-        int line;       /* LINE, 0 when the message has none */
-        size_t filelen; /* length of FILE at the start of text */
+        int line;                   /* LINE, 0 when the message has none */
+        size_t filelen;             /* length of FILE at the start of text */
     } item[CONF_MAX_ERRORS];
 };
 

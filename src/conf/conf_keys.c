@@ -37,13 +37,12 @@ const struct conf_key conf_keys[] = {
      "\"tempfail\" (4xx, the client retries)."},
 
     /* milter */
-    {"milter.socket", CONF_T_SOCKET, "\"inet:8894@127.0.0.1\"", 0, 0, F(milter_socket), NULL,
-     NULL,
+    {"milter.socket", CONF_T_SOCKET, "\"inet:8894@127.0.0.1\"", 0, 0, F(milter_socket), NULL, NULL,
      "Listening socket: \"inet:PORT@ADDR\", \"inet6:PORT@ADDR\" or \"unix:/PATH\" "
      "(Postfix smtpd_milters = inet:127.0.0.1:8894)."},
-    {"milter.socket_owner", CONF_T_STRING, "\"\"", 0, 65, F(milter_socket_owner), NULL,
-     check_owner, "Owner of a unix socket as \"user:group\", \"user\" or \":group\"; "
-                  "empty = leave as created."},
+    {"milter.socket_owner", CONF_T_STRING, "\"\"", 0, 65, F(milter_socket_owner), NULL, check_owner,
+     "Owner of a unix socket as \"user:group\", \"user\" or \":group\"; "
+     "empty = leave as created."},
     {"milter.socket_mode", CONF_T_MODE, "\"0660\"", 0, 0777, F(milter_socket_mode), NULL, NULL,
      "Permissions of a unix socket, an octal string."},
     {"milter.user", CONF_T_STRING, "\"\"", 0, 32, F(milter_user), NULL, check_user,
@@ -52,8 +51,8 @@ const struct conf_key conf_keys[] = {
      "Seconds to wait for the MTA on the milter connection (smfi_settimeout)."},
 
     /* dns */
-    {"dns.nameservers", CONF_T_ADDRLIST, "[ ]", 0, CONF_MAX_NAMESERVERS, F(dns_nameservers),
-     NULL, NULL,
+    {"dns.nameservers", CONF_T_ADDRLIST, "[ ]", 0, CONF_MAX_NAMESERVERS, F(dns_nameservers), NULL,
+     NULL,
      "Up to 3 recursive resolvers: \"ADDR\", \"ADDR:PORT\" or \"[IPv6]:PORT\"; "
      "empty = those of /etc/resolv.conf."},
     {"dns.timeout", CONF_T_INT, "5", 1, 60, F(dns_timeout), NULL, NULL,
@@ -69,9 +68,8 @@ const struct conf_key conf_keys[] = {
     {"dns.message_deadline", CONF_T_INT, "20", 1, 300, F(dns_message_deadline), NULL, NULL,
      "Seconds of DNS lookups allowed per message, then temperror; keep it below the "
      "MTA's milter timeout (Postfix milter_command_timeout is 30 s)."},
-    {"dns.max_queries_per_message", CONF_T_INT, "100", 10, 10000,
-     F(dns_max_queries_per_message), NULL, NULL,
-     "DNS queries allowed per message (SPF, DKIM and DMARC together), then temperror."},
+    {"dns.max_queries_per_message", CONF_T_INT, "100", 10, 10000, F(dns_max_queries_per_message),
+     NULL, NULL, "DNS queries allowed per message (SPF, DKIM and DMARC together), then temperror."},
 
     /* psl */
     {"psl.path", CONF_T_STRING, "\"/usr/share/publicsuffix/public_suffix_list.dat\"", 0, 4095,
@@ -84,8 +82,8 @@ const struct conf_key conf_keys[] = {
      "Check SPF (RFC 7208) for the MAIL FROM identity."},
     {"spf.helo_check", CONF_T_BOOL, "true", 0, 1, F(spf_helo_check), NULL, NULL,
      "Also check the HELO identity and report it as smtp.helo."},
-    {"spf.received_spf_header", CONF_T_BOOL, "false", 0, 1, F(spf_received_spf_header), NULL,
-     NULL, "Also add a Received-SPF header (RFC 7208 9.1)."},
+    {"spf.received_spf_header", CONF_T_BOOL, "false", 0, 1, F(spf_received_spf_header), NULL, NULL,
+     "Also add a Received-SPF header (RFC 7208 9.1)."},
 
     /* dkim */
     {"dkim.enable", CONF_T_BOOL, "true", 0, 1, F(dkim_enable), NULL, NULL,
@@ -170,8 +168,7 @@ static int check_authserv_id(const char *s, char *why, size_t whylen)
 {
     for (const char *p = s; *p; p++) {
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
-            snprintf(why, whylen, "\"%s\" may contain only letters, digits, '.', '-' and '_'",
-                     s);
+            snprintf(why, whylen, "\"%s\" may contain only letters, digits, '.', '-' and '_'", s);
             return -1;
         }
     }

@@ -23,14 +23,14 @@ enum conf_type {
 typedef int (*conf_check_fn)(const char *s, char *why, size_t whylen);
 
 struct conf_key {
-    const char *path;          /* "dns.timeout": group.name, or name at top level */
+    const char *path; /* "dns.timeout": group.name, or name at top level */
     enum conf_type type;
-    const char *def;           /* default, in libconfig syntax ("5", "true", "\"x\"", "[ ]") */
+    const char *def; /* default, in libconfig syntax ("5", "true", "\"x\"", "[ ]") */
     long min, max;
-    size_t off;                /* offsetof(struct sa_conf, field) */
-    const char *const *names;  /* CONF_T_ENUM: the accepted words, index = value */
-    conf_check_fn check;       /* CONF_T_STRING: optional */
-    const char *doc;           /* one line for the config file and the docs */
+    size_t off;               /* offsetof(struct sa_conf, field) */
+    const char *const *names; /* CONF_T_ENUM: the accepted words, index = value */
+    conf_check_fn check;      /* CONF_T_STRING: optional */
+    const char *doc;          /* one line for the config file and the docs */
 };
 
 extern const struct conf_key conf_keys[];

@@ -97,8 +97,7 @@ int conf_parse_socket(const char *s, struct conf_socket *out, char *why, size_t 
     }
     if (at == NULL)
         return 0; /* any address */
-    if (out->kind == CONF_SOCK_INET6 ? inet_pton(AF_INET6, at + 1, &a6) != 1
-                                     : !host_ok(at + 1)) {
+    if (out->kind == CONF_SOCK_INET6 ? inet_pton(AF_INET6, at + 1, &a6) != 1 : !host_ok(at + 1)) {
         snprintf(why, whylen, "bad socket \"%s\": \"%s\" is not %s", s, at + 1,
                  out->kind == CONF_SOCK_INET6 ? "an IPv6 address" : "an IPv4 address or host name");
         return -1;

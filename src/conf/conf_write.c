@@ -92,8 +92,8 @@ static int write_tree(FILE *fp, const struct sa_conf *c, int docs, value_fn valu
         }
         if (docs && write_comment(fp, indent, k->doc) < 0)
             return -1;
-        if (fprintf(fp, "%s%s = ", indent, k->path + (g ? g + 1 : 0)) < 0 ||
-            value(fp, k, c) < 0 || fputs(";\n", fp) < 0)
+        if (fprintf(fp, "%s%s = ", indent, k->path + (g ? g + 1 : 0)) < 0 || value(fp, k, c) < 0 ||
+            fputs(";\n", fp) < 0)
             return -1;
     }
     if (open && fputs("};\n", fp) < 0)

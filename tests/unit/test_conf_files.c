@@ -159,8 +159,8 @@ static void test_file_errors(void **state)
         }
         for (int k = 0; k < nwant; k++) {
             if (strcmp(errs.item[k].text, fc->want[k]) != 0) {
-                print_error("%s message %d:\n got  %s\n want %s\n", fc->path, k,
-                            errs.item[k].text, fc->want[k]);
+                print_error("%s message %d:\n got  %s\n want %s\n", fc->path, k, errs.item[k].text,
+                            fc->want[k]);
                 failed++;
             }
         }
@@ -190,9 +190,9 @@ static void test_include_values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_loads),   cmocka_unit_test(test_shipped_has_every_key),
+        cmocka_unit_test(test_shipped_loads),        cmocka_unit_test(test_shipped_has_every_key),
         cmocka_unit_test(test_shipped_is_generated), cmocka_unit_test(test_docs_in_sync),
-        cmocka_unit_test(test_file_errors),     cmocka_unit_test(test_include_values),
+        cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_include_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

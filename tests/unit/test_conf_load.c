@@ -60,7 +60,8 @@ static const struct bad_case {
     {"authserv_id = \"mx example\";\n",
      {"t.conf:1: authserv_id: \"mx example\" may contain only letters, digits, '.', '-' and "
       "'_'"}},
-    {"psl = { path = \"psl.dat\"; };\n", {"t.conf:1: psl.path: \"psl.dat\" must be an absolute path"}},
+    {"psl = { path = \"psl.dat\"; };\n",
+     {"t.conf:1: psl.path: \"psl.dat\" must be an absolute path"}},
     /* sockets */
     {"milter = { socket = \"inet:99999@127.0.0.1\"; };\n",
      {"t.conf:1: milter.socket: bad socket \"inet:99999@127.0.0.1\": the port must be 1..65535"}},
@@ -136,10 +137,8 @@ static const struct bad_case {
      "on_error = \"reject\";\n"
      "spf = { enable = 1; };\n"
      "milter = { socket = \"inet:0@x\"; };\n",
-     {"t.conf:2: dns.timeout: must be 1..60",
-      "t.conf:3: dns.retries: must be 1..10",
-      "t.conf:4: dns.bogus: unknown key",
-      "t.conf:6: unknown_top: unknown key",
+     {"t.conf:2: dns.timeout: must be 1..60", "t.conf:3: dns.retries: must be 1..10",
+      "t.conf:4: dns.bogus: unknown key", "t.conf:6: unknown_top: unknown key",
       "t.conf:7: on_error: \"reject\" must be one of \"accept\", \"tempfail\"",
       "t.conf:8: spf.enable: must be true or false",
       "t.conf:9: milter.socket: bad socket \"inet:0@x\": the port must be 1..65535"}},
@@ -172,8 +171,8 @@ static void test_bad(void **state)
         }
         for (int k = 0; k < nwant; k++) {
             if (strcmp(errs.item[k].text, bc->want[k]) != 0 || errs.item[k].warning) {
-                print_error("case %zu message %d:\n got  %s\n want %s\n", i, k,
-                            errs.item[k].text, bc->want[k]);
+                print_error("case %zu message %d:\n got  %s\n want %s\n", i, k, errs.item[k].text,
+                            bc->want[k]);
                 failed++;
             }
         }
@@ -186,27 +185,28 @@ static void test_bad(void **state)
 static void test_good(void **state)
 {
     static struct conf_errors errs;
-    const char *text = "authserv_id = \"mx.example.net\";\n"
-                       "trusted_networks = [ \"192.0.2.0/24\", \"2001:db8::/32\", \"10.1.2.3\" ];\n"
-                       "skip_authenticated = false;\n"
-                       "on_error = \"TempFail\";\n"
-                       "milter = {\n"
-                       "  socket = \"unix:/run/senderauth/milter.sock\";\n"
-                       "  socket_owner = \"senderauth:postfix\";\n"
-                       "  socket_mode = \"0600\";\n"
-                       "  user = \"senderauth\";\n"
-                       "  timeout = 60;\n"
-                       "};\n"
-                       "dns = {\n"
-                       "  nameservers = ( \"127.0.0.1:5353\", \"[::1]:54\", \"9.9.9.9\" );\n"
-                       "  timeout = 2; retries = 3; cache_size = 0; cache_max_ttl = 3600;\n"
-                       "  negative_ttl = 60; message_deadline = 25; max_queries_per_message = 50;\n"
-                       "};\n"
-                       "psl = { path = \"/nonexistent/psl.dat\"; };\n"
-                       "spf = { enable = false; helo_check = false; received_spf_header = true; };\n"
-                       "dkim = { enable = false; max_signatures = 3; min_rsa_bits = 2048; };\n"
-                       "dmarc = { enable = false; tree_walk = true; };\n"
-                       "log = { level = \"debug\"; };\n";
+    const char *text =
+        "authserv_id = \"mx.example.net\";\n"
+        "trusted_networks = [ \"192.0.2.0/24\", \"2001:db8::/32\", \"10.1.2.3\" ];\n"
+        "skip_authenticated = false;\n"
+        "on_error = \"TempFail\";\n"
+        "milter = {\n"
+        "  socket = \"unix:/run/senderauth/milter.sock\";\n"
+        "  socket_owner = \"senderauth:postfix\";\n"
+        "  socket_mode = \"0600\";\n"
+        "  user = \"senderauth\";\n"
+        "  timeout = 60;\n"
+        "};\n"
+        "dns = {\n"
+        "  nameservers = ( \"127.0.0.1:5353\", \"[::1]:54\", \"9.9.9.9\" );\n"
+        "  timeout = 2; retries = 3; cache_size = 0; cache_max_ttl = 3600;\n"
+        "  negative_ttl = 60; message_deadline = 25; max_queries_per_message = 50;\n"
+        "};\n"
+        "psl = { path = \"/nonexistent/psl.dat\"; };\n"
+        "spf = { enable = false; helo_check = false; received_spf_header = true; };\n"
+        "dkim = { enable = false; max_signatures = 3; min_rsa_bits = 2048; };\n"
+        "dmarc = { enable = false; tree_walk = true; };\n"
+        "log = { level = \"debug\"; };\n";
     struct sa_conf *c = conf_load_string(text, "t.conf", &errs);
 
     if (c == NULL) {
@@ -215,8 +215,9 @@ static void test_good(void **state)
     }
     assert_int_equal(errs.nerr, 0);
     assert_int_equal(errs.nwarn, 1);
-    assert_string_equal(errs.item[0].text, "t.conf:17: psl.path: /nonexistent/psl.dat: No such "
-                                           "file or directory; libpsl's built-in list will be used");
+    assert_string_equal(errs.item[0].text,
+                        "t.conf:17: psl.path: /nonexistent/psl.dat: No such "
+                        "file or directory; libpsl's built-in list will be used");
     assert_int_equal(errs.item[0].warning, 1);
     assert_string_equal(c->authserv_id, "mx.example.net");
     assert_int_equal(c->trusted_networks.n, 3);
@@ -296,9 +297,8 @@ static void test_sockets(void **state)
             c->milter_socket.port != sc->port || strcmp(c->milter_socket.path, sc->path) != 0 ||
             strcmp(c->milter_socket.spec, sc->spec) != 0)
             fail_msg("socket \"%s\": got kind=%d host=%s port=%u path=%s, want %d %s %d %s",
-                     sc->spec, c->milter_socket.kind, c->milter_socket.host,
-                     c->milter_socket.port, c->milter_socket.path, sc->kind, sc->host, sc->port,
-                     sc->path);
+                     sc->spec, c->milter_socket.kind, c->milter_socket.host, c->milter_socket.port,
+                     c->milter_socket.path, sc->kind, sc->host, sc->port, sc->path);
         conf_free(c);
     }
 }
@@ -307,11 +307,12 @@ static void test_sockets(void **state)
 static void test_dump_roundtrip(void **state)
 {
     static struct conf_errors errs;
-    const char *text = "authserv_id = \"mx.example.net\";\n"
-                       "trusted_networks = [ \"192.0.2.0/24\", \"2001:db8::/32\", \"::ffff:10.0.0.0/104\" ];\n"
-                       "milter = { socket = \"inet6:10025@::1\"; socket_mode = \"640\"; };\n"
-                       "dns = { nameservers = [ \"127.0.0.1:5353\", \"[::1]:54\", \"::2\" ]; };\n"
-                       "on_error = \"tempfail\";\n";
+    const char *text =
+        "authserv_id = \"mx.example.net\";\n"
+        "trusted_networks = [ \"192.0.2.0/24\", \"2001:db8::/32\", \"::ffff:10.0.0.0/104\" ];\n"
+        "milter = { socket = \"inet6:10025@::1\"; socket_mode = \"640\"; };\n"
+        "dns = { nameservers = [ \"127.0.0.1:5353\", \"[::1]:54\", \"::2\" ]; };\n"
+        "on_error = \"tempfail\";\n";
     struct sa_conf *a, *b;
     char *t1 = NULL, *t2 = NULL;
     size_t n1 = 0, n2 = 0;
@@ -388,9 +389,9 @@ static void test_errors_print(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad),          cmocka_unit_test(test_good),
-        cmocka_unit_test(test_sockets),      cmocka_unit_test(test_dump_roundtrip),
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_errors_print),
+        cmocka_unit_test(test_bad),      cmocka_unit_test(test_good),
+        cmocka_unit_test(test_sockets),  cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_errors_print),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,18 +41,18 @@ static void test_current_swap(void **state)
 {
     struct sa_conf *a = load_id("a.example"), *b = load_id("b.example"), *held, *now;
 
-    conf_set_current(a);           /* the holder owns a's only reference */
-    held = conf_get_current();     /* an in-flight message */
+    conf_set_current(a);       /* the holder owns a's only reference */
+    held = conf_get_current(); /* an in-flight message */
     assert_ptr_equal(held, a);
     assert_int_equal(atomic_load(&a->refcnt), 2);
-    conf_set_current(b);           /* reload */
+    conf_set_current(b); /* reload */
     assert_int_equal(atomic_load(&a->refcnt), 1);
     assert_string_equal(held->authserv_id, "a.example"); /* still valid */
     now = conf_get_current();
     assert_string_equal(now->authserv_id, "b.example");
     conf_unref(now);
-    conf_unref(held);              /* a is freed here */
-    conf_set_current(NULL);        /* b is freed here */
+    conf_unref(held);       /* a is freed here */
+    conf_set_current(NULL); /* b is freed here */
     assert_null(conf_get_current());
 }
 
