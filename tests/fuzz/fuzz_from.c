@@ -3,7 +3,7 @@
  * the domain is empty unless FROM_OK, and a FROM_OK domain is a lower-case LDH name of
  * at most 253 bytes. Also re-parses with a trailing fold to catch state leaking out of
  * the input bounds. Build with clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
- * from this file, src/mail/from.c and the src/util sources; seeds in tests/fuzz/corpus/from. */
+ * from this file, src/mail/from.c, src/mail/from_idn.c and the src/util sources; seeds in tests/fuzz/corpus/from. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +32,14 @@ static void check(const struct from_res *r, int rc)
         abort();
     if (memchr(r->local, '\0', sizeof(r->local)) == NULL)
         abort();
+    /* The normalised form is a fixed point of the normaliser. */
+    {
+        char again[FROM_MAX_NAME + 1];
+        const char *why = NULL;
+        if (from_normalize_domain(r->domain, n, again, sizeof(again), &why) != 0 ||
+            strcmp(again, r->domain) != 0)
+            abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

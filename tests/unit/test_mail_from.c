@@ -300,6 +300,44 @@ static void test_from_big(void **state)
     free(v);
 }
 
+/* test_from_normalize - the domain normaliser on its own, including idempotence. */
+static void test_from_normalize(void **state)
+{
+    static const struct {
+        const char *in, *want; /* want NULL: -1 */
+    } rows[] = {
+        {"Example.COM", "example.com"},
+        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+        {"b" U_UML "cher.example", "xn--bcher-kva.example"},
+        {"\xd5\x80\xd5\xa1\xd5\xb5.am", "xn--y9a3aq.am"}, /* upper-case HO folds */
+        {"\xd5\xb0\xd5\xa1\xd5\xb5.am", "xn--y9a3aq.am"},
+        {"\xed\x95\x9c\xea\xb5\xad.kr", "xn--3e0b707e.kr"},
+        {"example.com.", NULL},
+        {".example.com", NULL},
+        {"", NULL},
+        {"a b.example", NULL},
+        {"123", NULL},
+        {"ex\xc3", NULL},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char dst[FROM_MAX_NAME + 1], again[FROM_MAX_NAME + 1];
+        const char *why = NULL;
+        int rc = from_normalize_domain(rows[i].in, strlen(rows[i].in), dst, sizeof(dst), &why);
+        if (rows[i].want == NULL) {
+            if (rc != -1 || why == NULL)
+                fail_msg("from_normalize_domain(\"%s\"): got %d/%s, want -1", rows[i].in, rc,
+                         rc == 0 ? dst : "");
+            continue;
+        }
+        if (rc != 0 || strcmp(dst, rows[i].want) != 0)
+            fail_msg("from_normalize_domain(\"%s\"): got %d/%s, want 0/%s", rows[i].in, rc,
+                     rc == 0 ? dst : why, rows[i].want);
+        if (from_normalize_domain(dst, strlen(dst), again, sizeof(again), &why) != 0 ||
+            strcmp(again, dst) != 0)
+            fail_msg("from_normalize_domain(\"%s\"): not idempotent", dst);
+    }
+}
+
 static void test_from_names(void **state)
 {
     assert_string_equal(from_status_name(FROM_OK), "ok");
@@ -313,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_from_table),
         cmocka_unit_test(test_from_local),
         cmocka_unit_test(test_from_big),
+        cmocka_unit_test(test_from_normalize),
         cmocka_unit_test(test_from_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
