@@ -25,3 +25,9 @@ export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lib/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
+
+echo "== fuzz targets (clang, libFuzzer + ASan + UBSan, ${SA_FUZZ_SECONDS:-20} s each)"
+CC=clang cmake -S . -B build-fuzz -DFUZZ=ON -DFUZZ_SECONDS="${SA_FUZZ_SECONDS:-20}" \
+    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j"$jobs"
+(cd build-fuzz && ctest --output-on-failure -j"$jobs" -L fuzz)
