@@ -195,6 +195,24 @@ static void test_huge(void **state)
     assert_string_equal(dmarc_policy_name(DMARC_POLICY_UNSPEC), "");
 }
 
+/* test_long_single_uri - fuzzer find: one rua URI longer than the buffer still makes a
+ * missing p into p=none; nothing of it is kept and the cut is flagged */
+static void test_long_single_uri(void **state)
+{
+    char txt[700];
+    struct dmarc_record r;
+    char why[64];
+    int n = snprintf(txt, sizeof(txt), "v=DMARC1; rua=mailto:");
+
+    memset(txt + n, 'a', 600);
+    memcpy(txt + n + 600, "@example.com", 13);
+    assert_int_equal(dmarc_parse_record(txt, strlen(txt), &r, why, sizeof(why)), 0);
+    assert_int_equal(r.p, DMARC_POLICY_NONE);
+    assert_int_equal(r.p_implied, 1);
+    assert_int_equal(r.rua_truncated, 1);
+    assert_string_equal(r.rua, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_is_record),
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_long_single_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
