@@ -5,6 +5,7 @@
  * Threads: loading is reentrant (libconfig keeps no global state); a loaded conf is
  * read-only. The reference count is atomic; the current pointer is guarded by
  * cur_lock, held only to copy the pointer and take a reference. */
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <pthread.h>
@@ -23,7 +24,8 @@
 /* What is being loaded: the name in messages and the directory of relative @includes. */
 struct src {
     const char *name;
-    const char *dir; /* NULL: included names are shown as libconfig gives them */
+    const char *dir;  /* NULL: included names are shown as libconfig gives them */
+    const char *text; /* the text itself when it was not read from a file */
 };
 
 /* Where a message points: the file and line of a setting, or of the load itself. */
@@ -41,6 +43,8 @@ static void errs_sort(struct conf_errors *errs);
 static struct loc setting_loc(const config_setting_t *s, const struct src *src);
 static struct loc file_loc(const char *file, int line, const struct src *src);
 static int include_name(struct loc l, char *out, size_t outlen);
+static int source_line(struct loc l, char *out, size_t outlen);
+static int int_literal_ok(const config_setting_t *s, struct loc l, long long v);
 static void walk_unknown(const config_setting_t *g, const char *prefix, const struct src *src,
                          struct conf_errors *errs);
 static const char *suggest(const char *path);
@@ -159,27 +163,86 @@ static struct loc setting_loc(const config_setting_t *s, const struct src *src)
     return file_loc(config_setting_source_file(s), (int)config_setting_source_line(s), src);
 }
 
-/* include_name - the name in the @include at l (libconfig does not say which failed) */
-static int include_name(struct loc l, char *out, size_t outlen)
+/* source_line - line l.line of the file (or text) at l, newline included; 0 or -1 */
+static int source_line(struct loc l, char *out, size_t outlen)
 {
-    char path[4096], line[1024];
-    const char *p, *q;
+    char path[4096];
     FILE *fp;
     int n = 0;
 
-    if (l.line <= 0 || l.file == NULL)
+    if (l.line <= 0 || l.file == NULL || l.src == NULL)
         return -1;
+    if (l.src->text != NULL && l.dir == NULL && strcmp(l.file, l.src->name) == 0) {
+        const char *p = l.src->text, *nl;
+
+        while (++n < l.line && (p = strchr(p, '\n')) != NULL)
+            p++;
+        if (p == NULL)
+            return -1;
+        nl = strchr(p, '\n');
+        snprintf(out, outlen, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+        return 0;
+    }
     snprintf(path, sizeof(path), "%s%s%s", l.dir ? l.dir : "", l.dir ? "/" : "", l.file);
     if ((fp = fopen(path, "r")) == NULL)
         return -1;
-    while (fgets(line, sizeof(line), fp) != NULL && ++n < l.line)
+    while (fgets(out, (int)outlen, fp) != NULL && ++n < l.line)
         ;
     fclose(fp);
-    if (n != l.line || (p = strstr(line, "@include")) == NULL || (p = strchr(p, '"')) == NULL ||
-        (q = strchr(p + 1, '"')) == NULL)
+    return n == l.line ? 0 : -1;
+}
+
+/* include_name - the name in the @include at l (libconfig does not say which failed) */
+static int include_name(struct loc l, char *out, size_t outlen)
+{
+    char line[1024];
+    const char *p, *q;
+
+    if (source_line(l, line, sizeof(line)) < 0 || (p = strstr(line, "@include")) == NULL ||
+        (p = strchr(p, '"')) == NULL || (q = strchr(p + 1, '"')) == NULL)
         return -1;
     snprintf(out, outlen, "%.*s", (int)(q - p - 1), p + 1);
     return 0;
+}
+
+/* int_literal_ok - libconfig 1.5 reads a plain integer with atoi(), so a literal beyond
+ * the int range wraps silently (4294967301 becomes 5). Read the literal back from the
+ * source line and compare; 1 when it agrees with v or cannot be found, else 0. */
+static int int_literal_ok(const config_setting_t *s, struct loc l, long long v)
+{
+    const char *name = config_setting_name(s), *p;
+    char line[1024], *end;
+    size_t n;
+
+    if (name == NULL || config_setting_type(s) != CONFIG_TYPE_INT ||
+        source_line(l, line, sizeof(line)) < 0)
+        return 1;
+    n = strlen(name);
+    for (p = strstr(line, name); p != NULL; p = strstr(p + 1, name)) {
+        const char *q = p + n;
+        long long lit;
+        int neg = 0;
+
+        if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        q += strspn(q, " \t");
+        if (*q != '=' && *q != ':')
+            continue;
+        q += 1 + strspn(q + 1, " \t");
+        if (*q == '-' || *q == '+')
+            neg = *q++ == '-';
+        if (!isdigit((unsigned char)*q))
+            continue;
+        errno = 0;
+        if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
+            lit = (long long)strtoull(q + 2, &end, 16);
+        else
+            lit = strtoll(q, &end, 10);
+        if (errno == ERANGE)
+            return 0;
+        return (neg ? -lit : lit) == v;
+    }
+    return 1;
 }
 
 /* load_errors_syntax - libconfig stops at its first syntax error: report that one */
@@ -223,6 +286,7 @@ struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
         snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     src.name = path;
     src.dir = strcmp(dir, ".") == 0 ? NULL : dir;
+    src.text = NULL;
     config_init(&cf);
     config_set_include_dir(&cf, dir);
     if (config_read_file(&cf, path) != CONFIG_TRUE) {
@@ -240,7 +304,7 @@ struct sa_conf *conf_load_string(const char *text, const char *name, struct conf
 {
     config_t cf;
     struct sa_conf *c;
-    struct src src = {name, NULL};
+    struct src src = {name, NULL, text};
 
     if (errs)
         memset(errs, 0, sizeof(*errs));
@@ -261,7 +325,7 @@ struct sa_conf *conf_defaults(void)
     struct conf_errors *errs = xcalloc(1, sizeof(*errs));
     config_t dc;
     struct sa_conf *c;
-    static const struct src src = {"(defaults)", NULL};
+    static const struct src src = {"(defaults)", NULL, NULL};
 
     defaults_config(&dc);
     c = load_config(&dc, &src, errs);
@@ -416,7 +480,7 @@ static int apply_key(const struct conf_key *k, const config_setting_t *s, struct
             return -1;
         }
         v = config_setting_get_int64(s);
-        if (v < k->min || v > k->max) {
+        if (v < k->min || v > k->max || !int_literal_ok(s, where, v)) {
             err_add(errs, 0, where, k->path, "must be %ld..%ld", k->min, k->max);
             return -1;
         }

@@ -44,6 +44,13 @@ static const struct bad_case {
     {"dns = { cache_size = -1; };\n", {"t.conf:1: dns.cache_size: must be 0..10000000"}},
     {"dns = { message_deadline = 5000000000L; };\n",
      {"t.conf:1: dns.message_deadline: must be 1..300"}},
+    /* libconfig 1.5 wraps these to 5 and 0 without a word; we read the literal back */
+    {"dns = { timeout = 4294967301; };\n", {"t.conf:1: dns.timeout: must be 1..60"}},
+    {"dns = { timeout = -4294967291; };\n", {"t.conf:1: dns.timeout: must be 1..60"}},
+    {"dns = { retries = 3; timeout = 4294967301; };\n", {"t.conf:1: dns.timeout: must be 1..60"}},
+    {"dns = { cache_size = 4294967296; };\n", {"t.conf:1: dns.cache_size: must be 0..10000000"}},
+    {"dns = { timeout = 0x100000005; };\n", {"t.conf:1: dns.timeout: must be 1..60"}},
+    {"dns = { timeout = 99999999999999999999; };\n", {"t.conf:1: dns.timeout: must be 1..60"}},
     {"dkim = { min_rsa_bits = 256; };\n", {"t.conf:1: dkim.min_rsa_bits: must be 512..16384"}},
     {"on_error = \"reject\";\n",
      {"t.conf:1: on_error: \"reject\" must be one of \"accept\", \"tempfail\""}},
@@ -303,6 +310,37 @@ static void test_sockets(void **state)
     }
 }
 
+/* test_int_literals - integer spellings libconfig accepts, and the value they give */
+static void test_int_literals(void **state)
+{
+    static const struct {
+        const char *text;
+        int want;
+    } cases[] = {
+        {"dns = { timeout = 7; };\n", 7},
+        {"dns = { timeout = 07; };\n", 7}, /* decimal, not octal */
+        {"dns = { timeout = 0x1f; };\n", 31},
+        {"dns = { timeout = 7L; };\n", 7},
+        {"dns = { timeout = +7; };\n", 7},
+        {"dns = { timeout: 7 };\n", 7},
+        {"dns = {\n  retries = 3;  timeout   =\t9; # comment 4294967301\n};\n", 9},
+        {"dns = { timeout =\n 8; };\n", 8}, /* the literal is not on the key's line */
+    };
+    static struct conf_errors errs;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sa_conf *c = conf_load_string(cases[i].text, "t.conf", &errs);
+
+        if (c == NULL) {
+            conf_errors_print(&errs, stderr);
+            fail_msg("case %zu: got errors, want dns.timeout = %d", i, cases[i].want);
+        }
+        if (c->dns_timeout != cases[i].want)
+            fail_msg("case %zu: got dns.timeout = %d, want %d", i, c->dns_timeout, cases[i].want);
+        conf_free(c);
+    }
+}
+
 /* test_dump_roundtrip - conf_dump output loads back to the same dump */
 static void test_dump_roundtrip(void **state)
 {
@@ -389,9 +427,13 @@ static void test_errors_print(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad),      cmocka_unit_test(test_good),
-        cmocka_unit_test(test_sockets),  cmocka_unit_test(test_dump_roundtrip),
-        cmocka_unit_test(test_defaults), cmocka_unit_test(test_errors_print),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_sockets),
+        cmocka_unit_test(test_int_literals),
+        cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_errors_print),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
