@@ -1,0 +1,224 @@
+/* act.c - what happens at end of message: results -> the Authentication-Results
+ * description, the MTA actions (delete our-id A-R fields, insert ours, optional
+ * Received-SPF), the reply (accept, or tempfail per on_error), and the one log line.
+ * Owns those decisions; not the evaluation (msg.c) nor the header syntax (src/out).
+ * Threads: works on one message, called from its libmilter thread. */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/msg.h"
+#include "mail/hdr.h"
+#include "out/ar_format.h"
+#include "out/received_spf.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define LOG_LINE_MAX 2048
+
+static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name,
+                        const char *value);
+static void log_word(struct buf *b, const char *key, const char *val);
+
+/* act_build_ar - see msg.h */
+void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comment,
+                  size_t dmarc_comment_len)
+{
+    struct ar_resinfo *ri;
+    int ok_result;
+
+    ar_header_init(h, m->conf->authserv_id);
+    dmarc_comment[0] = '\0';
+    if (m->skip != NULL)
+        return;
+    if (m->spf_ran) {
+        ok_result = m->spf.result == AUTH_PASS || m->spf.result == AUTH_NONE;
+        ri = ar_header_add(h, "spf", m->spf.result, ok_result ? NULL : m->spf.reason);
+        /* A null reverse-path is checked as postmaster@HELO (RFC 7208 2.4): say so. */
+        ar_resinfo_prop(ri, m->mailfrom[0] ? "smtp.mailfrom" : "smtp.helo",
+                        m->spf.domain[0] ? m->spf.domain : m->mailfrom_domain);
+    }
+    if (m->spf_helo_ran) {
+        ok_result = m->spf_helo.result == AUTH_PASS || m->spf_helo.result == AUTH_NONE;
+        ri = ar_header_add(h, "spf", m->spf_helo.result, ok_result ? NULL : m->spf_helo.reason);
+        ar_resinfo_prop(ri, "smtp.helo", m->spf_helo.domain);
+    }
+    if (m->dkim_ran && m->ndkim == 0) {
+        ar_header_add(h, "dkim", m->dkim_error ? AUTH_TEMPERROR : AUTH_NONE,
+                      m->dkim_error ? "internal error" : NULL);
+    }
+    for (int i = 0; m->dkim_ran && i < m->ndkim; i++) {
+        const struct dkim_sig_res *s = &m->dkim[i];
+        ri = ar_header_add(h, "dkim", s->result, s->result == AUTH_PASS ? NULL : s->reason);
+        ar_resinfo_prop(ri, "header.d", s->domain);
+        ar_resinfo_prop(ri, "header.s", s->selector);
+        ar_resinfo_prop(ri, "header.a", s->algo);
+        ar_resinfo_prop(ri, "header.b", s->b8);
+    }
+    if (m->dmarc_ran) {
+        const struct dmarc_res *d = &m->dmarc;
+        if (m->from_status != FROM_OK || d->result == AUTH_TEMPERROR ||
+            d->result == AUTH_PERMERROR || !d->has_record)
+            sa_strlcpy(dmarc_comment, d->reason, dmarc_comment_len);
+        else
+            snprintf(dmarc_comment, dmarc_comment_len, "p=%s dis=none",
+                     dmarc_policy_name(d->rec.p != DMARC_POLICY_UNSPEC ? d->rec.p : d->policy));
+        ri = ar_header_add(h, "dmarc", d->result, dmarc_comment);
+        if (m->from_status == FROM_OK)
+            ar_resinfo_prop(ri, "header.from", m->from.domain);
+        if (d->has_record)
+            ar_resinfo_prop(ri, "policy.dmarc", dmarc_policy_name(d->policy));
+    }
+}
+
+/* act_tempfail_wanted - see msg.h */
+int act_tempfail_wanted(const struct sa_msg *m)
+{
+    int temp = m->failed;
+
+    if (m->conf->on_error != CONF_ON_ERROR_TEMPFAIL || m->skip != NULL)
+        return 0;
+    temp |= m->spf_ran && m->spf.result == AUTH_TEMPERROR;
+    temp |= m->spf_helo_ran && m->spf_helo.result == AUTH_TEMPERROR;
+    temp |= m->dmarc_ran && m->dmarc.result == AUTH_TEMPERROR;
+    for (int i = 0; m->dkim_ran && i < m->ndkim; i++)
+        temp |= m->dkim[i].result == AUTH_TEMPERROR;
+    return temp != 0;
+}
+
+/* act_received_spf - see msg.h */
+int act_received_spf(const struct sa_msg *m, const struct sa_conn *c, char *out, size_t outlen)
+{
+    struct received_spf r;
+    int ok;
+
+    if (!m->spf_ran || m->skip != NULL)
+        return -1;
+    ok = m->spf.result == AUTH_PASS || m->spf.result == AUTH_NONE;
+    r.result = m->spf.result;
+    r.receiver = m->conf->authserv_id;
+    r.client_ip = c->ip;
+    r.envelope_from = m->mailfrom;
+    r.helo = c->helo;
+    r.identity = m->mailfrom[0] ? "mailfrom" : "helo";
+    r.domain = m->spf.domain;
+    r.problem = ok ? NULL : m->spf.reason;
+    return received_spf_format(&r, "\n\t", out, outlen);
+}
+
+/* log_word - append " key=value" with the value made log-safe */
+static void log_word(struct buf *b, const char *key, const char *val)
+{
+    char safe[300];
+
+    buf_printf(b, " %s=%s", key, hdr_log_value(val, safe, sizeof(safe)));
+}
+
+/* act_log - see msg.h. Recipients are never named here (debug logs them per RCPT). */
+void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action)
+{
+    struct buf b;
+    char w[600];
+
+    if (m->conf->log_level < CONF_LOG_INFO)
+        return;
+    buf_init(&b, LOG_LINE_MAX);
+    buf_printf(&b, "%s:", m->qid);
+    log_word(&b, "client", c->ip[0] ? c->ip : "unknown");
+    log_word(&b, "helo", c->helo);
+    log_word(&b, "envfrom", m->mailfrom[0] ? m->mailfrom_domain : "<>");
+    buf_printf(&b, " nrcpt=%d", m->nrcpt);
+    if (m->skip != NULL) {
+        log_word(&b, "skip", m->skip);
+    } else {
+        log_word(&b, "from", m->from_status == FROM_OK ? m->from.domain
+                            : from_status_name(m->from_status));
+        if (m->spf_ran) {
+            snprintf(w, sizeof(w), "%s:%s", auth_res_name(m->spf.result), m->spf.domain);
+            log_word(&b, "spf", w);
+        }
+        if (m->spf_helo_ran) {
+            snprintf(w, sizeof(w), "%s:%s", auth_res_name(m->spf_helo.result), m->spf_helo.domain);
+            log_word(&b, "spf_helo", w);
+        }
+        for (int i = 0; m->dkim_ran && i < m->ndkim; i++) {
+            const struct dkim_sig_res *s = &m->dkim[i];
+            snprintf(w, sizeof(w), "%s:%s/%s%s%s", auth_res_name(s->result), s->domain,
+                     s->selector, s->reason[0] ? ":" : "", s->reason);
+            for (char *p = w; *p; p++)
+                if (*p == ' ')
+                    *p = '_';
+            log_word(&b, "dkim", w);
+        }
+        if (m->dkim_ran && m->ndkim == 0)
+            log_word(&b, "dkim", m->dkim_error ? "temperror" : "none");
+        if (m->dmarc_ran) {
+            const struct dmarc_res *d = &m->dmarc;
+            snprintf(w, sizeof(w), "%s%s%s%s", d->spf_aligned ? "spf" : "",
+                     d->spf_aligned && d->dkim_aligned ? "," : "", d->dkim_aligned ? "dkim:" : "",
+                     d->dkim_aligned ? d->dkim_aligned_domain : "");
+            log_word(&b, "aligned", w[0] ? w : "none");
+            log_word(&b, "dmarc", auth_res_name(d->result));
+            log_word(&b, "policy", d->has_record ? dmarc_policy_name(d->policy) : "-");
+        }
+    }
+    log_word(&b, "action", action);
+    log_info("%s", b.data ? b.data : m->qid);
+    buf_release(&b);
+}
+
+/* insert_field - add name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no
+ * space after the colon, so we do */
+static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name,
+                        const char *value)
+{
+    char v[AR_MAX_HEADER + 2];
+
+    snprintf(v, sizeof(v), "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
+    return smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+}
+
+/* act_eom - see msg.h */
+sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+{
+    struct ar_header h;
+    char comment[160], value[AR_MAX_HEADER + 1];
+    int fail = 0;
+
+    if (m->too_many_forged || (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
+        log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid,
+                 m->nours);
+        act_log(m, c, "tempfail");
+        smfi_setreply(ctx, "451", "4.7.0", "Message cannot be processed, try again later");
+        return SMFIS_TEMPFAIL;
+    }
+    if (act_tempfail_wanted(m)) {
+        act_log(m, c, "tempfail");
+        smfi_setreply(ctx, "451", "4.4.3", "Temporary sender authentication failure, try again later");
+        return SMFIS_TEMPFAIL;
+    }
+    /* Delete from the highest index down so that lower indexes stay valid. */
+    for (int i = m->nours - 1; i >= 0; i--) {
+        if (smfi_chgheader(ctx, AR_HEADER_NAME, m->ours[i], NULL) != MI_SUCCESS) {
+            log_warn("%s: cannot delete Authentication-Results #%d", m->qid, m->ours[i]);
+            act_log(m, c, "tempfail");
+            return SMFIS_TEMPFAIL; /* never pass a forged header on */
+        }
+    }
+    act_build_ar(m, &h, comment, sizeof(comment));
+    if (ar_format_header(&h, "\n\t", value, sizeof(value)) < 0 ||
+        insert_field(ctx, c, AR_HEADER_NAME, value) < 0) {
+        log_warn("%s: cannot add Authentication-Results", m->qid);
+        fail = 1;
+    }
+    if (m->conf->spf_received_spf_header && act_received_spf(m, c, value, sizeof(value)) >= 0 &&
+        insert_field(ctx, c, RECEIVED_SPF_NAME, value) < 0) {
+        log_warn("%s: cannot add Received-SPF", m->qid);
+        fail = 1;
+    }
+    if (fail && m->conf->on_error == CONF_ON_ERROR_TEMPFAIL) {
+        act_log(m, c, "tempfail");
+        return SMFIS_TEMPFAIL;
+    }
+    act_log(m, c, "accept");
+    return SMFIS_CONTINUE;
+}

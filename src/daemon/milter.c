@@ -1,0 +1,315 @@
+/* milter.c - libmilter glue: registration, the socket, and one short callback per
+ * milter step that hands its arguments to conn.c / msg.c / act.c.
+ * Owns the smfiDesc, the negotiated flags and the count of open connections (so that
+ * SIGTERM lets in-flight messages finish); no checks and no header logic live here.
+ * Threads: libmilter runs each connection in its own thread; the callbacks touch only
+ * that connection's sa_conn. The process objects are read-only; the connection count
+ * is under its own mutex. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "daemon/milter.h"
+#include "daemon/msg.h"
+#include "util/log.h"
+
+/* Actions we use: add our fields, delete forged A-R fields. */
+#define WANT_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+/* Steps we never answer with anything but "continue": ask for no reply to save round
+ * trips; steps we do not need (DATA, unknown commands) are not sent; values keep their
+ * leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
+ * there is no body reply to carry it. */
+#define WANT_PROTO                                                                          \
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |         \
+     SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN |        \
+     SMFIP_NODATA | SMFIP_HDR_LEADSPC)
+
+static const struct sa_proc *proc;
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t active_cond = PTHREAD_COND_INITIALIZER;
+static int active;
+
+static struct sa_conn *conn_of(SMFICTX *ctx);
+static sfsistat next(const struct sa_conn *c, unsigned long nr);
+static int socket_perms(const struct sa_conf *conf);
+static int drop_user(const char *user);
+
+/* conn_of - this connection's context, created on first use (negotiate or connect) */
+static struct sa_conn *conn_of(SMFICTX *ctx)
+{
+    struct sa_conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL && (c = conn_new()) != NULL) {
+        smfi_setpriv(ctx, c);
+        pthread_mutex_lock(&active_lock);
+        active++;
+        pthread_mutex_unlock(&active_lock);
+    }
+    return c;
+}
+
+/* next - "continue", or no reply at all when the MTA agreed to that for this step */
+static sfsistat next(const struct sa_conn *c, unsigned long nr)
+{
+    return (c != NULL && (c->proto & nr)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    c->actions = f0 & WANT_ACTIONS;
+    c->proto = f1 & WANT_PROTO;
+    if (c->actions != WANT_ACTIONS)
+        log_warn("MTA does not offer header changes (actions 0x%lx): no headers will be "
+                 "written and messages with forged Authentication-Results are deferred", f0);
+    *pf0 = c->actions;
+    *pf1 = c->proto;
+    *pf2 = 0;
+    *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *addr)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    conn_set_client(c, host, addr);
+    return next(c, SMFIP_NR_CONN);
+}
+
+static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c != NULL)
+        conn_set_helo(c, helo);
+    return next(c, SMFIP_NR_HELO);
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    conn_end_msg(c); /* a new transaction never sees the previous one */
+    c->nmsg++;
+    c->msg = msg_new(proc, smfi_getsymval(ctx, "i"));
+    if (c->msg == NULL)
+        log_warn("out of memory at MAIL FROM: the message will be deferred");
+    else
+        msg_mail_from(c->msg, c, argv ? argv[0] : NULL, smfi_getsymval(ctx, "{auth_authen}"));
+    return next(c, SMFIP_NR_MAIL);
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c != NULL && c->msg != NULL) {
+        c->msg->nrcpt++;
+        if (log_debug_enabled() && argv && argv[0])
+            log_debug("%s: rcpt %.256s", c->msg->qid, argv[0]);
+    }
+    return next(c, SMFIP_NR_RCPT);
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c != NULL && c->msg != NULL)
+        msg_header(c->msg, c, name, value);
+    return next(c, SMFIP_NR_HDR);
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c != NULL && c->msg != NULL) {
+        msg_set_qid(c->msg, smfi_getsymval(ctx, "i"));
+        msg_eoh(c->msg);
+    }
+    return next(c, SMFIP_NR_EOH);
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
+{
+    struct sa_conn *c = conn_of(ctx);
+
+    if (c != NULL && c->msg != NULL)
+        msg_body(c->msg, p, n);
+    return next(c, SMFIP_NR_BODY);
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    struct sa_conn *c = conn_of(ctx);
+    sfsistat r;
+
+    if (c == NULL || c->msg == NULL) {
+        log_warn("%s: no message context at end of message: deferred",
+                 smfi_getsymval(ctx, "i") ? smfi_getsymval(ctx, "i") : "NOQUEUE");
+        return SMFIS_TEMPFAIL;
+    }
+    msg_set_qid(c->msg, smfi_getsymval(ctx, "i"));
+    msg_eval_eom(c->msg);
+    r = act_eom(ctx, c, c->msg);
+    conn_end_msg(c);
+    return r;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    conn_end_msg(smfi_getpriv(ctx));
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    struct sa_conn *c = smfi_getpriv(ctx);
+
+    if (c != NULL) {
+        smfi_setpriv(ctx, NULL);
+        conn_free(c);
+        pthread_mutex_lock(&active_lock);
+        if (--active == 0)
+            pthread_cond_broadcast(&active_cond);
+        pthread_mutex_unlock(&active_lock);
+    }
+    return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+    .xxfi_name = "senderauthd",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = WANT_ACTIONS,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = cb_helo,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
+};
+
+/* socket_perms - mode and owner of a unix socket (milter.socket_mode/_owner) */
+static int socket_perms(const struct sa_conf *conf)
+{
+    const char *path = conf->milter_socket.path;
+    const char *own = conf->milter_socket_owner ? conf->milter_socket_owner : "";
+    char user[256], *colon;
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+
+    if (conf->milter_socket.kind != CONF_SOCK_UNIX)
+        return 0;
+    if (conf->milter_socket_mode != 0 && chmod(path, conf->milter_socket_mode) < 0) {
+        log_warn("chmod %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (own[0] == '\0')
+        return 0;
+    sa_strlcpy(user, own, sizeof(user));
+    if ((colon = strchr(user, ':')) != NULL) {
+        struct group *gr = getgrnam(colon + 1);
+        *colon = '\0';
+        if (colon[1] != '\0' && gr == NULL) {
+            log_warn("socket owner: no group %s", colon + 1);
+            return -1;
+        }
+        if (gr != NULL)
+            gid = gr->gr_gid;
+    }
+    if (user[0] != '\0') {
+        struct passwd *pw = getpwnam(user);
+        if (pw == NULL) {
+            log_warn("socket owner: no user %s", user);
+            return -1;
+        }
+        uid = pw->pw_uid;
+    }
+    if (chown(path, uid, gid) < 0) {
+        log_warn("chown %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* drop_user - become milter.user after the socket is open */
+static int drop_user(const char *user)
+{
+    struct passwd *pw;
+
+    if (user == NULL || user[0] == '\0')
+        return 0;
+    if ((pw = getpwnam(user)) == NULL) {
+        log_warn("milter.user: no user %s", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        log_warn("cannot become %s: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* milter_run - see milter.h */
+int milter_run(const struct sa_proc *p, const struct sa_conf *conf, int *busy)
+{
+    struct timespec until;
+    int rc, left;
+
+    proc = p;
+    *busy = 0;
+    if (smfi_register(desc) == MI_FAILURE || smfi_setconn(conf->milter_socket.spec) == MI_FAILURE) {
+        log_warn("cannot register the milter on %s", conf->milter_socket.spec);
+        return -1;
+    }
+    smfi_settimeout(conf->milter_timeout);
+    if (smfi_opensocket(1) == MI_FAILURE) {
+        log_warn("cannot open milter socket %s", conf->milter_socket.spec);
+        return -1;
+    }
+    if (socket_perms(conf) < 0 || drop_user(conf->milter_user) < 0)
+        return -1;
+    log_info("senderauthd %s listening on %s (authserv-id %s)", SA_VERSION,
+             conf->milter_socket.spec, conf->authserv_id);
+    rc = smfi_main();
+    /* smfi_main returns once the listener stops; sessions still running finish first. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += conf->milter_timeout;
+    pthread_mutex_lock(&active_lock);
+    while (active > 0 && pthread_cond_timedwait(&active_cond, &active_lock, &until) == 0)
+        ;
+    left = active;
+    pthread_mutex_unlock(&active_lock);
+    if (left > 0) {
+        log_warn("stopping with %d connections still open", left);
+        *busy = 1;
+        return -1;
+    }
+    log_info("senderauthd stopped");
+    return rc == MI_SUCCESS ? 0 : -1;
+}

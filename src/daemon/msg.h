@@ -1,0 +1,131 @@
+/* msg.h - senderauthd's connection and message contexts, and the process-wide objects.
+ * struct sa_conn lives from negotiate/connect to close (smfi_setpriv); at MAIL FROM it
+ * creates a fresh struct sa_msg, which EOM, abort, a new MAIL FROM and close free; a
+ * message is never recycled. Each stage writes only its own member of sa_msg.
+ * Threads: a conn and its msg belong to one libmilter thread at a time; struct sa_proc
+ * is built in main() before the milter starts and is read-only afterwards. */
+#ifndef SA_DAEMON_MSG_H
+#define SA_DAEMON_MSG_H
+
+#include <sys/socket.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf/conf.h"
+#include "dkim/dkim_eval.h"
+#include "dmarc/dmarc.h"
+#include "dns/dns.h"
+#include "mail/from.h"
+#include "spf/spf_eval.h"
+#include "util/xalloc.h"
+
+#define MSG_MAX_QID 64
+#define MSG_MAX_MAILFROM 512     /* RFC 5321 4.5.3.1.3: a path is at most 256 octets */
+#define MSG_MAX_FORGED 10000     /* our-id A-R headers one message may carry; more: tempfail */
+#define MSG_IP_LEN 64
+
+/* Process-wide objects, built in main(). */
+struct sa_proc {
+    struct dns *res;                 /* libresolv */
+    struct dns *shared;              /* cache over res (res itself when the cache is off) */
+    struct orgdomain *org;           /* PSL */
+    struct dkim_eval_lib *dkim_lib;
+    char hostname[256];
+};
+
+struct sa_msg;
+
+struct sa_conn {
+    char ip[MSG_IP_LEN];             /* client address as text; "" when the MTA gave none */
+    struct sockaddr_storage addr;
+    int has_addr;
+    char host[256];                  /* client host name as the MTA resolved it */
+    char helo[256];                  /* last HELO/EHLO argument */
+    unsigned long actions;           /* negotiated SMFIF_* */
+    unsigned long proto;             /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
+    unsigned long nmsg;              /* transactions seen on this connection */
+    struct sa_msg *msg;              /* the open transaction, or NULL */
+};
+
+struct sa_msg {
+    struct pool *pool;
+    struct sa_conf *conf;            /* own reference, taken at MAIL FROM */
+    const struct sa_proc *proc;
+    struct dns *dns_spf;             /* per-phase budgets over proc->shared, one cap */
+    struct dns *dns_dkim;
+    struct dns *dns_dmarc;
+    int queries_left;                /* the message's query cap minus earlier phases */
+    struct dkim_eval *dkim_v;        /* created at the first header */
+    char qid[MSG_MAX_QID];           /* macro i; "NOQUEUE" until known */
+    const char *skip;                /* why no checks ran ("trusted", ...); NULL = checked */
+    int failed;                      /* an internal error happened: on_error at EOM */
+    char mailfrom[MSG_MAX_MAILFROM]; /* reverse-path without <>; "" = null */
+    const char *mailfrom_domain;     /* points into mailfrom, or "" */
+    int nrcpt;
+
+    /* MAIL FROM stage */
+    int spf_ran, spf_helo_ran;
+    struct spf_res spf;              /* mailfrom identity (HELO when reverse-path is null) */
+    struct spf_res spf_helo;         /* spf.helo_check */
+
+    /* header stage */
+    int nfrom;
+    struct from_res from;            /* first From field */
+    int nar;                         /* Authentication-Results fields seen */
+    int *ours;                       /* their 1-based indexes whose authserv-id is ours */
+    int nours, ours_cap;
+    int too_many_forged;
+
+    /* EOM stage */
+    struct dkim_sig_res *dkim;       /* pool array of conf->dkim_max_signatures */
+    int ndkim, dkim_ran;
+    int dkim_error;                  /* no results: the handle failed (dkim=temperror) */
+    enum from_status from_status;
+    struct dmarc_res dmarc;
+    int dmarc_ran;
+};
+
+/* conn.c */
+struct sa_conn *conn_new(void);
+/* conn_free - frees the open message too; NULL is a no-op; returns NULL. */
+struct sa_conn *conn_free(struct sa_conn *c);
+/* conn_set_client - record the connect information (hostaddr may be NULL). */
+void conn_set_client(struct sa_conn *c, const char *host, const struct sockaddr *hostaddr);
+void conn_set_helo(struct sa_conn *c, const char *helo);
+/* conn_end_msg - free the open message, if any. */
+void conn_end_msg(struct sa_conn *c);
+
+/* msg.c */
+/* msg_new - start a transaction: takes a conf reference, makes the pool. NULL when out
+ * of memory (the caller then lets the message through untouched and logs). */
+struct sa_msg *msg_new(const struct sa_proc *proc, const char *qid);
+struct sa_msg *msg_free(struct sa_msg *m);
+/* msg_mail_from - MAIL FROM: decide whether to check, then run SPF (mailfrom and HELO
+ * identities). authen is the {auth_authen} macro (NULL = not authenticated). */
+void msg_mail_from(struct sa_msg *m, const struct sa_conn *c, const char *path,
+                   const char *authen);
+/* msg_header - one header field: From, DKIM, and our-id Authentication-Results indexes. */
+void msg_header(struct sa_msg *m, const struct sa_conn *c, const char *name, const char *value);
+void msg_eoh(struct sa_msg *m);
+void msg_body(struct sa_msg *m, const unsigned char *p, size_t n);
+/* msg_eval_eom - DKIM finish, From outcome, DMARC: fills the EOM members. */
+void msg_eval_eom(struct sa_msg *m);
+/* msg_set_qid - copy the queue id once known (NULL or "" ignored). */
+void msg_set_qid(struct sa_msg *m, const char *qid);
+
+/* act.c */
+struct ar_header;
+/* act_eom - the end-of-message actions on the MTA: delete our-id A-R fields, insert
+ * ours at the top, the optional Received-SPF, the log line; returns the reply. */
+sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+/* act_build_ar - describe m's results for the A-R writer; strings borrowed from m. */
+void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comment,
+                  size_t dmarc_comment_len);
+/* act_tempfail_wanted - 1 when on_error says tempfail and something failed. */
+int act_tempfail_wanted(const struct sa_msg *m);
+/* act_log - the one summary line for m, Postfix style. */
+void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action);
+/* act_received_spf - Received-SPF value (RFC 7208 9.1) into out; -1 when none applies. */
+int act_received_spf(const struct sa_msg *m, const struct sa_conn *c, char *out, size_t outlen);
+
+#endif
