@@ -30,7 +30,7 @@ static const char header[] =
     "# Every key is shown with its default value; a key left out keeps its default and\n"
     "# an unknown key is an error. Check a change with: senderauthd -t -c FILE\n"
     "# Another file can be read with @include \"FILE\" (relative to this file's directory).\n"
-    "# Reload with SIGHUP (systemctl reload senderauthd).\n"
+    "# A change takes effect when senderauthd starts again (systemctl restart senderauthd).\n"
     "# This file is generated from the key table; docs/configuration.md explains each key.\n";
 
 /* group_len - length of the group prefix of path ("dns.timeout" -> 3), 0 at top level */
