@@ -75,6 +75,9 @@ def build_zone(zonedata, tests=None):
                         records.append((owner, rtype, ip))
                 elif rtype == "MX":
                     records.append((owner, "MX", "%s %s" % (val[0], zone_owner(val[1]) or ".")))
+                elif rtype == "SERVFAIL":   # blitiri's extension: the name fails
+                    if val:
+                        servfail.append(owner)
                 elif rtype in ("PTR", "CNAME"):
                     records.append((owner, rtype, zone_owner(val)))
     return records, servfail
