@@ -5,6 +5,7 @@
 #define SA_SPF_INT_H
 
 #include <stddef.h>
+#include <netinet/in.h>   /* libspf2 headers need struct in_addr */
 
 #include <spf2/spf.h>
 
