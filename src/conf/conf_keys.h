@@ -4,6 +4,7 @@
 #ifndef SA_CONF_KEYS_H
 #define SA_CONF_KEYS_H
 
+#include <libconfig.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -46,6 +47,39 @@ int conf_parse_socket(const char *s, struct conf_socket *out, char *why, size_t 
 int conf_parse_nameserver(const char *s, struct conf_nameserver *out, char *why, size_t whylen);
 int conf_parse_cidr(const char *s, struct conf_cidr *out, char *why, size_t whylen);
 int conf_parse_mode(const char *s, unsigned int *out, char *why, size_t whylen);
+/* ---- message locations and the error list (conf_source.c) ---- */
+
+/* What is being loaded: the name in messages and the directory of relative @includes. */
+struct conf_src {
+    const char *name;
+    const char *dir;  /* NULL: included names are shown as libconfig gives them */
+    const char *text; /* the text itself when it was not read from a file */
+};
+
+/* Where a message points: the file and line of a setting, or of the load itself. */
+struct conf_loc {
+    const char *file;
+    int line;        /* 0 = no line */
+    const char *dir; /* shown before file: an included file, relative to src->dir */
+    const struct conf_src *src;
+};
+
+/* conf_err_add - one message "FILE:LINE: key: what" (key may be NULL); warning != 0
+ * does not fail the load. Past CONF_MAX_ERRORS messages are only counted. */
+void conf_err_add(struct conf_errors *errs, int warning, struct conf_loc where, const char *key,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* conf_errs_sort - files in order of their first message, lines ascending within one. */
+void conf_errs_sort(struct conf_errors *errs);
+/* conf_file_loc - the place libconfig names (file NULL: text read from a string). */
+struct conf_loc conf_file_loc(const char *file, int line, const struct conf_src *src);
+/* conf_setting_loc - file and line of a setting (NULL: the load itself). */
+struct conf_loc conf_setting_loc(const config_setting_t *s, const struct conf_src *src);
+/* conf_syntax_error - libconfig's one syntax error as a message; returns -1. */
+int conf_syntax_error(config_t *cf, const struct conf_src *src, struct conf_errors *errs);
+/* conf_int_literal_ok - 0 when the literal written for integer setting s is not v
+ * (libconfig 1.5 wraps out-of-range literals silently), else 1. */
+int conf_int_literal_ok(const config_setting_t *s, struct conf_loc l, long long v);
+
 /* conf_cidr_list_match - 1 when the family/address bytes fall in one of the list. */
 int conf_cidr_list_match(const struct conf_cidr_list *l, int family, const uint8_t *addr);
 
