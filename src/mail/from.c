@@ -11,7 +11,7 @@
 #include "mail/from.h"
 #include "util/xalloc.h"
 
-#define EWORD_MAX 200            /* RFC 2047 2 says 75; we tolerate longer, bounded */
+#define EWORD_MAX 200 /* RFC 2047 2 says 75; we tolerate longer, bounded */
 
 enum tok_type { T_END, T_ATOM, T_QSTR, T_EWORD, T_DLIT, T_SPECIAL };
 
@@ -19,8 +19,8 @@ struct tok {
     enum tok_type type;
     const char *s; /* ATOM/EWORD: the text; QSTR/DLIT: between the delimiters */
     size_t n;
-    int ch;        /* T_SPECIAL: one of < > @ , ; : . */
-    int atext;     /* T_EWORD: every byte is atext, so it may also serve as an atom */
+    int ch;    /* T_SPECIAL: one of < > @ , ; : . */
+    int atext; /* T_EWORD: every byte is atext, so it may also serve as an atom */
 };
 
 struct lex {
@@ -368,8 +368,8 @@ static void parse_address(struct parse *ps, int in_group)
     } else if (words > 0) {
         lex_fail(lx, "display name without address");
     } else {
-        lex_fail(lx, cur_is(ps, '>')   ? "'>' without '<'"
-                     : cur_is(ps, ';') ? "';' outside a group"
+        lex_fail(lx, cur_is(ps, '>')          ? "'>' without '<'"
+                     : cur_is(ps, ';')        ? "';' outside a group"
                      : lx->cur.type == T_DLIT ? "domain literal without address"
                                               : "unexpected character");
     }
@@ -460,7 +460,8 @@ static void parse_domain(struct parse *ps, int keep)
     for (;;) {
         if (!is_word(&lx->cur, 1) || lx->cur.type == T_QSTR) {
             if (lx->err == NULL)
-                lex_fail(lx, lx->cur.type == T_END ? "address without domain" : "bad domain syntax");
+                lex_fail(lx,
+                         lx->cur.type == T_END ? "address without domain" : "bad domain syntax");
             return;
         }
         if (keep) {

@@ -6,26 +6,26 @@
 
 #include <stddef.h>
 
-#define FROM_MAX_NAME 253          /* RFC 1035 2.3.4, without a trailing dot */
-#define FROM_MAX_LABEL 63          /* RFC 1035 2.3.4 */
-#define FROM_MAX_DOMAIN_RAW 1024   /* raw (UTF-8) domain bytes looked at; longer: bad domain */
+#define FROM_MAX_NAME 253        /* RFC 1035 2.3.4, without a trailing dot */
+#define FROM_MAX_LABEL 63        /* RFC 1035 2.3.4 */
+#define FROM_MAX_DOMAIN_RAW 1024 /* raw (UTF-8) domain bytes looked at; longer: bad domain */
 
 enum from_status {
-    FROM_OK = 0,         /* exactly one author domain (possibly several addresses, same domain) */
-    FROM_NONE,           /* no From field in the message (set by the caller) */
-    FROM_MULTI_FIELD,    /* several From fields (set by the caller) */
-    FROM_MULTI_DOMAIN,   /* several addresses with different domains */
-    FROM_EMPTY,          /* empty value or empty group */
-    FROM_UNPARSEABLE,    /* does not parse as RFC 5322 (obsolete syntax tolerated) */
-    FROM_BAD_DOMAIN,     /* domain is not a valid LDH / IDN name */
+    FROM_OK = 0,       /* exactly one author domain (possibly several addresses, same domain) */
+    FROM_NONE,         /* no From field in the message (set by the caller) */
+    FROM_MULTI_FIELD,  /* several From fields (set by the caller) */
+    FROM_MULTI_DOMAIN, /* several addresses with different domains */
+    FROM_EMPTY,        /* empty value or empty group */
+    FROM_UNPARSEABLE,  /* does not parse as RFC 5322 (obsolete syntax tolerated) */
+    FROM_BAD_DOMAIN,   /* domain is not a valid LDH / IDN name */
 };
 
 struct from_res {
     enum from_status status;
-    char domain[256];    /* lower-case A-label (punycode) form; "" unless FROM_OK */
-    char local[256];     /* first address's local part as written (for logs) */
-    int naddr;           /* addresses found */
-    char reason[96];     /* for anomalies: "From has addresses in two domains" */
+    char domain[256]; /* lower-case A-label (punycode) form; "" unless FROM_OK */
+    char local[256];  /* first address's local part as written (for logs) */
+    int naddr;        /* addresses found */
+    char reason[96];  /* for anomalies: "From has addresses in two domains" */
 };
 
 /* from_parse - parse one From field value (len bytes, possibly folded, NUL not needed).

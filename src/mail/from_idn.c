@@ -10,8 +10,8 @@
 
 #include "mail/from.h"
 
-static int label_normalize(const unsigned char *s, size_t n, char *dst, size_t *dlen,
-                           size_t dstsz, const char **why);
+static int label_normalize(const unsigned char *s, size_t n, char *dst, size_t *dlen, size_t dstsz,
+                           const char **why);
 
 enum fold_op { F_SAME, F_ADD, F_EVEN, F_ODD, F_TO };
 
@@ -23,23 +23,23 @@ static const struct {
     enum fold_op op;
     uint32_t arg;
 } fold_tab[] = {
-    {0x00C0, 0x00D6, F_ADD, 0x20}, {0x00D8, 0x00DE, F_ADD, 0x20}, {0x00DF, 0x00F6, F_SAME, 0},
-    {0x00F8, 0x00FF, F_SAME, 0},   {0x0100, 0x012F, F_EVEN, 0},   {0x0131, 0x0131, F_SAME, 0},
-    {0x0134, 0x0137, F_EVEN, 0},   {0x0138, 0x0138, F_SAME, 0},   {0x0139, 0x013E, F_ODD, 0},
-    {0x0141, 0x0148, F_ODD, 0},    {0x014A, 0x0177, F_EVEN, 0},   {0x0178, 0x0178, F_TO, 0x00FF},
-    {0x0179, 0x017E, F_ODD, 0},    {0x0386, 0x0386, F_TO, 0x03AC}, {0x0388, 0x038A, F_ADD, 0x25},
-    {0x038C, 0x038C, F_TO, 0x03CC}, {0x038E, 0x038F, F_ADD, 0x3F}, {0x0390, 0x0390, F_SAME, 0},
-    {0x0391, 0x03A1, F_ADD, 0x20}, {0x03A3, 0x03AB, F_ADD, 0x20}, {0x03AC, 0x03CE, F_SAME, 0},
-    {0x0400, 0x040F, F_ADD, 0x50}, {0x0410, 0x042F, F_ADD, 0x20}, {0x0430, 0x045F, F_SAME, 0},
-    {0x0460, 0x0481, F_EVEN, 0},   {0x048A, 0x04BF, F_EVEN, 0},   {0x04C0, 0x04C0, F_TO, 0x04CF},
-    {0x04C1, 0x04CE, F_ODD, 0},    {0x04CF, 0x04CF, F_SAME, 0},   {0x04D0, 0x052F, F_EVEN, 0},
-    {0x0531, 0x0556, F_ADD, 0x30}, {0x0561, 0x0586, F_SAME, 0},   {0x05D0, 0x05EA, F_SAME, 0},
-    {0x0620, 0x063F, F_SAME, 0},   {0x0641, 0x064A, F_SAME, 0},   {0x0660, 0x0669, F_SAME, 0},
-    {0x066E, 0x066F, F_SAME, 0},   {0x0671, 0x0674, F_SAME, 0},   {0x0679, 0x06D3, F_SAME, 0},
-    {0x06D5, 0x06D5, F_SAME, 0},   {0x06F0, 0x06F9, F_SAME, 0},   {0x1E00, 0x1E95, F_EVEN, 0},
-    {0x1EA0, 0x1EFF, F_EVEN, 0},   {0x3005, 0x3007, F_SAME, 0},   {0x3041, 0x3096, F_SAME, 0},
-    {0x309D, 0x309E, F_SAME, 0},   {0x30A1, 0x30FA, F_SAME, 0},   {0x30FC, 0x30FE, F_SAME, 0},
-    {0x3400, 0x4DBF, F_SAME, 0},   {0x4E00, 0x9FFF, F_SAME, 0},   {0xAC00, 0xD7A3, F_SAME, 0},
+    {0x00C0, 0x00D6, F_ADD, 0x20},  {0x00D8, 0x00DE, F_ADD, 0x20},  {0x00DF, 0x00F6, F_SAME, 0},
+    {0x00F8, 0x00FF, F_SAME, 0},    {0x0100, 0x012F, F_EVEN, 0},    {0x0131, 0x0131, F_SAME, 0},
+    {0x0134, 0x0137, F_EVEN, 0},    {0x0138, 0x0138, F_SAME, 0},    {0x0139, 0x013E, F_ODD, 0},
+    {0x0141, 0x0148, F_ODD, 0},     {0x014A, 0x0177, F_EVEN, 0},    {0x0178, 0x0178, F_TO, 0x00FF},
+    {0x0179, 0x017E, F_ODD, 0},     {0x0386, 0x0386, F_TO, 0x03AC}, {0x0388, 0x038A, F_ADD, 0x25},
+    {0x038C, 0x038C, F_TO, 0x03CC}, {0x038E, 0x038F, F_ADD, 0x3F},  {0x0390, 0x0390, F_SAME, 0},
+    {0x0391, 0x03A1, F_ADD, 0x20},  {0x03A3, 0x03AB, F_ADD, 0x20},  {0x03AC, 0x03CE, F_SAME, 0},
+    {0x0400, 0x040F, F_ADD, 0x50},  {0x0410, 0x042F, F_ADD, 0x20},  {0x0430, 0x045F, F_SAME, 0},
+    {0x0460, 0x0481, F_EVEN, 0},    {0x048A, 0x04BF, F_EVEN, 0},    {0x04C1, 0x04CE, F_ODD, 0},
+    {0x04CF, 0x04CF, F_SAME, 0},    {0x04D0, 0x052F, F_EVEN, 0},    {0x0531, 0x0556, F_ADD, 0x30},
+    {0x0561, 0x0586, F_SAME, 0},    {0x05D0, 0x05EA, F_SAME, 0},    {0x0620, 0x063F, F_SAME, 0},
+    {0x0641, 0x064A, F_SAME, 0},    {0x0660, 0x0669, F_SAME, 0},    {0x066E, 0x066F, F_SAME, 0},
+    {0x0671, 0x0674, F_SAME, 0},    {0x0679, 0x06D3, F_SAME, 0},    {0x06D5, 0x06D5, F_SAME, 0},
+    {0x06F0, 0x06F9, F_SAME, 0},    {0x1E00, 0x1E95, F_EVEN, 0},    {0x1EA0, 0x1EFF, F_EVEN, 0},
+    {0x3005, 0x3007, F_SAME, 0},    {0x3041, 0x3096, F_SAME, 0},    {0x309D, 0x309E, F_SAME, 0},
+    {0x30A1, 0x30FA, F_SAME, 0},    {0x30FC, 0x30FE, F_SAME, 0},    {0x3400, 0x4DBF, F_SAME, 0},
+    {0x4E00, 0x9FFF, F_SAME, 0},    {0xAC00, 0xD7A3, F_SAME, 0},
 };
 
 /* fold_cp - lower-case form of a non-ASCII code point, or 0 if we do not accept it. */
@@ -166,7 +166,7 @@ static int puny_encode(const uint32_t *cp, size_t n, char *dst, size_t dstsz)
             } else if (cp[j] == cur) {
                 uint32_t q = delta;
                 for (uint32_t k = PUNY_BASE;; k += PUNY_BASE) {
-                    uint32_t t = k <= bias ? PUNY_TMIN
+                    uint32_t t = k <= bias               ? PUNY_TMIN
                                  : k >= bias + PUNY_TMAX ? PUNY_TMAX
                                                          : k - bias;
                     uint32_t d;
@@ -194,8 +194,8 @@ static int puny_encode(const uint32_t *cp, size_t n, char *dst, size_t dstsz)
 }
 
 /* label_normalize - one label -> lower-case LDH (A-label for non-ASCII) appended to dst. */
-static int label_normalize(const unsigned char *s, size_t n, char *dst, size_t *dlen,
-                           size_t dstsz, const char **why)
+static int label_normalize(const unsigned char *s, size_t n, char *dst, size_t *dlen, size_t dstsz,
+                           const char **why)
 {
     uint32_t cp[FROM_MAX_LABEL];
     size_t ncp = 0, ascii = 1;
@@ -277,8 +277,8 @@ int from_normalize_domain(const char *raw, size_t n, char *dst, size_t dstsz, co
         if (i < n && raw[i] != '.')
             continue;
         last = dlen + (dlen > 0);
-        if (label_normalize((const unsigned char *)raw + start, i - start, dst, &dlen, dstsz,
-                            why) < 0)
+        if (label_normalize((const unsigned char *)raw + start, i - start, dst, &dlen, dstsz, why) <
+            0)
             return -1;
         start = i + 1;
     }

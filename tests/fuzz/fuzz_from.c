@@ -3,7 +3,8 @@
  * the domain is empty unless FROM_OK, and a FROM_OK domain is a lower-case LDH name of
  * at most 253 bytes. Also re-parses with a trailing fold to catch state leaking out of
  * the input bounds. Build with clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
- * from this file, src/mail/from.c, src/mail/from_idn.c and the src/util sources; seeds in tests/fuzz/corpus/from. */
+ * from this file, src/mail/from.c, src/mail/from_idn.c and the src/util sources; seeds in
+ * tests/fuzz/corpus/from. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
