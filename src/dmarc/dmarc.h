@@ -11,12 +11,12 @@
 #include "senderauth/result.h"
 
 #define DMARC_MAX_RECORDS_SEEN DNS_MAX_RRS /* TXT records examined at one name (all kept) */
-#define DMARC_TREE_WALK_MAX 8     /* RFC 9989 4.10: at most 8 lookups in the tree walk */
-#define DMARC_MAX_ALIGN_WALKS 8   /* distinct identifier domains walked per message */
-#define DMARC_PCT_DEFAULT 100     /* RFC 7489 6.3 */
+#define DMARC_TREE_WALK_MAX 8              /* RFC 9989 4.10: at most 8 lookups in the tree walk */
+#define DMARC_MAX_ALIGN_WALKS 8            /* distinct identifier domains walked per message */
+#define DMARC_PCT_DEFAULT 100              /* RFC 7489 6.3 */
 
 enum dmarc_policy {
-    DMARC_POLICY_UNSPEC = 0,  /* tag absent */
+    DMARC_POLICY_UNSPEC = 0, /* tag absent */
     DMARC_POLICY_NONE,
     DMARC_POLICY_QUARANTINE,
     DMARC_POLICY_REJECT,
@@ -26,14 +26,14 @@ struct dmarc_record {
     enum dmarc_policy p, sp, np; /* sp/np UNSPEC when absent */
     int pct;                     /* 0..100, default 100 (RFC 7489; removed by RFC 9989) */
     int adkim_strict, aspf_strict;
-    int testing;                 /* t=y (RFC 9989) */
-    int psd;                     /* psd=y (RFC 9989); -1 absent or "u", 0 n, 1 y */
-    int p_implied;               /* p was missing/invalid and rua made it p=none (6.6.3 step 6) */
-    int rua_truncated;           /* rua/ruf longer than the buffer: cut at the last whole URI */
+    int testing;       /* t=y (RFC 9989) */
+    int psd;           /* psd=y (RFC 9989); -1 absent or "u", 0 n, 1 y */
+    int p_implied;     /* p was missing/invalid and rua made it p=none (6.6.3 step 6) */
+    int rua_truncated; /* rua/ruf longer than the buffer: cut at the last whole URI */
     int ruf_truncated;
-    char rua[512];               /* the tag value as published (whitespace trimmed), "" absent */
+    char rua[512]; /* the tag value as published (whitespace trimmed), "" absent */
     char ruf[512];
-    char fo[16];                 /* validated fo value, default "0" */
+    char fo[16]; /* validated fo value, default "0" */
 };
 
 /* dmarc_parse_record - strict parse of one TXT string (character-strings already joined).
@@ -63,28 +63,28 @@ int orgdomain_get(const struct orgdomain *o, const char *name, char *out, size_t
 /* One authenticated identifier as DMARC sees it. */
 struct dmarc_dkim_in {
     enum auth_res result;
-    const char *domain;   /* d= */
-    int full_body;        /* l= signatures with partial coverage never align */
+    const char *domain; /* d= */
+    int full_body;      /* l= signatures with partial coverage never align */
 };
 
 struct dmarc_in {
-    const char *from_domain;        /* from the From parser; lower-case A-label */
-    enum auth_res spf;              /* SPF result for the MAIL FROM identity */
-    const char *spf_domain;         /* MAIL FROM domain (or HELO when reverse-path is null) */
+    const char *from_domain; /* from the From parser; lower-case A-label */
+    enum auth_res spf;       /* SPF result for the MAIL FROM identity */
+    const char *spf_domain;  /* MAIL FROM domain (or HELO when reverse-path is null) */
     const struct dmarc_dkim_in *dkim;
     int ndkim;
-    const struct orgdomain *org;    /* required unless tree_walk */
-    int tree_walk;                  /* 1: RFC 9989 tree walk instead of PSL */
+    const struct orgdomain *org; /* required unless tree_walk */
+    int tree_walk;               /* 1: RFC 9989 tree walk instead of PSL */
 };
 
 struct dmarc_res {
-    enum auth_res result;           /* pass fail none temperror permerror */
-    struct dmarc_record rec;        /* valid when has_record */
+    enum auth_res result;    /* pass fail none temperror permerror */
+    struct dmarc_record rec; /* valid when has_record */
     int has_record;
-    enum dmarc_policy policy;       /* effective policy for this From domain (p, sp or np) */
-    const char *policy_tag;         /* "p", "sp", "np" (static string) or "" without record */
-    int from_nxdomain;              /* the From domain does not exist (np applies) */
-    char record_domain[256];        /* where the record was found */
+    enum dmarc_policy policy; /* effective policy for this From domain (p, sp or np) */
+    const char *policy_tag;   /* "p", "sp", "np" (static string) or "" without record */
+    int from_nxdomain;        /* the From domain does not exist (np applies) */
+    char record_domain[256];  /* where the record was found */
     char org_domain[256];
     int spf_aligned;
     int dkim_aligned;
@@ -110,11 +110,11 @@ int dmarc_domain_under(const char *name, const char *parent);
 
 /* ---- DNS side of discovery (dmarc_walk.c), exported for dmarc_eval and tests ---- */
 enum dmarc_lookup {
-    DMARC_LOOKUP_NONE = 0,  /* no v=DMARC1 record (NXDOMAIN, NODATA, only other TXT) */
-    DMARC_LOOKUP_FOUND,     /* exactly one, and it is usable: *rec filled */
-    DMARC_LOOKUP_MULTI,     /* more than one v=DMARC1 record: all discarded (RFC 9989 4.10) */
-    DMARC_LOOKUP_INVALID,   /* exactly one v=DMARC1 record, unusable (reason says why) */
-    DMARC_LOOKUP_TEMP,      /* DNS_TEMPFAIL or DNS_BADREPLY */
+    DMARC_LOOKUP_NONE = 0, /* no v=DMARC1 record (NXDOMAIN, NODATA, only other TXT) */
+    DMARC_LOOKUP_FOUND,    /* exactly one, and it is usable: *rec filled */
+    DMARC_LOOKUP_MULTI,    /* more than one v=DMARC1 record: all discarded (RFC 9989 4.10) */
+    DMARC_LOOKUP_INVALID,  /* exactly one v=DMARC1 record, unusable (reason says why) */
+    DMARC_LOOKUP_TEMP,     /* DNS_TEMPFAIL or DNS_BADREPLY */
 };
 /* dmarc_lookup_name - query TXT at _dmarc.<domain>. reason gets a short explanation. */
 enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct dmarc_record *rec,
@@ -123,9 +123,9 @@ enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct 
 /* One RFC 9989 4.10 tree walk: the valid records found, longest name first. */
 struct dmarc_walk {
     int nqueries;
-    int tempfail;                   /* a query failed temporarily (walk incomplete) */
+    int tempfail; /* a query failed temporarily (walk incomplete) */
     int nfound;
-    int start_status;               /* enum dmarc_lookup of the first query (the start) */
+    int start_status; /* enum dmarc_lookup of the first query (the start) */
     char start_reason[96];
     struct {
         char domain[DNS_MAX_NAME + 1];

@@ -26,10 +26,10 @@ struct eval {
     struct dns *dns;
     struct dmarc_res *out;
     char from[DNS_MAX_NAME + 1];
-    int org_uncertain;        /* the author's tree walk ended on a DNS failure */
-    int align_tempfail;       /* an identifier's tree walk ended on a DNS failure */
+    int org_uncertain;  /* the author's tree walk ended on a DNS failure */
+    int align_tempfail; /* an identifier's tree walk ended on a DNS failure */
     struct walk_cache cache;
-    struct dmarc_walk walk;   /* scratch walk */
+    struct dmarc_walk walk; /* scratch walk */
 };
 
 static int discover_psl(struct eval *e);
@@ -67,7 +67,7 @@ static int discover_psl(struct eval *e)
     case DMARC_LOOKUP_INVALID: /* step 6: no DMARC processing for this message */
         finish(out, AUTH_NONE, why);
         return -1;
-    case DMARC_LOOKUP_MULTI:  /* RFC 9989 4.10 step 2: discarded, go on to step 3 */
+    case DMARC_LOOKUP_MULTI: /* RFC 9989 4.10 step 2: discarded, go on to step 3 */
     case DMARC_LOOKUP_NONE:
         break;
     }

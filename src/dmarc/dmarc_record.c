@@ -11,8 +11,21 @@
 
 /* Tags we know; bit positions for duplicate detection (RFC 6376 3.2 via RFC 7489 6.3). */
 enum tag {
-    TAG_V, TAG_P, TAG_SP, TAG_NP, TAG_PCT, TAG_ADKIM, TAG_ASPF, TAG_T, TAG_PSD,
-    TAG_RUA, TAG_RUF, TAG_FO, TAG_RI, TAG_RF, TAG_UNKNOWN
+    TAG_V,
+    TAG_P,
+    TAG_SP,
+    TAG_NP,
+    TAG_PCT,
+    TAG_ADKIM,
+    TAG_ASPF,
+    TAG_T,
+    TAG_PSD,
+    TAG_RUA,
+    TAG_RUF,
+    TAG_FO,
+    TAG_RI,
+    TAG_RF,
+    TAG_UNKNOWN
 };
 
 struct span {
@@ -38,10 +51,9 @@ static const struct {
     const char *name;
     enum tag tag;
 } tags[] = {
-    {"v", TAG_V},         {"p", TAG_P},       {"sp", TAG_SP},   {"np", TAG_NP},
-    {"pct", TAG_PCT},     {"adkim", TAG_ADKIM}, {"aspf", TAG_ASPF}, {"t", TAG_T},
-    {"psd", TAG_PSD},     {"rua", TAG_RUA},   {"ruf", TAG_RUF}, {"fo", TAG_FO},
-    {"ri", TAG_RI},       {"rf", TAG_RF},
+    {"v", TAG_V},         {"p", TAG_P},       {"sp", TAG_SP}, {"np", TAG_NP},   {"pct", TAG_PCT},
+    {"adkim", TAG_ADKIM}, {"aspf", TAG_ASPF}, {"t", TAG_T},   {"psd", TAG_PSD}, {"rua", TAG_RUA},
+    {"ruf", TAG_RUF},     {"fo", TAG_FO},     {"ri", TAG_RI}, {"rf", TAG_RF},
 };
 
 /* is_wsp - RFC 5234 WSP (space or horizontal tab) */
@@ -211,8 +223,8 @@ static int uri_valid(struct span u)
     for (i++; i < end; i++) {
         int c = (unsigned char)u.s[i];
 
-        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
-            c == '^' || c == '`' || c == '{' || c == '|' || c == '}')
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
+            c == '`' || c == '{' || c == '|' || c == '}')
             return 0;
         if (c == '%') {
             if (i + 2 >= end)
@@ -388,7 +400,10 @@ int dmarc_parse_record(const char *txt, size_t len, struct dmarc_record *out, ch
             r.testing = syntax_ok && span_eq_nocase(val, "y");
             break;
         case TAG_PSD:
-            r.psd = !syntax_ok ? -1 : span_eq_nocase(val, "y") ? 1 : span_eq_nocase(val, "n") ? 0 : -1;
+            r.psd = !syntax_ok                 ? -1
+                    : span_eq_nocase(val, "y") ? 1
+                    : span_eq_nocase(val, "n") ? 0
+                                               : -1;
             break;
         case TAG_RUA:
             if (syntax_ok) {
@@ -416,7 +431,8 @@ int dmarc_parse_record(const char *txt, size_t len, struct dmarc_record *out, ch
     if (bad_p || bad_sp || bad_np) {
         if (!rua_ok) {
             set_reason(reason, reasonlen,
-                       bad_p ? "no valid p tag and no valid rua" : "invalid sp/np and no valid rua");
+                       bad_p ? "no valid p tag and no valid rua"
+                             : "invalid sp/np and no valid rua");
             return -1;
         }
         r.p = DMARC_POLICY_NONE;

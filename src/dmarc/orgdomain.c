@@ -11,8 +11,8 @@
 #include "util/xalloc.h"
 
 struct orgdomain {
-    psl_ctx_t *loaded;        /* from psl_load_file, freed by us */
-    const psl_ctx_t *psl;     /* loaded, or libpsl's built-in list (not ours to free) */
+    psl_ctx_t *loaded;    /* from psl_load_file, freed by us */
+    const psl_ctx_t *psl; /* loaded, or libpsl's built-in list (not ours to free) */
 };
 
 /* orgdomain_new - load the PSL file, falling back to the built-in list */

@@ -35,9 +35,9 @@ struct ecase {
     /* expected */
     enum auth_res want;
     enum dmarc_policy want_policy;
-    const char *want_tag;      /* "p" "sp" "np" "" */
-    const char *want_record;   /* record_domain, "" when none */
-    const char *want_reason;   /* substring of reason */
+    const char *want_tag;    /* "p" "sp" "np" "" */
+    const char *want_record; /* record_domain, "" when none */
+    const char *want_reason; /* substring of reason */
     int want_nx;
 };
 
@@ -48,6 +48,7 @@ struct ecase {
 #define PASS AUTH_PASS
 #define FAIL AUTH_FAIL
 
+/* clang-format off */
 static const struct ecase cases[] = {
     {"dkim aligned relaxed",
      {"_dmarc.example.com TXT v=DMARC1; p=reject", "example.com A 192.0.2.1"},
@@ -188,6 +189,7 @@ static const struct ecase cases[] = {
      "example.com", PASS, "x.example.com", {{0}}, 1,
      AUTH_TEMPERROR, P_REJ, "p", "example.com", "DNS failure", 0},
 };
+/* clang-format on */
 
 /* load_zone - feed the case's lines to the stub */
 static void load_zone(struct dns *d, const char *const *zone)
@@ -202,7 +204,8 @@ static void load_zone(struct dns *d, const char *const *zone)
 
             assert_int_equal(sscanf(zone[i] + 5, "%299s %15s %15s", name, type, st), 3);
             s = strcmp(st, "tempfail") == 0 ? DNS_TEMPFAIL : DNS_BADREPLY;
-            assert_int_equal(dns_stub_fail(d, name, strcmp(type, "ANY") == 0 ? 0 : dns_type_parse(type), s), 0);
+            assert_int_equal(
+                dns_stub_fail(d, name, strcmp(type, "ANY") == 0 ? 0 : dns_type_parse(type), s), 0);
             continue;
         }
         assert_int_equal(sscanf(zone[i], "%299s %15s %n", name, type, &n), 2);
@@ -292,8 +295,8 @@ static void test_record_counts(void **state)
         int n, ndmarc;
         enum auth_res want;
     } rows[] = {
-        {30, 1, AUTH_FAIL},   /* one DMARC record among 29 others: it applies */
-        {30, 30, AUTH_NONE},  /* 30 DMARC records: multiple, no policy */
+        {30, 1, AUTH_FAIL},  /* one DMARC record among 29 others: it applies */
+        {30, 30, AUTH_NONE}, /* 30 DMARC records: multiple, no policy */
         {30, 2, AUTH_NONE},
         {30, 0, AUTH_NONE},
         {DNS_MAX_RRS + 6, 1, AUTH_NONE}, /* truncated: a dropped record may be DMARC too */
@@ -304,8 +307,8 @@ static void test_record_counts(void **state)
         enum auth_res got = run_count(*state, rows[i].n, rows[i].ndmarc, &res);
 
         if (got != rows[i].want)
-            fail_msg("%d TXT records, %d DMARC: got %s (%s), want %s", rows[i].n,
-                     rows[i].ndmarc, auth_res_name(got), res.reason, auth_res_name(rows[i].want));
+            fail_msg("%d TXT records, %d DMARC: got %s (%s), want %s", rows[i].n, rows[i].ndmarc,
+                     auth_res_name(got), res.reason, auth_res_name(rows[i].want));
     }
 }
 

@@ -192,10 +192,8 @@ static void test_domain_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_psl_suite),
-        cmocka_unit_test(test_orgdomain_table),
-        cmocka_unit_test(test_builtin_fallback),
-        cmocka_unit_test(test_aligned_table),
+        cmocka_unit_test(test_psl_suite),        cmocka_unit_test(test_orgdomain_table),
+        cmocka_unit_test(test_builtin_fallback), cmocka_unit_test(test_aligned_table),
         cmocka_unit_test(test_domain_helpers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -27,6 +27,7 @@ struct row {
     const char *fo;  /* NULL: not checked */
 };
 
+/* clang-format off */
 static const struct row rows[] = {
     /* Valid forms. */
     {"v=DMARC1; p=none", 0, N, U, U, 100, 0, 0, 0, -1, 0, "", "0"},
@@ -98,6 +99,7 @@ static const struct row rows[] = {
     {"v=DMARC1; p=n\xc3\xb6ne", -1, BAD},
     {"v=DMARC1; p=none; adkim=s\x01", 0, N, U, U, 100, 0, 0, 0, -1, 0, NULL, NULL},
 };
+/* clang-format on */
 
 static void test_parse_table(void **state)
 {
@@ -143,8 +145,14 @@ static void test_is_record(void **state)
         const char *txt;
         int want;
     } cases[] = {
-        {"v=DMARC1; p=none", 1}, {"v=DMARC1", 1},  {" v =DMARC1;", 1}, {"v=DMARC1x", 0},
-        {"v=DMARC", 0},          {"v=spf1", 0},    {"", 0},            {"DMARC1", 0},
+        {"v=DMARC1; p=none", 1},
+        {"v=DMARC1", 1},
+        {" v =DMARC1;", 1},
+        {"v=DMARC1x", 0},
+        {"v=DMARC", 0},
+        {"v=spf1", 0},
+        {"", 0},
+        {"DMARC1", 0},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -216,10 +224,8 @@ static void test_long_single_uri(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_table),
-        cmocka_unit_test(test_is_record),
-        cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_parse_table),     cmocka_unit_test(test_is_record),
+        cmocka_unit_test(test_embedded_nul),    cmocka_unit_test(test_huge),
         cmocka_unit_test(test_long_single_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,23 +57,24 @@ enum kind { DISCOVERY, ORGDOMAIN, EVALUATION };
 struct twcase {
     const char *id;
     enum kind kind;
-    const char *records[3][2];      /* owner name -> TXT */
-    const char *domain;             /* author_domain or start_domain */
-    int exists;                     /* author_domain_exists: 1, 0 (-1: not given = exists) */
-    const char *spf, *dkim;         /* evaluation identifiers */
+    const char *records[3][2]; /* owner name -> TXT */
+    const char *domain;        /* author_domain or start_domain */
+    int exists;                /* author_domain_exists: 1, 0 (-1: not given = exists) */
+    const char *spf, *dkim;    /* evaluation identifiers */
     /* walks[k] = { start, query1, query2, ..., NULL } ({NULL}: queries not given) */
     const char *walks[MAXW][10];
-    const char *orgs[MAXW][2];      /* { domain, expected organizational domain } */
-    const char *policy_record;      /* "_dmarc.<name>" or "none"; NULL not checked */
-    const char *tag;                /* applied tag; NULL not checked */
+    const char *orgs[MAXW][2]; /* { domain, expected organizational domain } */
+    const char *policy_record; /* "_dmarc.<name>" or "none"; NULL not checked */
+    const char *tag;           /* applied tag; NULL not checked */
     enum dmarc_policy policy;
-    int spf_aligned, dkim_aligned;  /* evaluation */
+    int spf_aligned, dkim_aligned; /* evaluation */
 };
 
 #define P_NONE DMARC_POLICY_NONE
 #define P_QUAR DMARC_POLICY_QUARANTINE
 #define P_REJ DMARC_POLICY_REJECT
 
+/* clang-format off */
 static const struct twcase cases[] = {
     {"discovery-13-labels-no-records", DISCOVERY, {{NULL}},
      "a.b.c.d.e.f.g.h.i.j.mail.example.com", -1, NULL, NULL,
@@ -152,6 +153,7 @@ static const struct twcase cases[] = {
      {{"_dmarc.example.com", "v=DMARC1; p=reject"}}, "nx.example.com", 0, NULL, NULL, {{NULL}},
      {{NULL}}, "_dmarc.example.com", "p", P_REJ, 0, 0},
 };
+/* clang-format on */
 
 static struct dns *zone(const struct twcase *c)
 {
@@ -209,8 +211,8 @@ static int check_walks(const struct twcase *c, struct dns *stub)
         assert_int_equal(dmarc_walk_run(&r.base, c->orgs[k][0], &w), 0);
         assert_int_equal(dmarc_walk_orgdomain(&w, c->orgs[k][0], org, sizeof(org)), 0);
         if (strcmp(org, c->orgs[k][1]) != 0) {
-            print_error("%s: organizational domain of %s: got %s, want %s\n", c->id,
-                        c->orgs[k][0], org, c->orgs[k][1]);
+            print_error("%s: organizational domain of %s: got %s, want %s\n", c->id, c->orgs[k][0],
+                        org, c->orgs[k][1]);
             failed++;
         }
     }
@@ -256,7 +258,8 @@ static int check_eval(const struct twcase *c, struct dns *stub)
                     dmarc_policy_name(res.policy), c->tag, dmarc_policy_name(c->policy));
         failed++;
     }
-    if (c->spf != NULL && (res.spf_aligned != c->spf_aligned || res.dkim_aligned != c->dkim_aligned)) {
+    if (c->spf != NULL &&
+        (res.spf_aligned != c->spf_aligned || res.dkim_aligned != c->dkim_aligned)) {
         print_error("%s: alignment: got spf=%d dkim=%d, want spf=%d dkim=%d\n", c->id,
                     res.spf_aligned, res.dkim_aligned, c->spf_aligned, c->dkim_aligned);
         failed++;
