@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <opendkim/dkim.h>
@@ -567,6 +568,59 @@ static void test_malformed(void **state)
     }
 }
 
+/* test_threads - one library handle shared by 4 threads, as milter threads share it:
+ * every verification of the same signed message passes (ASan/TSan find the races). */
+struct thr {
+    struct dkim_eval_lib *lib;
+    struct dns *dns;
+    const struct tmsg *m;
+    int bad;
+};
+
+static void *thr_run(void *arg)
+{
+    struct thr *t = arg;
+
+    for (int i = 0; i < 25; i++) {
+        struct dkim_sig_res out[2];
+        int nout = 0;
+
+        if (verify(t->lib, t->dns, t->m, i & 1, out, 2, &nout) != 0 || nout != 2 ||
+            out[0].result != AUTH_PASS || out[1].result != AUTH_PASS)
+            t->bad++;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    struct signopts o1 = {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0};
+    struct signopts o2 = {K_ED, "example.net", "ed", DKIM_SIGN_ED25519SHA256, -1, 0, 0};
+    struct dns *stub = dns_stub_new();
+    struct dkim_eval_lib *lib = lib_with(5, 0);
+    struct thr t[4];
+    pthread_t tid[4];
+    struct tmsg m;
+
+    msg_init(&m);
+    sign(&m, &o1);
+    sign(&m, &o2);
+    assert_int_equal(dns_stub_add(stub, "sel._domainkey.example.com", DNS_T_TXT, keys[K_RSA].rec), 0);
+    assert_int_equal(dns_stub_add(stub, "ed._domainkey.example.net", DNS_T_TXT, keys[K_ED].rec), 0);
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct thr){lib, stub, &m, 0};
+        assert_int_equal(pthread_create(&tid[i], NULL, thr_run, &t[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        if (t[i].bad != 0)
+            fail_msg("thread %d: got %d failed verifications, want 0", i, t[i].bad);
+    }
+    msg_free(&m);
+    dkim_eval_lib_free(lib);
+    dns_free(stub);
+}
+
 /* test_unsigned - no DKIM-Signature: no results, no queries */
 static void test_unsigned(void **state)
 {
@@ -594,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_unsigned),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
