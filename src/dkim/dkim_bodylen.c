@@ -19,7 +19,7 @@ void dkim_bodylen_init(struct dkim_bodylen *b, int relaxed)
 /* end_line - a CRLF: an empty line is held back (trailing empty lines are dropped) */
 static void end_line(struct dkim_bodylen *b)
 {
-    b->wsp = 0;  /* relaxed: whitespace before CRLF is removed */
+    b->wsp = 0; /* relaxed: whitespace before CRLF is removed */
     if (b->line == 0) {
         b->pending += 2;
     } else {
@@ -33,7 +33,7 @@ static void end_line(struct dkim_bodylen *b)
 static void content(struct dkim_bodylen *b, unsigned char c)
 {
     if (b->relaxed && (c == ' ' || c == '\t')) {
-        b->wsp = 1;  /* a run of WSP becomes one SP, unless it ends the line */
+        b->wsp = 1; /* a run of WSP becomes one SP, unless it ends the line */
         return;
     }
     if (b->wsp) {

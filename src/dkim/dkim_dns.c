@@ -9,15 +9,15 @@
 
 #include "dkim/dkim_int.h"
 
-#define DKIM_KEY_NAME "_domainkey"  /* RFC 6376 3.6.2.1 */
+#define DKIM_KEY_NAME "_domainkey" /* RFC 6376 3.6.2.1 */
 
 static int label_char(int c);
 
 /* label_char - letters, digits, hyphen; underscore too (seen in real selectors) */
 static int label_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* dkim_dns_name_ok - RFC 6376 3.5 domain-name / selector: dot-separated labels of
@@ -64,12 +64,12 @@ DKIM_CBSTAT dkim_dns_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *bu
     buf[0] = '\0';
     idx = dkim_eval_slot_of(v, sig);
     if (d == NULL || s == NULL || !dkim_dns_name_ok(d, 2) || !dkim_dns_name_ok(s, 1)) {
-        note = LOOKUP_BADNAME;  /* never queried (dkimpy's d=legitimate.com(.attacker.com) */
+        note = LOOKUP_BADNAME; /* never queried (dkimpy's d=legitimate.com(.attacker.com) */
         goto out;
     }
     n = snprintf(qname, sizeof(qname), "%s.%s.%s", s, DKIM_KEY_NAME, d);
     if (n < 0 || (size_t)n >= sizeof(qname))
-        goto out;  /* cannot exist on the wire: no key */
+        goto out; /* cannot exist on the wire: no key */
     switch (dns_query(v->dns, qname, DNS_T_TXT, &ans)) {
     case DNS_OK:
         break;
@@ -85,7 +85,7 @@ DKIM_CBSTAT dkim_dns_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *bu
     if (ans == NULL || ans->nrr < 1) {
         note = LOOKUP_TEMPFAIL;
     } else if (ans->nrr > 1 || ans->truncated) {
-        note = LOOKUP_MULTI;  /* RFC 6376 3.6.2.2: results undefined; refuse */
+        note = LOOKUP_MULTI; /* RFC 6376 3.6.2.2: results undefined; refuse */
     } else if (ans->rr[0].type != DNS_T_TXT) {
         note = LOOKUP_TEMPFAIL;
     } else if (ans->rr[0].u.txt.len >= buflen) {

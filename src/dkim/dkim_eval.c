@@ -53,8 +53,8 @@ struct dkim_eval_lib *dkim_eval_lib_new(const struct dkim_eval_conf *conf)
         goto fail;
     if (dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
             DKIM_STAT_OK ||
-        dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits,
-                     sizeof(minbits)) != DKIM_STAT_OK ||
+        dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits, sizeof(minbits)) !=
+            DKIM_STAT_OK ||
         dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof(drift)) !=
             DKIM_STAT_OK)
         goto fail;
@@ -296,8 +296,8 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
     if (!v->failed && v->nsighdr > 0) {
         DKIM_STAT st = dkim_eom(v->dkim, NULL);
 
-        if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL ||
-            st == DKIM_STAT_CBERROR || st == DKIM_STAT_CBINVALID)
+        if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL || st == DKIM_STAT_CBERROR ||
+            st == DKIM_STAT_CBINVALID)
             v->failed = 1;
         else if (v->nfed > 0 && dkim_getsiglist(v->dkim, &sigs, &nsigs) != DKIM_STAT_OK)
             v->failed = 1;
@@ -312,7 +312,7 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
         DKIM_SIGINFO *sig = NULL;
 
         if (i >= DKIM_EVAL_MAX_TRACK)
-            none.fed = 1;  /* beyond tracking: fed, reported as "too many" below */
+            none.fed = 1; /* beyond tracking: fed, reported as "too many" below */
         if (slot->fed && !v->failed && fed < nsigs)
             sig = sigs[fed];
         if (slot->fed)

@@ -13,15 +13,15 @@
 #include "senderauth/result.h"
 
 #define DKIM_EVAL_MAX_SIGS_DEFAULT 5
-#define DKIM_EVAL_MIN_RSA_BITS 1024   /* RFC 8301 section 3.2: verifiers MUST NOT accept less */
-#define DKIM_EVAL_CLOCK_DRIFT 300     /* seconds of slack for x= (as libopendkim's default) */
-#define DKIM_EVAL_MAX_HEADER 131072   /* one reconstructed header field; longer ones are not fed */
-#define DKIM_EVAL_MAX_TRACK 64        /* DKIM-Signature fields tracked per message */
+#define DKIM_EVAL_MIN_RSA_BITS 1024 /* RFC 8301 section 3.2: verifiers MUST NOT accept less */
+#define DKIM_EVAL_CLOCK_DRIFT 300   /* seconds of slack for x= (as libopendkim's default) */
+#define DKIM_EVAL_MAX_HEADER 131072 /* one reconstructed header field; longer ones are not fed */
+#define DKIM_EVAL_MAX_TRACK 64      /* DKIM-Signature fields tracked per message */
 
 struct dkim_eval_conf {
-    int max_sigs;       /* signatures evaluated; extras get AUTH_POLICY "too many signatures" */
-    int min_rsa_bits;   /* RSA keys below this fail (default 1024); Ed25519 exempt */
-    time_t fixed_time;  /* 0 = now; tests pin the verification time */
+    int max_sigs;      /* signatures evaluated; extras get AUTH_POLICY "too many signatures" */
+    int min_rsa_bits;  /* RSA keys below this fail (default 1024); Ed25519 exempt */
+    time_t fixed_time; /* 0 = now; tests pin the verification time */
 };
 
 /* The reasons (struct dkim_sig_res.reason) this module writes, so callers compare
@@ -53,15 +53,16 @@ struct dkim_eval_conf {
 #define DKIM_REASON_INTERNAL "internal error"
 
 struct dkim_sig_res {
-    enum auth_res result;   /* pass fail neutral policy temperror permerror */
-    char domain[256];       /* d=, lower-case */
-    char selector[64];      /* s= */
-    char algo[32];          /* a= ("rsa-sha256", "ed25519-sha256") */
-    char b8[9];             /* first 8 characters of b= (RFC 6008 header.b) */
-    char reason[96];        /* one of DKIM_REASON_* (libopendkim's text for a rare other error); "" on pass */
-    int key_bits;           /* RSA modulus bits; 256 for Ed25519; 0 unknown */
-    int full_body;          /* 1 when l= is absent or covers the whole body */
-    int testing;            /* key record has t=y (RFC 6376 3.6.1); result unchanged */
+    enum auth_res result; /* pass fail neutral policy temperror permerror */
+    char domain[256];     /* d=, lower-case */
+    char selector[64];    /* s= */
+    char algo[32];        /* a= ("rsa-sha256", "ed25519-sha256") */
+    char b8[9];           /* first 8 characters of b= (RFC 6008 header.b) */
+    char reason[96]; /* one of DKIM_REASON_* (libopendkim's text for a rare other error); "" on pass
+                      */
+    int key_bits;    /* RSA modulus bits; 256 for Ed25519; 0 unknown */
+    int full_body;   /* 1 when l= is absent or covers the whole body */
+    int testing;     /* key record has t=y (RFC 6376 3.6.1); result unchanged */
 };
 
 struct dkim_eval_lib;

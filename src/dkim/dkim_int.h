@@ -14,11 +14,11 @@
 /* Canonical body length of one canonicalization (RFC 6376 3.4.3, 3.4.4), streamed. */
 struct dkim_bodylen {
     int relaxed;
-    uint64_t len;      /* committed canonical bytes */
-    uint64_t pending;  /* canonical bytes of trailing empty lines (dropped at the end) */
-    uint64_t line;     /* canonical bytes of the current line, before its CRLF */
-    int wsp;           /* relaxed: a whitespace run not yet written */
-    int cr;            /* the previous byte was a CR not yet known to end a line */
+    uint64_t len;     /* committed canonical bytes */
+    uint64_t pending; /* canonical bytes of trailing empty lines (dropped at the end) */
+    uint64_t line;    /* canonical bytes of the current line, before its CRLF */
+    int wsp;          /* relaxed: a whitespace run not yet written */
+    int cr;           /* the previous byte was a CR not yet known to end a line */
 };
 void dkim_bodylen_init(struct dkim_bodylen *b, int relaxed);
 void dkim_bodylen_add(struct dkim_bodylen *b, const unsigned char *p, size_t n);
@@ -27,19 +27,19 @@ uint64_t dkim_bodylen_total(const struct dkim_bodylen *b);
 
 /* Why our key lookup did not hand libopendkim a key (it then sees "no key"). */
 enum dkim_lookup {
-    LOOKUP_NONE = 0,  /* nothing to add: libopendkim's own result stands */
-    LOOKUP_TEMPFAIL,  /* DNS could not find out */
-    LOOKUP_BADNAME,   /* d= or s= is not a domain name: no query made */
-    LOOKUP_TOOLARGE,  /* record longer than libopendkim's key buffer */
-    LOOKUP_MULTI,     /* more than one TXT record at the name */
-    LOOKUP_BADDATA,   /* record holds a NUL */
+    LOOKUP_NONE = 0, /* nothing to add: libopendkim's own result stands */
+    LOOKUP_TEMPFAIL, /* DNS could not find out */
+    LOOKUP_BADNAME,  /* d= or s= is not a domain name: no query made */
+    LOOKUP_TOOLARGE, /* record longer than libopendkim's key buffer */
+    LOOKUP_MULTI,    /* more than one TXT record at the name */
+    LOOKUP_BADDATA,  /* record holds a NUL */
 };
 
 struct dkim_slot {
-    unsigned char fed;      /* the field reached libopendkim */
-    unsigned char bad;      /* libopendkim refused its tag list */
-    unsigned char toolong;  /* not fed: over DKIM_EVAL_MAX_HEADER */
-    unsigned char lookup;   /* enum dkim_lookup */
+    unsigned char fed;     /* the field reached libopendkim */
+    unsigned char bad;     /* libopendkim refused its tag list */
+    unsigned char toolong; /* not fed: over DKIM_EVAL_MAX_HEADER */
+    unsigned char lookup;  /* enum dkim_lookup */
 };
 
 struct dkim_eval_lib {
@@ -51,18 +51,18 @@ struct dkim_eval {
     struct dkim_eval_lib *lib;
     DKIM *dkim;
     struct dns *dns;
-    time_t now;             /* verification time: conf.fixed_time or time() at new */
+    time_t now; /* verification time: conf.fixed_time or time() at new */
     int leadspace;
-    int failed;             /* libopendkim state is unusable: results are temperror */
-    int eoh;                /* dkim_eoh called */
-    int nsighdr;            /* DKIM-Signature fields seen (fed or not) */
-    int nfed;               /* ... of which fed to libopendkim */
+    int failed;  /* libopendkim state is unusable: results are temperror */
+    int eoh;     /* dkim_eoh called */
+    int nsighdr; /* DKIM-Signature fields seen (fed or not) */
+    int nfed;    /* ... of which fed to libopendkim */
     struct dkim_slot slot[DKIM_EVAL_MAX_TRACK];
-    DKIM_SIGINFO **sigs;    /* libopendkim's list, kept by the prescreen callback */
+    DKIM_SIGINFO **sigs; /* libopendkim's list, kept by the prescreen callback */
     int nsigs;
-    int need_len;           /* some signature has l= */
-    struct dkim_bodylen blen[2];  /* [0] simple, [1] relaxed */
-    struct buf hdr;         /* the current "Name: value" field, reused */
+    int need_len;                /* some signature has l= */
+    struct dkim_bodylen blen[2]; /* [0] simple, [1] relaxed */
+    struct buf hdr;              /* the current "Name: value" field, reused */
 };
 
 /* dkim_dns_key_lookup - libopendkim key lookup callback: TXT at s._domainkey.d through

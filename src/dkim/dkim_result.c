@@ -11,7 +11,7 @@
 #include "dkim/dkim_int.h"
 #include "util/xalloc.h"
 
-#define ED25519_BITS 256  /* RFC 8463 section 3 */
+#define ED25519_BITS 256 /* RFC 8463 section 3 */
 
 static void set(struct dkim_sig_res *r, enum auth_res res, const char *reason);
 static void copy_tags(DKIM_SIGINFO *sig, struct dkim_sig_res *r);
@@ -203,7 +203,7 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
         return;
     }
     if (strcasecmp(r->algo, "rsa-sha1") == 0) {
-        set(r, AUTH_FAIL, DKIM_REASON_SHA1);  /* RFC 8301 section 3.1 */
+        set(r, AUTH_FAIL, DKIM_REASON_SHA1); /* RFC 8301 section 3.1 */
         return;
     }
     err = dkim_sig_geterror(sig);
@@ -220,13 +220,13 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
     r->testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
     (void)dkim_sig_getsignalg(sig, &alg);
     if (alg == DKIM_SIGN_ED25519SHA256) {
-        r->key_bits = ED25519_BITS;  /* libopendkim reports 0 bits for Ed25519 */
+        r->key_bits = ED25519_BITS; /* libopendkim reports 0 bits for Ed25519 */
     } else if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) {
         r->key_bits = (int)bits;
     }
     if (err == DKIM_SIGERROR_KEYTOOSMALL ||
         (alg != DKIM_SIGN_ED25519SHA256 && r->key_bits > 0 && r->key_bits < conf->min_rsa_bits)) {
-        set(r, AUTH_FAIL, DKIM_REASON_KEY_SMALL);  /* RFC 8301 section 3.2 */
+        set(r, AUTH_FAIL, DKIM_REASON_KEY_SMALL); /* RFC 8301 section 3.2 */
         return;
     }
     if (err == DKIM_SIGERROR_TOOLARGE_L) {
@@ -251,8 +251,9 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
         return;
     }
     if (err != DKIM_SIGERROR_OK && err != DKIM_SIGERROR_UNKNOWN) {
-        set(r, AUTH_FAIL, dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err)
-                                                             : DKIM_REASON_SIG_MISMATCH);
+        set(r, AUTH_FAIL,
+            dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err)
+                                              : DKIM_REASON_SIG_MISMATCH);
         return;
     }
     if (tag_u64(sig, "l", &l) == 0) {

@@ -113,7 +113,7 @@ static int feed(struct dkim_eval *v, const char *msg, size_t len)
 
         if (len - i >= 2 && msg[i] == '\r' && msg[i + 1] == '\n') {
             i += 2;
-            break;  /* end of header */
+            break; /* end of header */
         }
         /* A field runs to the CRLF not followed by WSP. */
         for (end = i;; end++) {
@@ -132,7 +132,7 @@ static int feed(struct dkim_eval *v, const char *msg, size_t len)
         i = end + 2 > len ? len : end + 2;
         if ((colon = strchr(field, ':')) == NULL) {
             free(field);
-            continue;  /* not a header field: the milter would never see it */
+            continue; /* not a header field: the milter would never see it */
         }
         *colon = '\0';
         (void)dkim_eval_header(v, field, colon + 1);

@@ -20,11 +20,11 @@
 #include "dns/dns.h"
 
 #define MAXH 32
-#define T0 1700000000  /* signing time of the x= cases */
+#define T0 1700000000 /* signing time of the x= cases */
 
 struct key {
-    char *pem;       /* private key, PEM */
-    char rec[2048];  /* "v=DKIM1; k=...; p=..." */
+    char *pem;      /* private key, PEM */
+    char rec[2048]; /* "v=DKIM1; k=...; p=..." */
 };
 
 struct tmsg {
@@ -111,9 +111,10 @@ static int make_key(const char *name, const char *genopts, int ed, struct key *k
              genopts, pem, pem, der);
     if (system(cmd) != 0)
         return -1;
-    if ((k->pem = read_file(pem, NULL)) == NULL || (d = (unsigned char *)read_file(der, &n)) == NULL)
+    if ((k->pem = read_file(pem, NULL)) == NULL ||
+        (d = (unsigned char *)read_file(der, &n)) == NULL)
         return -1;
-    if (ed) {  /* RFC 8463: p= is the raw 32-byte key, the tail of the SPKI */
+    if (ed) { /* RFC 8463: p= is the raw 32-byte key, the tail of the SPKI */
         b64(d + n - 32, 32, p);
         snprintf(k->rec, sizeof(k->rec), "v=DKIM1; k=ed25519; p=%s", p);
     } else {
@@ -206,9 +207,9 @@ struct signopts {
     enum keyid key;
     const char *d, *s;
     dkim_alg_t alg;
-    ssize_t len;      /* -1: no l=; -2: l= set to the whole body (SIGNLEN) */
-    int ztags;        /* z= with copies of the signed fields */
-    uint64_t ttl;     /* x= = t= + ttl (signed at T0) */
+    ssize_t len;  /* -1: no l=; -2: l= set to the whole body (SIGNLEN) */
+    int ztags;    /* z= with copies of the signed fields */
+    uint64_t ttl; /* x= = t= + ttl (signed at T0) */
 };
 
 /* sign - sign m with libopendkim and put the DKIM-Signature field on top */
@@ -229,11 +230,14 @@ static void sign(struct tmsg *m, const struct signopts *o)
     if (o->ztags)
         flags |= DKIM_LIBFLAGS_ZTAGS;
     assert_int_equal(dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)), 0);
-    assert_int_equal(dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits, sizeof(minbits)), 0);
+    assert_int_equal(
+        dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits, sizeof(minbits)), 0);
     if (o->ttl > 0) {
-        assert_int_equal(dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &t0, sizeof(t0)), 0);
-        assert_int_equal(
-            dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNATURETTL, (void *)&o->ttl, sizeof(o->ttl)), 0);
+        assert_int_equal(dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &t0, sizeof(t0)),
+                         0);
+        assert_int_equal(dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNATURETTL, (void *)&o->ttl,
+                                      sizeof(o->ttl)),
+                         0);
     }
     dk = dkim_sign(lib, (const unsigned char *)"test", NULL, (dkim_sigkey_t)keys[o->key].pem,
                    (const unsigned char *)o->s, (const unsigned char *)o->d, DKIM_CANON_RELAXED,
@@ -250,8 +254,9 @@ static void sign(struct tmsg *m, const struct signopts *o)
     st = dkim_eom(dk, NULL);
     if (st != DKIM_STAT_OK)
         fail_msg("dkim_eom (sign): %s: %s", dkim_getresultstr(st), dkim_geterror(dk));
-    assert_int_equal(dkim_getsighdr(dk, (unsigned char *)sig, sizeof(sig), strlen("DKIM-Signature: ")),
-                     DKIM_STAT_OK);
+    assert_int_equal(
+        dkim_getsighdr(dk, (unsigned char *)sig, sizeof(sig), strlen("DKIM-Signature: ")),
+        DKIM_STAT_OK);
     msg_prepend(m, "DKIM-Signature", sig);
     dkim_free(dk);
     dkim_close(lib);
@@ -278,7 +283,8 @@ static int verify(struct dkim_eval_lib *lib, struct dns *dns, const struct tmsg 
     }
     (void)dkim_eval_eoh(v);
     for (size_t off = 0; off < blen; off += 7)
-        (void)dkim_eval_body(v, (const unsigned char *)m->body + off, blen - off < 7 ? blen - off : 7);
+        (void)dkim_eval_body(v, (const unsigned char *)m->body + off,
+                             blen - off < 7 ? blen - off : 7);
     rc = dkim_eval_finish(v, out, max, nout);
     dkim_eval_free(v);
     return rc;
@@ -297,93 +303,287 @@ static struct dkim_eval_lib *lib_with(int max_sigs, time_t fixed)
 
 enum mutate {
     M_NONE,
-    M_FOOTER,       /* body gets a list footer after signing */
-    M_SUBJECT,      /* Subject changed after signing */
-    M_LEADSPACE,    /* verify with SMFIP_HDR_LEADSPC values */
-    M_BARE_LF,      /* folded Subject delivered with bare LF */
-    M_TRAILING,     /* empty lines appended after signing (canonically the same body) */
+    M_FOOTER,    /* body gets a list footer after signing */
+    M_SUBJECT,   /* Subject changed after signing */
+    M_LEADSPACE, /* verify with SMFIP_HDR_LEADSPC values */
+    M_BARE_LF,   /* folded Subject delivered with bare LF */
+    M_TRAILING,  /* empty lines appended after signing (canonically the same body) */
 };
 
 enum dnsmode {
-    D_KEY,       /* the right record */
-    D_NXDOMAIN,  /* nothing published */
-    D_TEMPFAIL,  /* the key name answers TEMPFAIL */
-    D_REVOKED,   /* p= empty */
-    D_BIG,       /* one 9000-byte record */
-    D_MANY,      /* the RRset holds 40 records (well over 8 KB in total) */
+    D_KEY,      /* the right record */
+    D_NXDOMAIN, /* nothing published */
+    D_TEMPFAIL, /* the key name answers TEMPFAIL */
+    D_REVOKED,  /* p= empty */
+    D_BIG,      /* one 9000-byte record */
+    D_MANY,     /* the RRset holds 40 records (well over 8 KB in total) */
 };
 
 struct want {
     enum auth_res res;
     const char *reason;
-    int key_bits;  /* -1: do not check */
+    int key_bits; /* -1: do not check */
     int full_body;
 };
 
 static const struct tcase {
     const char *name;
     struct signopts sign;
-    int nsign;  /* signatures made (same options, s= sel, sel1, sel2...) */
+    int nsign; /* signatures made (same options, s= sel, sel1, sel2...) */
     enum mutate mut;
     enum dnsmode dns;
     int max_sigs;
     time_t fixed;
     int nwant;
     struct want want[8];
-    int max_queries;  /* -1: do not check */
+    int max_queries; /* -1: do not check */
 } cases[] = {
-    {"rsa pass", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE, D_KEY, 5, 0,
-     1, {{AUTH_PASS, "", 1024, 1}}, 1},
-    {"footer appended", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_FOOTER, D_KEY,
-     5, 0, 1, {{AUTH_FAIL, DKIM_REASON_BH_MISMATCH, 1024, 1}}, -1},
-    {"subject changed", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_SUBJECT, D_KEY,
-     5, 0, 1, {{AUTH_FAIL, DKIM_REASON_SIG_MISMATCH, 1024, 1}}, -1},
-    {"leading space kept", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_LEADSPACE,
-     D_KEY, 5, 0, 1, {{AUTH_PASS, "", 1024, 1}}, -1},
-    {"bare LF folding", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_BARE_LF, D_KEY,
-     5, 0, 1, {{AUTH_PASS, "", 1024, 1}}, -1},
-    {"key NXDOMAIN", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE, D_NXDOMAIN,
-     5, 0, 1, {{AUTH_PERMERROR, DKIM_REASON_NO_KEY, -1, 1}}, -1},
-    {"key TEMPFAIL", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE, D_TEMPFAIL,
-     5, 0, 1, {{AUTH_TEMPERROR, DKIM_REASON_DNS_TEMP, -1, 1}}, -1},
-    {"key revoked", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE, D_REVOKED, 5,
-     0, 1, {{AUTH_FAIL, DKIM_REASON_REVOKED, -1, 1}}, -1},
-    {"rsa-sha1, no query", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA1, -1, 0, 0}, 1, M_NONE, D_KEY, 5,
-     0, 1, {{AUTH_FAIL, DKIM_REASON_SHA1, -1, 1}}, 0},
-    {"512-bit rsa", {K_RSA512, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE, D_KEY, 5,
-     0, 1, {{AUTH_FAIL, DKIM_REASON_KEY_SMALL, 512, 1}}, -1},
-    {"ed25519 pass", {K_ED, "example.com", "sel", DKIM_SIGN_ED25519SHA256, -1, 0, 0}, 1, M_NONE, D_KEY, 5,
-     0, 1, {{AUTH_PASS, "", 256, 1}}, -1},
-    {"l= partial", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0}, 1, M_NONE, D_KEY, 5, 0, 1,
-     {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}}, -1},
-    {"l= partial, footer", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0}, 1, M_FOOTER, D_KEY,
-     5, 0, 1, {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}}, -1},
-    {"l= whole body", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -2, 0, 0}, 1, M_TRAILING, D_KEY, 5,
-     0, 1, {{AUTH_PASS, "", 1024, 1}}, -1},
-    {"l= whole body, footer", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -2, 0, 0}, 1, M_FOOTER,
-     D_KEY, 5, 0, 1, {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}}, -1},
-    {"7 signatures, max 5", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 7, M_NONE, D_KEY,
-     5, 0, 7,
-     {{AUTH_PASS, "", 1024, 1}, {AUTH_PASS, "", 1024, 1}, {AUTH_PASS, "", 1024, 1},
-      {AUTH_PASS, "", 1024, 1}, {AUTH_PASS, "", 1024, 1}, {AUTH_POLICY, DKIM_REASON_TOO_MANY, -1, 1},
+    {"rsa pass",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     1},
+    {"footer appended",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_FOOTER,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_BH_MISMATCH, 1024, 1}},
+     -1},
+    {"subject changed",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_SUBJECT,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_SIG_MISMATCH, 1024, 1}},
+     -1},
+    {"leading space kept",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_LEADSPACE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     -1},
+    {"bare LF folding",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_BARE_LF,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     -1},
+    {"key NXDOMAIN",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_NXDOMAIN,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_NO_KEY, -1, 1}},
+     -1},
+    {"key TEMPFAIL",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_TEMPFAIL,
+     5,
+     0,
+     1,
+     {{AUTH_TEMPERROR, DKIM_REASON_DNS_TEMP, -1, 1}},
+     -1},
+    {"key revoked",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_REVOKED,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_REVOKED, -1, 1}},
+     -1},
+    {"rsa-sha1, no query",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA1, -1, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_SHA1, -1, 1}},
+     0},
+    {"512-bit rsa",
+     {K_RSA512, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_KEY_SMALL, 512, 1}},
+     -1},
+    {"ed25519 pass",
+     {K_ED, "example.com", "sel", DKIM_SIGN_ED25519SHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 256, 1}},
+     -1},
+    {"l= partial",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}},
+     -1},
+    {"l= partial, footer",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0},
+     1,
+     M_FOOTER,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}},
+     -1},
+    {"l= whole body",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -2, 0, 0},
+     1,
+     M_TRAILING,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     -1},
+    {"l= whole body, footer",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -2, 0, 0},
+     1,
+     M_FOOTER,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}},
+     -1},
+    {"7 signatures, max 5",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     7,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     7,
+     {{AUTH_PASS, "", 1024, 1},
+      {AUTH_PASS, "", 1024, 1},
+      {AUTH_PASS, "", 1024, 1},
+      {AUTH_PASS, "", 1024, 1},
+      {AUTH_PASS, "", 1024, 1},
+      {AUTH_POLICY, DKIM_REASON_TOO_MANY, -1, 1},
       {AUTH_POLICY, DKIM_REASON_TOO_MANY, -1, 1}},
      5},
-    {"z= copies of a long Subject", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 1, 0}, 1, M_NONE,
-     D_KEY, 5, 0, 1, {{AUTH_PASS, "", 1024, 1}}, -1},
-    {"key record 9000 bytes", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE,
-     D_BIG, 5, 0, 1, {{AUTH_PERMERROR, DKIM_REASON_KEY_LARGE, -1, 1}}, -1},
-    {"key RRset of 40 records", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0}, 1, M_NONE,
-     D_MANY, 5, 0, 1, {{AUTH_PERMERROR, DKIM_REASON_KEY_MULTI, -1, 1}}, -1},
-    {"bad d= never queried", {K_RSA, "legitimate.com(.attacker.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
-     1, M_NONE, D_KEY, 5, 0, 1, {{AUTH_PERMERROR, DKIM_REASON_SYNTAX, -1, 1}}, 0},
-    {"x= not reached at fixed time", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600}, 1,
-     M_NONE, D_KEY, 5, T0 + 60, 1, {{AUTH_PASS, "", 1024, 1}}, -1},
-    {"x= passed at fixed time", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600}, 1, M_NONE,
-     D_KEY, 5, T0 + 86400, 1, {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}}, -1},
-    {"x= passed now", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600}, 1, M_NONE, D_KEY, 5,
-     0, 1, {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}}, -1},
-    {"x= far after now (fixed in the future)", {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
-     1, M_NONE, D_KEY, 5, 4000000000, 1, {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}}, -1},
+    {"z= copies of a long Subject",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 1, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     -1},
+    {"key record 9000 bytes",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_BIG,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_KEY_LARGE, -1, 1}},
+     -1},
+    {"key RRset of 40 records",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_MANY,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_KEY_MULTI, -1, 1}},
+     -1},
+    {"bad d= never queried",
+     {K_RSA, "legitimate.com(.attacker.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_SYNTAX, -1, 1}},
+     0},
+    {"x= not reached at fixed time",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     T0 + 60,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     -1},
+    {"x= passed at fixed time",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     T0 + 86400,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}},
+     -1},
+    {"x= passed now",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}},
+     -1},
+    {"x= far after now (fixed in the future)",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
+     1,
+     M_NONE,
+     D_KEY,
+     5,
+     4000000000,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_EXPIRED, -1, 1}},
+     -1},
 };
 
 static void publish(struct dns *stub, const struct tcase *c, int nsel)
@@ -456,7 +656,8 @@ static void test_table(void **state)
         publish(stub, c, c->nsign);
         switch (c->mut) {
         case M_FOOTER:
-            strncat(m.body, "_______________\r\nlist footer\r\n", sizeof(m.body) - strlen(m.body) - 1);
+            strncat(m.body, "_______________\r\nlist footer\r\n",
+                    sizeof(m.body) - strlen(m.body) - 1);
             break;
         case M_SUBJECT:
             msg_set(&m, "Subject", "quarterly\r\n report (edited)");
@@ -477,17 +678,20 @@ static void test_table(void **state)
             const struct want *w = &c->want[k];
 
             if (out[k].result != w->res || strcmp(out[k].reason, w->reason) != 0)
-                fail_msg("%s: sig %d: got %s (%s), want %s (%s)", c->name, k, auth_res_name(out[k].result),
-                         out[k].reason, auth_res_name(w->res), w->reason);
+                fail_msg("%s: sig %d: got %s (%s), want %s (%s)", c->name, k,
+                         auth_res_name(out[k].result), out[k].reason, auth_res_name(w->res),
+                         w->reason);
             if (w->key_bits >= 0 && out[k].key_bits != w->key_bits)
-                fail_msg("%s: sig %d: got %d key bits, want %d", c->name, k, out[k].key_bits, w->key_bits);
+                fail_msg("%s: sig %d: got %d key bits, want %d", c->name, k, out[k].key_bits,
+                         w->key_bits);
             if (out[k].full_body != w->full_body)
-                fail_msg("%s: sig %d: got full_body=%d, want %d", c->name, k, out[k].full_body, w->full_body);
+                fail_msg("%s: sig %d: got full_body=%d, want %d", c->name, k, out[k].full_body,
+                         w->full_body);
             if (strcmp(out[k].domain, c->sign.d) != 0 && w->res == AUTH_PASS)
                 fail_msg("%s: sig %d: got d=%s, want %s", c->name, k, out[k].domain, c->sign.d);
             if (w->res == AUTH_PASS && (strlen(out[k].b8) != 8 || out[k].selector[0] == '\0'))
-                fail_msg("%s: sig %d: got b8='%s' s='%s', want 8 characters and a selector", c->name, k,
-                         out[k].b8, out[k].selector);
+                fail_msg("%s: sig %d: got b8='%s' s='%s', want 8 characters and a selector",
+                         c->name, k, out[k].b8, out[k].selector);
         }
         if (c->max_queries >= 0 && dns_stub_queries(stub) > c->max_queries)
             fail_msg("%s: got %d DNS queries, want at most %d", c->name, dns_stub_queries(stub),
@@ -512,7 +716,8 @@ static void test_malformed(void **state)
         {"v=1", AUTH_PERMERROR, DKIM_REASON_SYNTAX},
         {"garbage without tags", AUTH_PERMERROR, DKIM_REASON_SYNTAX},
         {";;;==;", AUTH_PERMERROR, DKIM_REASON_SYNTAX},
-        {"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=; b=", AUTH_PERMERROR, DKIM_REASON_SYNTAX},
+        {"v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=; b=", AUTH_PERMERROR,
+         DKIM_REASON_SYNTAX},
         {"v=1; a=rsa-sha256; d=example.com; s=sel; h=to; bh=AAAA; b=AAAA", AUTH_PERMERROR,
          DKIM_REASON_FROM_UNSIGNED},
         {"v=1; a=rsa-sha512; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA", AUTH_PERMERROR,
@@ -535,11 +740,14 @@ static void test_malformed(void **state)
     };
     struct signopts o = {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0};
 
-    snprintf(midz, sizeof(midz), "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA; z=");
+    snprintf(midz, sizeof(midz),
+             "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA; z=");
     memset(midz + strlen(midz), 'Z', sizeof(midz) - strlen(midz) - 1);
-    snprintf(longz, sizeof(longz), "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA; z=");
+    snprintf(longz, sizeof(longz),
+             "v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; b=AAAA; z=");
     memset(longz + strlen(longz), 'Z', sizeof(longz) - strlen(longz) - 1);
-    snprintf(eightbit, sizeof(eightbit), "v=1; a=rsa-sha256; d=ex\xc3\xa4mple.com; s=sel; h=from; bh=AAAA; b=AAAA");
+    snprintf(eightbit, sizeof(eightbit),
+             "v=1; a=rsa-sha256; d=ex\xc3\xa4mple.com; s=sel; h=from; bh=AAAA; b=AAAA");
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct tmsg m;
         struct dkim_sig_res out[4];
@@ -550,11 +758,13 @@ static void test_malformed(void **state)
         msg_init(&m);
         sign(&m, &o);
         msg_prepend(&m, "DKIM-Signature", bad[i].value);
-        assert_int_equal(dns_stub_add(stub, "sel._domainkey.example.com", DNS_T_TXT, keys[K_RSA].rec), 0);
+        assert_int_equal(
+            dns_stub_add(stub, "sel._domainkey.example.com", DNS_T_TXT, keys[K_RSA].rec), 0);
         assert_int_equal(verify(lib, stub, &m, 0, out, 4, &nout), 0);
         if (nout != 2)
             fail_msg("bad[%zu]: got %d results, want 2", i, nout);
-        if (out[0].result == AUTH_PASS || (bad[i].res != AUTH_NONE && out[0].result != bad[i].res) ||
+        if (out[0].result == AUTH_PASS ||
+            (bad[i].res != AUTH_NONE && out[0].result != bad[i].res) ||
             (bad[i].reason != NULL && strcmp(out[0].reason, bad[i].reason) != 0))
             fail_msg("bad[%zu] '%.60s': got %s (%s), want %s (%s)", i, bad[i].value,
                      auth_res_name(out[0].result), out[0].reason, auth_res_name(bad[i].res),
@@ -605,7 +815,8 @@ static void test_threads(void **state)
     msg_init(&m);
     sign(&m, &o1);
     sign(&m, &o2);
-    assert_int_equal(dns_stub_add(stub, "sel._domainkey.example.com", DNS_T_TXT, keys[K_RSA].rec), 0);
+    assert_int_equal(dns_stub_add(stub, "sel._domainkey.example.com", DNS_T_TXT, keys[K_RSA].rec),
+                     0);
     assert_int_equal(dns_stub_add(stub, "ed._domainkey.example.net", DNS_T_TXT, keys[K_ED].rec), 0);
     for (int i = 0; i < 4; i++) {
         t[i] = (struct thr){lib, stub, &m, 0};
