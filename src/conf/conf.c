@@ -38,13 +38,16 @@ struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
     char dir[4096];
     const char *slash = strrchr(path, '/');
     struct conf_src src;
+    struct stat st;
     FILE *fp;
 
     if (errs)
         memset(errs, 0, sizeof(*errs));
-    if ((fp = fopen(path, "r")) == NULL) {
+    if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) != 0 || S_ISDIR(st.st_mode)) {
         conf_err_add(errs, 0, (struct conf_loc){path, 0, NULL, NULL}, NULL, "cannot open: %s",
-                     strerror(errno));
+                     fp == NULL ? strerror(errno) : strerror(EISDIR));
+        if (fp != NULL)
+            fclose(fp);
         return NULL;
     }
     fclose(fp);

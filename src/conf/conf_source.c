@@ -38,6 +38,9 @@ void conf_err_add(struct conf_errors *errs, int warning, struct conf_loc where, 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    for (char *p = what; *p; p++) /* values are echoed: keep the line one printable line */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     item = &errs->item[errs->n++];
     item->warning = warning;
     item->line = where.line;

@@ -135,6 +135,7 @@ static const struct file_case {
     {"conf/missing_include.conf",
      {"conf/missing_include.conf:2: cannot open include file \"conf/does_not_exist.conf\""}},
     {"conf/nonexistent.conf", {"conf/nonexistent.conf: cannot open: No such file or directory"}},
+    {"conf", {"conf: cannot open: Is a directory"}},
 };
 
 static void test_file_errors(void **state)

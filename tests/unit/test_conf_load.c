@@ -67,6 +67,8 @@ static const struct bad_case {
     {"authserv_id = \"mx example\";\n",
      {"t.conf:1: authserv_id: \"mx example\" may contain only letters, digits, '.', '-' and "
       "'_'"}},
+    {"authserv_id = \"mx\\x01\\nx\";\n", /* echoed values stay one printable line */
+     {"t.conf:1: authserv_id: \"mx??x\" may contain only letters, digits, '.', '-' and '_'"}},
     {"psl = { path = \"psl.dat\"; };\n",
      {"t.conf:1: psl.path: \"psl.dat\" must be an absolute path"}},
     /* sockets */
