@@ -15,8 +15,7 @@
 
 #define LOG_LINE_MAX 2048
 
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name,
-                        const char *value);
+static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
 static void log_word(struct buf *b, const char *key, const char *val);
 
 /* act_build_ar - see msg.h */
@@ -130,8 +129,8 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
     if (m->skip != NULL) {
         log_word(&b, "skip", m->skip);
     } else {
-        log_word(&b, "from", m->from_status == FROM_OK ? m->from.domain
-                            : from_status_name(m->from_status));
+        log_word(&b, "from",
+                 m->from_status == FROM_OK ? m->from.domain : from_status_name(m->from_status));
         if (m->spf_ran) {
             snprintf(w, sizeof(w), "%s:%s", auth_res_name(m->spf.result), m->spf.domain);
             log_word(&b, "spf", w);
@@ -142,8 +141,8 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
         }
         for (int i = 0; m->dkim_ran && i < m->ndkim; i++) {
             const struct dkim_sig_res *s = &m->dkim[i];
-            snprintf(w, sizeof(w), "%s:%s/%s%s%s", auth_res_name(s->result), s->domain,
-                     s->selector, s->reason[0] ? ":" : "", s->reason);
+            snprintf(w, sizeof(w), "%s:%s/%s%s%s", auth_res_name(s->result), s->domain, s->selector,
+                     s->reason[0] ? ":" : "", s->reason);
             for (char *p = w; *p; p++)
                 if (*p == ' ')
                     *p = '_';
@@ -168,8 +167,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
 
 /* insert_field - add name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no
  * space after the colon, so we do */
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name,
-                        const char *value)
+static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
     char v[AR_MAX_HEADER + 2];
 
@@ -185,15 +183,15 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     int fail = 0;
 
     if (m->too_many_forged || (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
-        log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid,
-                 m->nours);
+        log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid, m->nours);
         act_log(m, c, "tempfail");
         smfi_setreply(ctx, "451", "4.7.0", "Message cannot be processed, try again later");
         return SMFIS_TEMPFAIL;
     }
     if (act_tempfail_wanted(m)) {
         act_log(m, c, "tempfail");
-        smfi_setreply(ctx, "451", "4.4.3", "Temporary sender authentication failure, try again later");
+        smfi_setreply(ctx, "451", "4.4.3",
+                      "Temporary sender authentication failure, try again later");
         return SMFIS_TEMPFAIL;
     }
     /* Delete from the highest index down so that lower indexes stay valid. */

@@ -47,8 +47,8 @@ void conn_set_client(struct sa_conn *c, const char *host, const struct sockaddr 
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
         memcpy(&c->addr, sin6, sizeof(*sin6));
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-            c->has_addr = inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], c->ip,
-                                    sizeof(c->ip)) != NULL;
+            c->has_addr =
+                inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], c->ip, sizeof(c->ip)) != NULL;
         else
             c->has_addr = inet_ntop(AF_INET6, &sin6->sin6_addr, c->ip, sizeof(c->ip)) != NULL;
     }

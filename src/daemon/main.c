@@ -63,9 +63,9 @@ static int proc_new(struct sa_proc *p, const struct sa_conf *conf)
     }
     p->shared = p->res;
     if (conf->dns_cache_size > 0) {
-        p->shared = dns_cache_new(p->res, (size_t)conf->dns_cache_size,
-                                  (uint32_t)conf->dns_cache_max_ttl,
-                                  (uint32_t)conf->dns_negative_ttl, NULL);
+        p->shared =
+            dns_cache_new(p->res, (size_t)conf->dns_cache_size, (uint32_t)conf->dns_cache_max_ttl,
+                          (uint32_t)conf->dns_negative_ttl, NULL);
         if (p->shared == NULL) {
             log_warn("cannot create the DNS cache");
             return -1;
@@ -108,11 +108,20 @@ int main(int argc, char **argv)
 
     while ((ch = getopt(argc, argv, "c:ftdh")) != -1) {
         switch (ch) {
-        case 'c': path = optarg; break;
-        case 'f': fg = 1; break;
-        case 't': test = 1; break;
-        case 'd': debug = 1; break;
-        default: usage();
+        case 'c':
+            path = optarg;
+            break;
+        case 'f':
+            fg = 1;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        default:
+            usage();
         }
     }
     if (path == NULL || optind != argc)

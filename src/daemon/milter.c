@@ -27,9 +27,9 @@
  * trips; steps we do not need (DATA, unknown commands) are not sent; values keep their
  * leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
  * there is no body reply to carry it. */
-#define WANT_PROTO                                                                          \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |         \
-     SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN |        \
+#define WANT_PROTO                                                                                 \
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |               \
+     SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN |               \
      SMFIP_NODATA | SMFIP_HDR_LEADSPC)
 
 static const struct sa_proc *proc;
@@ -74,7 +74,8 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     c->proto = f1 & WANT_PROTO;
     if (c->actions != WANT_ACTIONS)
         log_warn("MTA does not offer header changes (actions 0x%lx): no headers will be "
-                 "written and messages with forged Authentication-Results are deferred", f0);
+                 "written and messages with forged Authentication-Results are deferred",
+                 f0);
     *pf0 = c->actions;
     *pf1 = c->proto;
     *pf2 = 0;

@@ -307,9 +307,7 @@ void msg_eval_eom(struct sa_msg *m)
         }
         phase_done(m, &m->dns_dkim);
     }
-    m->from_status = m->nfrom == 0 ? FROM_NONE
-                     : m->nfrom > 1 ? FROM_MULTI_FIELD
-                                    : m->from.status;
+    m->from_status = m->nfrom == 0 ? FROM_NONE : m->nfrom > 1 ? FROM_MULTI_FIELD : m->from.status;
     if (m->conf->dmarc_enable)
         run_dmarc(m);
 }

@@ -20,15 +20,15 @@
 #include "util/xalloc.h"
 
 #define MSG_MAX_QID 64
-#define MSG_MAX_MAILFROM 512     /* RFC 5321 4.5.3.1.3: a path is at most 256 octets */
-#define MSG_MAX_FORGED 10000     /* our-id A-R headers one message may carry; more: tempfail */
+#define MSG_MAX_MAILFROM 512 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets */
+#define MSG_MAX_FORGED 10000 /* our-id A-R headers one message may carry; more: tempfail */
 #define MSG_IP_LEN 64
 
 /* Process-wide objects, built in main(). */
 struct sa_proc {
-    struct dns *res;                 /* libresolv */
-    struct dns *shared;              /* cache over res (res itself when the cache is off) */
-    struct orgdomain *org;           /* PSL */
+    struct dns *res;       /* libresolv */
+    struct dns *shared;    /* cache over res (res itself when the cache is off) */
+    struct orgdomain *org; /* PSL */
     struct dkim_eval_lib *dkim_lib;
     char hostname[256];
 };
@@ -36,22 +36,22 @@ struct sa_proc {
 struct sa_msg;
 
 struct sa_conn {
-    char ip[MSG_IP_LEN];             /* client address as text; "" when the MTA gave none */
+    char ip[MSG_IP_LEN]; /* client address as text; "" when the MTA gave none */
     struct sockaddr_storage addr;
     int has_addr;
-    char host[256];                  /* client host name as the MTA resolved it */
-    char helo[256];                  /* last HELO/EHLO argument */
-    unsigned long actions;           /* negotiated SMFIF_* */
-    unsigned long proto;             /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
-    unsigned long nmsg;              /* transactions seen on this connection */
-    struct sa_msg *msg;              /* the open transaction, or NULL */
+    char host[256];        /* client host name as the MTA resolved it */
+    char helo[256];        /* last HELO/EHLO argument */
+    unsigned long actions; /* negotiated SMFIF_* */
+    unsigned long proto;   /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
+    unsigned long nmsg;    /* transactions seen on this connection */
+    struct sa_msg *msg;    /* the open transaction, or NULL */
 };
 
 struct sa_msg {
     struct pool *pool;
-    struct sa_conf *conf;            /* own reference, taken at MAIL FROM */
+    struct sa_conf *conf; /* own reference, taken at MAIL FROM */
     const struct sa_proc *proc;
-    struct dns *dns_spf;             /* per-phase budgets over proc->shared, one cap */
+    struct dns *dns_spf; /* per-phase budgets over proc->shared, one cap */
     struct dns *dns_dkim;
     struct dns *dns_dmarc;
     int queries_left;                /* the message's query cap minus earlier phases */
@@ -65,21 +65,21 @@ struct sa_msg {
 
     /* MAIL FROM stage */
     int spf_ran, spf_helo_ran;
-    struct spf_res spf;              /* mailfrom identity (HELO when reverse-path is null) */
-    struct spf_res spf_helo;         /* spf.helo_check */
+    struct spf_res spf;      /* mailfrom identity (HELO when reverse-path is null) */
+    struct spf_res spf_helo; /* spf.helo_check */
 
     /* header stage */
     int nfrom;
-    struct from_res from;            /* first From field */
-    int nar;                         /* Authentication-Results fields seen */
-    int *ours;                       /* their 1-based indexes whose authserv-id is ours */
+    struct from_res from; /* first From field */
+    int nar;              /* Authentication-Results fields seen */
+    int *ours;            /* their 1-based indexes whose authserv-id is ours */
     int nours, ours_cap;
     int too_many_forged;
 
     /* EOM stage */
-    struct dkim_sig_res *dkim;       /* pool array of conf->dkim_max_signatures */
+    struct dkim_sig_res *dkim; /* pool array of conf->dkim_max_signatures */
     int ndkim, dkim_ran;
-    int dkim_error;                  /* no results: the handle failed (dkim=temperror) */
+    int dkim_error; /* no results: the handle failed (dkim=temperror) */
     enum from_status from_status;
     struct dmarc_res dmarc;
     int dmarc_ran;
@@ -102,8 +102,7 @@ struct sa_msg *msg_new(const struct sa_proc *proc, const char *qid);
 struct sa_msg *msg_free(struct sa_msg *m);
 /* msg_mail_from - MAIL FROM: decide whether to check, then run SPF (mailfrom and HELO
  * identities). authen is the {auth_authen} macro (NULL = not authenticated). */
-void msg_mail_from(struct sa_msg *m, const struct sa_conn *c, const char *path,
-                   const char *authen);
+void msg_mail_from(struct sa_msg *m, const struct sa_conn *c, const char *path, const char *authen);
 /* msg_header - one header field: From, DKIM, and our-id Authentication-Results indexes. */
 void msg_header(struct sa_msg *m, const struct sa_conn *c, const char *name, const char *value);
 void msg_eoh(struct sa_msg *m);

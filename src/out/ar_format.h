@@ -15,30 +15,30 @@
 
 #include "senderauth/result.h"
 
-#define AR_MAX_RESINFO 16   /* methods in one header (2 SPF + DKIM signatures + DMARC) */
-#define AR_MAX_PROPS 6      /* properties per method */
-#define AR_MAX_VALUE 255    /* longest property value written (a domain name, RFC 1035) */
-#define AR_MAX_REASON 64    /* longest reason comment written */
-#define AR_FOLD_COLUMN 78   /* RFC 5322 2.1.1: lines SHOULD be no longer than 78 */
-#define AR_MAX_HEADER 8192  /* the value never exceeds this */
+#define AR_MAX_RESINFO 16  /* methods in one header (2 SPF + DKIM signatures + DMARC) */
+#define AR_MAX_PROPS 6     /* properties per method */
+#define AR_MAX_VALUE 255   /* longest property value written (a domain name, RFC 1035) */
+#define AR_MAX_REASON 64   /* longest reason comment written */
+#define AR_FOLD_COLUMN 78  /* RFC 5322 2.1.1: lines SHOULD be no longer than 78 */
+#define AR_MAX_HEADER 8192 /* the value never exceeds this */
 #define AR_HEADER_NAME "Authentication-Results"
 
 struct ar_prop {
-    const char *name;   /* "smtp.mailfrom", "header.d": ptype.property, from our code */
-    const char *value;  /* from the message or DNS: sanitized on output; NULL = skip */
+    const char *name;  /* "smtp.mailfrom", "header.d": ptype.property, from our code */
+    const char *value; /* from the message or DNS: sanitized on output; NULL = skip */
 };
 
 struct ar_resinfo {
-    const char *method;     /* "spf", "dkim", "dmarc": from our code */
+    const char *method; /* "spf", "dkim", "dmarc": from our code */
     enum auth_res result;
-    const char *reason;     /* comment after the result; NULL or "" = none */
+    const char *reason; /* comment after the result; NULL or "" = none */
     int nprop;
     struct ar_prop prop[AR_MAX_PROPS];
 };
 
 struct ar_header {
-    const char *authserv_id;  /* must be a token (a host name); else ar_format_header fails */
-    int nres;                 /* 0 = "authserv-id; none" (RFC 8601 2.2 no-result) */
+    const char *authserv_id; /* must be a token (a host name); else ar_format_header fails */
+    int nres;                /* 0 = "authserv-id; none" (RFC 8601 2.2 no-result) */
     struct ar_resinfo res[AR_MAX_RESINFO];
 };
 

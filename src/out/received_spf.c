@@ -26,7 +26,8 @@ static int is_dot_atom(const char *s)
             if (p[1] == '.' || p[1] == '\0')
                 return 0;
         } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) || c == 0) {
+                     strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
+                   c == 0) {
             return 0;
         }
     }
@@ -47,8 +48,7 @@ static int is_safe_quoted(const char *s)
     return 1;
 }
 
-int received_spf_format(const struct received_spf *in, const char *fold, char *out,
-                        size_t outlen)
+int received_spf_format(const struct received_spf *in, const char *fold, char *out, size_t outlen)
 {
     const char *keys[5] = {"receiver", "client-ip", "envelope-from", "helo", "identity"};
     const char *vals[5];
@@ -76,14 +76,15 @@ int received_spf_format(const struct received_spf *in, const char *fold, char *o
     else if (in->result == AUTH_PASS)
         snprintf(text, sizeof(text), "domain of %s designates %s as permitted sender", dom, ip);
     else if (in->result == AUTH_FAIL)
-        snprintf(text, sizeof(text), "domain of %s does not designate %s as permitted sender",
-                 dom, ip);
+        snprintf(text, sizeof(text), "domain of %s does not designate %s as permitted sender", dom,
+                 ip);
     else if (in->result == AUTH_SOFTFAIL)
-        snprintf(text, sizeof(text), "domain of transitioning %s does not designate %s as "
-                 "permitted sender", dom, ip);
+        snprintf(text, sizeof(text),
+                 "domain of transitioning %s does not designate %s as "
+                 "permitted sender",
+                 dom, ip);
     else if (in->result == AUTH_NEUTRAL)
-        snprintf(text, sizeof(text), "%s is neither permitted nor denied by domain of %s", ip,
-                 dom);
+        snprintf(text, sizeof(text), "%s is neither permitted nor denied by domain of %s", ip, dom);
     else
         snprintf(text, sizeof(text), "domain of %s gives %s", dom, auth_res_name(in->result));
     snprintf(comment, sizeof(comment), "%s: %s",

@@ -73,8 +73,8 @@ static void test_table(void **state)
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].value);
         int got = ar_match_ours(cases[i].value, len, cases[i].ours);
         if (got != cases[i].want)
-            fail_msg("case %zu: ar_match_ours(\"%s\", \"%s\"): got %d, want %d", i,
-                     cases[i].value, cases[i].ours, got, cases[i].want);
+            fail_msg("case %zu: ar_match_ours(\"%s\", \"%s\"): got %d, want %d", i, cases[i].value,
+                     cases[i].ours, got, cases[i].want);
     }
 }
 

@@ -43,16 +43,27 @@ static void unescape(const char *in, char *out, size_t outlen)
         if (in[0] == '\\' && in[1]) {
             in++;
             switch (*in) {
-            case 'n': out[n++] = '\n'; in++; break;
-            case 'r': out[n++] = '\r'; in++; break;
-            case 't': out[n++] = '\t'; in++; break;
+            case 'n':
+                out[n++] = '\n';
+                in++;
+                break;
+            case 'r':
+                out[n++] = '\r';
+                in++;
+                break;
+            case 't':
+                out[n++] = '\t';
+                in++;
+                break;
             case 'x': {
                 char hex[3] = {in[1], in[1] ? in[2] : 0, 0};
                 out[n++] = (char)strtol(hex, NULL, 16);
                 in += 3;
                 break;
             }
-            default: out[n++] = *in++; break;
+            default:
+                out[n++] = *in++;
+                break;
             }
         } else {
             out[n++] = *in++;
@@ -220,10 +231,21 @@ static void test_token(void **state)
         const char *in;
         int want;
     } cases[] = {
-        {"a.example", 1},       {"mx-1.example.jp", 1}, {"_dmarc.x", 1}, {"AbCd+123", 1},
-        {"", 0},                {"a b", 0},             {"a;b", 0},      {"a(b", 0},
-        {"ab/cd", 0},           {"a=b", 0},             {"a\"b", 0},     {"a\r\nb", 0},
-        {"\xc3\xa9.example", 0}, {"user@example", 0},   {"a\tb", 0},
+        {"a.example", 1},
+        {"mx-1.example.jp", 1},
+        {"_dmarc.x", 1},
+        {"AbCd+123", 1},
+        {"", 0},
+        {"a b", 0},
+        {"a;b", 0},
+        {"a(b", 0},
+        {"ab/cd", 0},
+        {"a=b", 0},
+        {"a\"b", 0},
+        {"a\r\nb", 0},
+        {"\xc3\xa9.example", 0},
+        {"user@example", 0},
+        {"a\tb", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int got = ar_value_is_token(cases[i].in);
@@ -263,7 +285,8 @@ static void test_hostile_fuzz(void **state)
             int len = (int)(rand_r(&seed) % 290);
             for (int j = 0; j < len; j++) {
                 int r = rand_r(&seed) % 4;
-                vals[k][j] = r == 0 ? (char)(rand_r(&seed) % 256) : "ab.(;\"\\ \r\n=/"[rand_r(&seed) % 13];
+                vals[k][j] =
+                    r == 0 ? (char)(rand_r(&seed) % 256) : "ab.(;\"\\ \r\n=/"[rand_r(&seed) % 13];
                 if (vals[k][j] == 0)
                     vals[k][j] = 'z';
             }

@@ -20,7 +20,8 @@ static void test_table(void **state)
          "\treceiver=mx.example.jp; client-ip=192.0.2.1;\n"
          "\tenvelope-from=\"user@a.example\"; helo=mail.a.example;\n"
          "\tidentity=mailfrom;"},
-        {{AUTH_FAIL, "mx.example.jp", "2001:db8::1", "", "h.example", "mailfrom", "h.example", NULL},
+        {{AUTH_FAIL, "mx.example.jp", "2001:db8::1", "", "h.example", "mailfrom", "h.example",
+          NULL},
          "fail (mx.example.jp: domain of h.example does not designate 2001:db8::1 as permitted "
          "sender)\n"
          "\treceiver=mx.example.jp; client-ip=\"2001:db8::1\"; envelope-from=\"\";\n"
