@@ -31,11 +31,52 @@ static int take_pending(struct spf_dns_state *st, const char *name);
 static void set_pending(struct spf_dns_state *st, const struct dns_answer *a);
 static void set_abort(struct spf_dns_state *st, int temp, const char *reason);
 
-void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af)
+void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af,
+                        const struct in_addr *v4, const struct in6_addr *v6)
 {
     memset(st, 0, sizeof(*st));
     st->dns = dns;
     st->client_af = client_af;
+    if (v4 != NULL)
+        st->client4 = *v4;
+    if (v6 != NULL)
+        st->client6 = *v6;
+}
+
+/* strip_cidr0 - if domain ends in "." SPF_CIDR0_LABEL, copy the rest into out; 1 if so */
+static int strip_cidr0(const char *domain, char *out, size_t outlen)
+{
+    size_t n = strlen(domain), l = sizeof(SPF_CIDR0_LABEL) - 1;
+
+    if (n > 0 && domain[n - 1] == '.')
+        n--;
+    if (n <= l + 1 || domain[n - l - 1] != '.' ||
+        strncasecmp(domain + n - l, SPF_CIDR0_LABEL, l) != 0 || n - l - 1 >= outlen)
+        return 0;
+    memcpy(out, domain, n - l - 1);
+    out[n - l - 1] = '\0';
+    return 1;
+}
+
+/* client_rr - the answer "the client's own address" for a name that has addresses */
+static SPF_dns_rr_t *client_rr(SPF_dns_server_t *srv, struct spf_dns_state *st,
+                               const char *domain, ns_type type)
+{
+    SPF_dns_rr_t *rr = SPF_dns_rr_new_init(srv, domain, type, 0, NETDB_SUCCESS);
+    size_t len = type == ns_t_a ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+
+    if (rr == NULL)
+        return NULL;
+    if (SPF_dns_rr_buf_realloc(rr, 0, len) != SPF_E_SUCCESS) {
+        SPF_dns_rr_free(rr);
+        return NULL;
+    }
+    if (type == ns_t_a)
+        rr->rr[0]->a = st->client4;
+    else
+        rr->rr[0]->aaaa = st->client6;
+    rr->num_rr = 1;
+    return rr;
 }
 
 SPF_dns_server_t *spf_dns_new(struct spf_dns_state *st)
@@ -178,17 +219,20 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_
     struct dns_answer *ans = NULL;
     enum dns_status s;
     SPF_dns_rr_t *rr;
-    char name[DNS_MAX_NAME + 1];
-    int sub = 0, ptr_sub = 0, max = DNS_MAX_RRS;
+    char name[DNS_MAX_NAME + 1], real[DNS_MAX_NAME + 8];
+    int sub = 0, ptr_sub = 0, cidr0 = 0, max = DNS_MAX_RRS;
 
     if (st->abort)
         return SPF_dns_rr_new_init(srv, domain, type, 0, TRY_AGAIN);
     if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr &&
         type != ns_t_txt)
         return SPF_dns_rr_new_init(srv, domain, type, 0, NO_DATA);
+    if (domain != NULL && strip_cidr0(domain, real, sizeof(real)))
+        cidr0 = 1;
     if ((type == ns_t_a || type == ns_t_aaaa) && domain != NULL && take_pending(st, domain)) {
         sub = 1;
         ptr_sub = st->pending_ptr;
+        cidr0 = st->pending_cidr0;
     }
     if (!sub && type != ns_t_txt) {
         st->npending = 0;
@@ -197,7 +241,7 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_
             return SPF_dns_rr_new_init(srv, domain, type, 0, TRY_AGAIN);
         }
     }
-    if (domain == NULL || dns_name_check(domain, name) < 0) {
+    if (domain == NULL || dns_name_check(cidr0 && !sub ? real : domain, name) < 0) {
         s = DNS_NXDOMAIN;   /* RFC 7208 4.3: a name that cannot exist does not */
     } else {
         s = dns_query(st->dns, name, (uint16_t)type, &ans);
@@ -219,10 +263,14 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_
         return SPF_dns_rr_new_init(srv, domain, type, 0, herrno_of(s));
     if (type == ns_t_ptr)
         max = SPF_MAX_PTR_NAMES;   /* RFC 7208 4.6.4: extra PTR names are ignored */
-    rr = rr_from_answer(srv, domain, type, ans, max);
+    if (cidr0 && (type == ns_t_a || type == ns_t_aaaa))
+        rr = client_rr(srv, st, domain, type);   /* CIDR /0: any address matches */
+    else
+        rr = rr_from_answer(srv, domain, type, ans, max);
     if (type == ns_t_mx || type == ns_t_ptr) {
         set_pending(st, ans);
         st->pending_ptr = type == ns_t_ptr;
+        st->pending_cidr0 = cidr0 && type == ns_t_mx;
     }
     dns_answer_free(ans);
     if (rr == NULL)

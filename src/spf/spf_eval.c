@@ -262,7 +262,7 @@ int spf_eval(const struct spf_in *in, struct dns *dns, struct spf_res *out)
         sa_strlcpy(out->reason, "out of memory", sizeof(out->reason));
         return -1;
     }
-    spf_dns_state_init(st, dns, af);
+    spf_dns_state_init(st, dns, af, &v4, &v6);
     rc = run_libspf2(in, st, af, &v4, &v6, domain, out);
     free(st);
     if (rc < 0) {

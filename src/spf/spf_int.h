@@ -12,11 +12,18 @@
 #include "dns/dns.h"
 #include "spf/spf_eval.h"
 
+/* Suffix spf_record_rewrite puts on the domain of an a/mx term with CIDR length 0;
+ * spf_dns.c strips it and answers with the client's address when the name has any. */
+#define SPF_CIDR0_LABEL "cidr0.senderauth.invalid"
+
 /* Per-evaluation state of the DNS layer: the RFC 7208 4.6.4 counters that libspf2 does
  * not keep across include:, and the reason a record or a limit ended the evaluation. */
 struct spf_dns_state {
     struct dns *dns;
     int client_af;          /* AF_INET or AF_INET6, for the record rewrite */
+    struct in_addr client4; /* the client, for SPF_CIDR0_LABEL answers */
+    struct in6_addr client6;
+    int pending_cidr0;      /* the pending MX names belong to an mx/0 term */
     int terms;              /* DNS-querying terms evaluated so far (whole evaluation) */
     int voids;              /* of those, lookups that gave NXDOMAIN/NODATA */
     int records;            /* SPF records fetched (the first is the top level) */
@@ -31,7 +38,8 @@ struct spf_dns_state {
 };
 
 /* spf_dns_state_init - fresh state for one evaluation over dns. */
-void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af);
+void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af,
+                        const struct in_addr *v4, const struct in6_addr *v6);
 
 /* spf_dns_new - libspf2 DNS layer over st->dns: lookup() answers from our dns with the
  * 4.6.4 counters, get_spf() selects (4.5), checks (spf_record_check) and rewrites the
@@ -43,7 +51,8 @@ SPF_dns_server_t *spf_dns_new(struct spf_dns_state *st);
  * modifiers dropped (we do not use explanations; RFC 7208 6 says unknown ones are
  * ignored), redirect= moved to the end (6.1: it applies after all mechanisms) or
  * dropped when "all" is present, and CIDR /0 on ip4/ip6 made explicit for the client's
- * address family (libspf2 reads /0 as "no CIDR"). rec must have passed
+ * address family (libspf2 reads /0 as "no CIDR"), and a/mx with /0 routed through
+ * SPF_CIDR0_LABEL (libspf2 refuses them). rec must have passed
  * spf_record_check. 0, or -1 when out does not fit. */
 int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, size_t outlen);
 

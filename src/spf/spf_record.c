@@ -44,6 +44,9 @@ static size_t split_dual_cidr(const char *s, size_t n, int *c4, int *c6);
 static int check_ip4(const char *s, size_t n);
 static int check_ip6(const char *s, size_t n);
 static size_t round8(size_t n);
+static int append(char *out, size_t outlen, size_t *olen, const char *s, size_t n);
+static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, size_t dn, int cidr,
+                         int client_af, char *out, size_t outlen, size_t *olen);
 
 static const struct {
     const char *name;
@@ -455,6 +458,43 @@ static int append(char *out, size_t outlen, size_t *olen, const char *s, size_t 
     return 0;
 }
 
+/* rewrite_cidr0 - an a/mx term with a CIDR length of 0, which libspf2 refuses. Only the
+ * client's family matters: a non-zero length is kept; a zero length means "any address
+ * of d matches", so d gets the SPF_CIDR0_LABEL suffix, and spf_dns.c answers such a name
+ * with the client's own address when d (or, for mx, an exchange) has any address. */
+static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, size_t dn, int cidr,
+                         int client_af, char *out, size_t outlen, size_t *olen)
+{
+    char num[8];
+
+    if (append(out, outlen, olen, " ", 1) < 0 || append(out, outlen, olen, t, qlen) < 0 ||
+        append(out, outlen, olen, p, ml) < 0)
+        return -1;
+    if (cidr != 0) {
+        if (dn > 0 && append(out, outlen, olen, p + ml, dn) < 0)
+            return -1;
+        if (cidr > 0) {
+            snprintf(num, sizeof(num), client_af == AF_INET ? "/%d" : "//%d", cidr);
+            if (append(out, outlen, olen, num, strlen(num)) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (append(out, outlen, olen, ":", 1) < 0)
+        return -1;
+    if (dn > 0) {
+        size_t l = dn - 1;
+
+        if (l > 0 && p[ml + l] == '.' && p[ml + l - 1] != '%')
+            l--;   /* a literal trailing dot */
+        if (append(out, outlen, olen, p + ml + 1, l) < 0)
+            return -1;
+    } else if (append(out, outlen, olen, "%{d}", 4) < 0) {
+        return -1;
+    }
+    return append(out, outlen, olen, "." SPF_CIDR0_LABEL, sizeof(SPF_CIDR0_LABEL));
+}
+
 /* spf_record_rewrite - see spf_int.h */
 int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, size_t outlen)
 {
@@ -511,22 +551,14 @@ int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, si
                 continue;
             }
         }
-        if (m == M_A && client_af == AF_INET) {
+        if (m == M_A || m == M_MX) {
             int c4, c6;
             size_t dn = split_dual_cidr(p + ml, (size_t)(t + n - p - ml), &c4, &c6);
 
-            if (c4 == 0) {
-                /* a:d/0 for an IPv4 client matches when d has any A record: exists:d. */
-                if (append(out, outlen, &olen, " ", 1) < 0 ||
-                    append(out, outlen, &olen, t, (size_t)(p - t)) < 0 ||
-                    append(out, outlen, &olen, "exists:", 7) < 0)
+            if (c4 == 0 || c6 == 0) {
+                if (rewrite_cidr0(t, (size_t)(p - t), p, ml, dn, client_af == AF_INET ? c4 : c6,
+                                  client_af, out, outlen, &olen) < 0)
                     return -1;
-                if (dn > 0) {
-                    if (append(out, outlen, &olen, p + ml + 1, dn - 1) < 0)
-                        return -1;
-                } else if (append(out, outlen, &olen, "%{d}", 4) < 0) {
-                    return -1;
-                }
                 continue;
             }
         }

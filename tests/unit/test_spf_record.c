@@ -176,8 +176,12 @@ static void test_record_rewrite(void **state)
         {"v=spf1 -ip4:1.1.1.1/0 +all", AF_INET6, "v=spf1 +all"},
         {"v=spf1 ip6:::1/0", AF_INET6, "v=spf1 all"},
         {"v=spf1 ip6:::1/0", AF_INET, "v=spf1"},
-        {"v=spf1 ~a:d.example/0 -all", AF_INET, "v=spf1 ~exists:d.example -all"},
-        {"v=spf1 a/0 -all", AF_INET, "v=spf1 exists:%{d} -all"},
+        {"v=spf1 ~a:d.example/0 -all", AF_INET, "v=spf1 ~a:d.example." SPF_CIDR0_LABEL " -all"},
+        {"v=spf1 a/0 -all", AF_INET, "v=spf1 a:%{d}." SPF_CIDR0_LABEL " -all"},
+        {"v=spf1 a/0 -all", AF_INET6, "v=spf1 a -all"},
+        {"v=spf1 mx:d.example./24//0", AF_INET6, "v=spf1 mx:d.example." SPF_CIDR0_LABEL},
+        {"v=spf1 mx:d.example./24//0", AF_INET, "v=spf1 mx:d.example./24"},
+        {"v=spf1 a//0", AF_INET, "v=spf1 a"},
         {"v=spf1   a   ip4:1.2.3.4/24  ", AF_INET, "v=spf1 a ip4:1.2.3.4/24"},
     };
     char out[SPF_MAX_RECORD + 1];
