@@ -5,7 +5,7 @@
 SA_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libmilter-dev libopendkim-dev libspf2-dev libpsl-dev libconfig-dev libssl-dev libcmocka-dev
  libsqlite3-dev publicsuffix nsd python3 python3-yaml python3-dkim python3-nacl
- python3-dnslib opendkim-tools dnsutils"
+ python3-dnslib opendkim-tools dnsutils libpq-dev postgresql sqlite3 chromium"
 
 sa_install_deps() {
     local missing=""
@@ -13,11 +13,16 @@ sa_install_deps() {
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
             missing="$missing $p"
     done
+    # The webmail module's tests need Node.js with npm; a machine that ships its own
+    # Node.js keeps it, otherwise Debian's packages bring both.
+    command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
     [ -z "$missing" ] && return 0
     echo "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q || return 1
     apt-get install -y -q --no-install-recommends $missing || return 1
-    # NSD's package starts a system instance; the tests run their own.
-    systemctl disable --now nsd >/dev/null 2>&1 || service nsd stop >/dev/null 2>&1 || true
+    # NSD's and PostgreSQL's packages start system instances; the tests run their own.
+    for s in nsd postgresql; do
+        systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
+    done
 }
