@@ -1,17 +1,30 @@
 /* dkim_dns.c - libopendkim's key lookup callback, answered through our struct dns, so
  * DKIM keys share the cache and the per-message query budget with SPF and DMARC.
  * Owns the mapping from DNS answers to DKIM_CBSTAT_* and the notes it leaves in the
- * message's slots; not the key record's parsing (libopendkim does that).
+ * message's slots, and the one repair made to a key record before libopendkim sees
+ * it: a bare PKCS#1 RSAPublicKey in p= is re-wrapped as SubjectPublicKeyInfo (what
+ * libopendkim's d2i_PUBKEY reads). Not the key record's parsing otherwise (libopendkim
+ * does that).
  * Threads: runs inside dkim_eoh/dkim_eom on the message's thread; touches only the
- * message found through dkim_get_user_context. */
+ * message found through dkim_get_user_context. The libcrypto calls keep no shared
+ * state of ours (each thread's error queue is cleared after a failed decode). */
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "dkim/dkim_int.h"
 
 #define DKIM_KEY_NAME "_domainkey" /* RFC 6376 3.6.2.1 */
+#define KEY_MAX_DER 2048           /* decoded p= we look at (RSA 8192 SPKI is ~1.1 KB) */
+#define KEY_MAX_B64 (((KEY_MAX_DER + 64) / 3 + 1) * 4 + 1)
 
 static int label_char(int c);
+static int is_fws(int c);
+static int find_tag(const char *rec, size_t len, char name, size_t *vstart, size_t *vend);
+static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize, size_t *outlen);
 
 /* label_char - letters, digits, hyphen; underscore too (seen in real selectors) */
 static int label_char(int c)
@@ -40,6 +53,152 @@ int dkim_dns_name_ok(const char *name, int min_labels)
     if (label == 0 || len > 253)
         return 0;
     return labels + 1 >= min_labels;
+}
+
+/* is_fws - whitespace a tag-list may hold around and inside values (RFC 6376 3.2) */
+static int is_fws(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* find_tag - value of the first one-letter tag name in a tag-list: its bounds without
+ * surrounding FWS. 0 when found, -1 otherwise. */
+static int find_tag(const char *rec, size_t len, char name, size_t *vstart, size_t *vend)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t spec_end = i, n0, n1;
+
+        while (spec_end < len && rec[spec_end] != ';')
+            spec_end++;
+        while (i < spec_end && is_fws((unsigned char)rec[i]))
+            i++;
+        n0 = i;
+        while (i < spec_end && rec[i] != '=' && !is_fws((unsigned char)rec[i]))
+            i++;
+        n1 = i;
+        while (i < spec_end && is_fws((unsigned char)rec[i]))
+            i++;
+        if (n1 - n0 == 1 && rec[n0] == name && i < spec_end && rec[i] == '=') {
+            size_t e = spec_end;
+
+            i++;
+            while (i < e && is_fws((unsigned char)rec[i]))
+                i++;
+            while (e > i && is_fws((unsigned char)rec[e - 1]))
+                e--;
+            *vstart = i;
+            *vend = e;
+            return 0;
+        }
+        i = spec_end + 1;
+    }
+    return -1;
+}
+
+/* b64_decode - base64 with FWS anywhere and '=' padding only at the end (RFC 6376
+ * 3.6.1 p=). 0, or -1 on a bad character, bad padding or more than outsize bytes. */
+static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize, size_t *outlen)
+{
+    unsigned int acc = 0;
+    int bits = 0, pad = 0;
+    size_t o = 0, nchars = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i], v;
+
+        if (is_fws(c))
+            continue;
+        if (c == '=') {
+            pad++;
+            nchars++;
+            continue;
+        }
+        if (pad > 0)
+            return -1; /* data after padding */
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+')
+            v = 62;
+        else if (c == '/')
+            v = 63;
+        else
+            return -1;
+        nchars++;
+        acc = (acc << 6) | (unsigned int)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= outsize)
+                return -1;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (pad > 2 || nchars % 4 != 0)
+        return -1;
+    *outlen = o;
+    return 0;
+}
+
+/* dkim_dns_key_rewrap - when rec's p= holds a bare PKCS#1 RSAPublicKey (RFC 8017 A.1.1)
+ * rather than the SubjectPublicKeyInfo RFC 6376 3.6.1 asks for, write rec with p= re-
+ * encoded as SubjectPublicKeyInfo into out (NUL-terminated). Keys of another k= than
+ * rsa, an empty p= (revoked), SubjectPublicKeyInfo keys and undecodable data are left
+ * alone. 1 rewritten, 0 nothing to do (out untouched), -1 the rewritten record would
+ * not fit in outsize. */
+int dkim_dns_key_rewrap(const char *rec, size_t len, char *out, size_t outsize)
+{
+    unsigned char der[KEY_MAX_DER], spki[KEY_MAX_DER + 64], *sp = spki;
+    char b64[KEY_MAX_B64];
+    const unsigned char *q;
+    size_t pv0, pv1, kv0, kv1, nder, need;
+    EVP_PKEY *pk;
+    int nspki, nb64;
+
+    if (find_tag(rec, len, 'p', &pv0, &pv1) < 0 || pv0 == pv1)
+        return 0;
+    if (find_tag(rec, len, 'k', &kv0, &kv1) == 0 &&
+        (kv1 - kv0 != 3 || strncmp(rec + kv0, "rsa", 3) != 0))
+        return 0;
+    if (b64_decode(rec + pv0, pv1 - pv0, der, sizeof(der), &nder) < 0 || nder == 0)
+        return 0;
+    q = der;
+    if ((pk = d2i_PUBKEY(NULL, &q, (long)nder)) != NULL) {
+        EVP_PKEY_free(pk); /* already SubjectPublicKeyInfo */
+        return 0;
+    }
+    q = der;
+    pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)nder);
+    if (pk == NULL || q != der + nder) {
+        EVP_PKEY_free(pk);
+        ERR_clear_error();
+        return 0;
+    }
+    ERR_clear_error(); /* the failed d2i_PUBKEY */
+    nspki = i2d_PUBKEY(pk, NULL);
+    if (nspki <= 0 || (size_t)nspki > sizeof(spki) || i2d_PUBKEY(pk, &sp) != nspki) {
+        EVP_PKEY_free(pk);
+        ERR_clear_error();
+        return 0;
+    }
+    EVP_PKEY_free(pk);
+    nb64 = EVP_EncodeBlock((unsigned char *)b64, spki, nspki);
+    if (nb64 <= 0 || (size_t)nb64 >= sizeof(b64))
+        return 0;
+    need = pv0 + (size_t)nb64 + (len - pv1);
+    if (need >= outsize)
+        return -1;
+    memcpy(out, rec, pv0);
+    memcpy(out + pv0, b64, (size_t)nb64);
+    memcpy(out + pv0 + (size_t)nb64, rec + pv1, len - pv1);
+    out[need] = '\0';
+    return 1;
 }
 
 /* dkim_dns_key_lookup - fetch the TXT key record of one signature into buf.
@@ -93,9 +252,19 @@ DKIM_CBSTAT dkim_dns_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *bu
     } else if (memchr(ans->rr[0].u.txt.data, '\0', ans->rr[0].u.txt.len) != NULL) {
         note = LOOKUP_BADDATA;
     } else {
-        memcpy(buf, ans->rr[0].u.txt.data, ans->rr[0].u.txt.len);
-        buf[ans->rr[0].u.txt.len] = '\0';
-        rc = DKIM_CBSTAT_CONTINUE;
+        const char *rec = ans->rr[0].u.txt.data;
+        size_t len = ans->rr[0].u.txt.len;
+        int rw = dkim_dns_key_rewrap(rec, len, (char *)buf, buflen);
+
+        if (rw < 0) {
+            note = LOOKUP_TOOLARGE;
+        } else {
+            if (rw == 0) {
+                memcpy(buf, rec, len);
+                buf[len] = '\0';
+            }
+            rc = DKIM_CBSTAT_CONTINUE;
+        }
     }
 out:
     dns_answer_free(ans);

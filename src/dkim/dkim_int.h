@@ -69,6 +69,10 @@ struct dkim_eval {
  * the message's struct dns (found with dkim_get_user_context). Never returns
  * DKIM_CBSTAT_DEFAULT, so libopendkim's own resolver is never used. */
 DKIM_CBSTAT dkim_dns_key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen);
+/* dkim_dns_key_rewrap - rec (len bytes, no NUL) with a bare PKCS#1 RSAPublicKey in p=
+ * re-encoded as SubjectPublicKeyInfo into out. 1 rewritten, 0 nothing to do (out
+ * untouched), -1 it would not fit in outsize. */
+int dkim_dns_key_rewrap(const char *rec, size_t len, char *out, size_t outsize);
 /* dkim_dns_name_ok - d= (two labels or more) or s= (one or more) is LDH syntax. */
 int dkim_dns_name_ok(const char *name, int min_labels);
 /* dkim_eval_slot_of - slot index of sig in the message's list, or -1. */

@@ -23,8 +23,10 @@
 #define T0 1700000000 /* signing time of the x= cases */
 
 struct key {
-    char *pem;      /* private key, PEM */
-    char rec[2048]; /* "v=DKIM1; k=...; p=..." */
+    char *pem;       /* private key, PEM */
+    char rec[2048];  /* "v=DKIM1; k=...; p=..." */
+    char rec1[2048]; /* RSA only: p= as a bare PKCS#1 RSAPublicKey */
+    char p1[1024];   /* that p= value alone */
 };
 
 struct tmsg {
@@ -96,19 +98,23 @@ static void b64(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-/* make_key - openssl genpkey, then the DKIM record from the DER public key */
+/* make_key - openssl genpkey, then the DKIM record from the DER public key (and for
+ * RSA a second record holding the PKCS#1 form, as some signers publish it) */
 static int make_key(const char *name, const char *genopts, int ed, struct key *k)
 {
-    char cmd[1024], pem[256], der[256], p[1024];
+    char cmd[2048], pem[256], der[256], der1[256], p[1024];
     unsigned char *d;
     size_t n;
 
     snprintf(pem, sizeof(pem), "%s/%s.pem", tmpdir, name);
     snprintf(der, sizeof(der), "%s/%s.der", tmpdir, name);
+    snprintf(der1, sizeof(der1), "%s/%s.pkcs1.der", tmpdir, name);
     snprintf(cmd, sizeof(cmd),
              "openssl genpkey %s -out %s 2>/dev/null && "
-             "openssl pkey -in %s -pubout -outform DER -out %s 2>/dev/null",
-             genopts, pem, pem, der);
+             "openssl pkey -in %s -pubout -outform DER -out %s 2>/dev/null && "
+             "{ test %d = 1 || openssl rsa -in %s -RSAPublicKey_out -outform DER -out %s "
+             "2>/dev/null; }",
+             genopts, pem, pem, der, ed, pem, der1);
     if (system(cmd) != 0)
         return -1;
     if ((k->pem = read_file(pem, NULL)) == NULL ||
@@ -120,6 +126,11 @@ static int make_key(const char *name, const char *genopts, int ed, struct key *k
     } else {
         b64(d, n, p);
         snprintf(k->rec, sizeof(k->rec), "v=DKIM1; k=rsa; p=%s", p);
+        free(d);
+        if ((d = (unsigned char *)read_file(der1, &n)) == NULL)
+            return -1;
+        b64(d, n, k->p1);
+        snprintf(k->rec1, sizeof(k->rec1), "v=DKIM1; k=rsa; p=%s", k->p1);
     }
     free(d);
     return 0;
@@ -311,12 +322,17 @@ enum mutate {
 };
 
 enum dnsmode {
-    D_KEY,      /* the right record */
-    D_NXDOMAIN, /* nothing published */
-    D_TEMPFAIL, /* the key name answers TEMPFAIL */
-    D_REVOKED,  /* p= empty */
-    D_BIG,      /* one 9000-byte record */
-    D_MANY,     /* the RRset holds 40 records (well over 8 KB in total) */
+    D_KEY,       /* the right record */
+    D_NXDOMAIN,  /* nothing published */
+    D_TEMPFAIL,  /* the key name answers TEMPFAIL */
+    D_REVOKED,   /* p= empty */
+    D_BIG,       /* one 9000-byte record */
+    D_MANY,      /* the RRset holds 40 records (well over 8 KB in total) */
+    D_PKCS1,     /* p= is the bare PKCS#1 RSAPublicKey */
+    D_PKCS1_FWS, /* ... folded with spaces, no k= */
+    D_PKCS1_ED,  /* ... under k=ed25519: not re-wrapped */
+    D_PKCS1_BIG, /* ... with a filler tag: fits as PKCS#1, not as SPKI */
+    D_GARBAGE,   /* p= is base64 of no key at all */
 };
 
 struct want {
@@ -544,6 +560,56 @@ static const struct tcase {
      1,
      {{AUTH_PERMERROR, DKIM_REASON_SYNTAX, -1, 1}},
      0},
+    {"PKCS#1 key in p=",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_PKCS1,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     1},
+    {"PKCS#1 key in p=, folded, no k=",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_PKCS1_FWS,
+     5,
+     0,
+     1,
+     {{AUTH_PASS, "", 1024, 1}},
+     1},
+    {"PKCS#1 key under k=ed25519",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_PKCS1_ED,
+     5,
+     0,
+     1,
+     {{AUTH_NONE, NULL, -1, 1}},
+     1},
+    {"PKCS#1 key too big once re-wrapped",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_PKCS1_BIG,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_KEY_LARGE, -1, 1}},
+     1},
+    {"p= holds no key",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0},
+     1,
+     M_NONE,
+     D_GARBAGE,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_KEY_SYNTAX, -1, 1}},
+     1},
     {"x= not reached at fixed time",
      {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 3600},
      1,
@@ -621,6 +687,44 @@ static void publish(struct dns *stub, const struct tcase *c, int nsel)
             for (int i = 0; i < 40; i++)
                 assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, keys[c->sign.key].rec), 0);
             break;
+        case D_PKCS1:
+            assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, keys[c->sign.key].rec1), 0);
+            break;
+        case D_PKCS1_FWS: {
+            char rec[4096];
+            size_t o = (size_t)snprintf(rec, sizeof(rec), "v=DKIM1; p = ");
+            const char *p = keys[c->sign.key].p1;
+
+            for (size_t i = 0; p[i] != '\0' && o + 4 < sizeof(rec); i++) {
+                rec[o++] = p[i];
+                if (i % 40 == 39)
+                    rec[o++] = ' ';
+            }
+            snprintf(rec + o, sizeof(rec) - o, " ; t=s");
+            assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, rec), 0);
+            break;
+        }
+        case D_PKCS1_ED: {
+            char rec[4096];
+
+            snprintf(rec, sizeof(rec), "v=DKIM1; k=ed25519; p=%s", keys[c->sign.key].p1);
+            assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, rec), 0);
+            break;
+        }
+        case D_PKCS1_BIG: {
+            /* libopendkim's key buffer is 1024 bytes: PKCS#1 (188 characters for RSA
+             * 1024) plus filler just under it; SPKI (216) no longer fits. */
+            char rec[1100];
+            size_t o = (size_t)snprintf(rec, sizeof(rec), "%s; n=", keys[c->sign.key].rec1);
+
+            memset(rec + o, 'x', 1010 - o);
+            rec[1010] = '\0';
+            assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, rec), 0);
+            break;
+        }
+        case D_GARBAGE:
+            assert_int_equal(dns_stub_add(stub, name, DNS_T_TXT, "v=DKIM1; k=rsa; p=AAAAAAAA"), 0);
+            break;
         }
     }
 }
@@ -677,6 +781,11 @@ static void test_table(void **state)
         for (int k = 0; k < nout; k++) {
             const struct want *w = &c->want[k];
 
+            if (w->reason == NULL) { /* any non-pass */
+                if (out[k].result == AUTH_PASS)
+                    fail_msg("%s: sig %d: got pass, want a non-pass result", c->name, k);
+                continue;
+            }
             if (out[k].result != w->res || strcmp(out[k].reason, w->reason) != 0)
                 fail_msg("%s: sig %d: got %s (%s), want %s (%s)", c->name, k,
                          auth_res_name(out[k].result), out[k].reason, auth_res_name(w->res),
