@@ -81,6 +81,11 @@ enum conf_log_level {
     CONF_LOG_DEBUG,       /* plus debugging detail */
 };
 
+enum conf_store_backend {
+    CONF_STORE_SQLITE = 0,
+    CONF_STORE_POSTGRESQL,
+};
+
 /* ---- the configuration ---- */
 
 struct sa_conf {
@@ -123,6 +128,18 @@ struct sa_conf {
     /* dmarc.* */
     int dmarc_enable;
     int dmarc_tree_walk; /* RFC 9989 DNS tree walk instead of the PSL */
+
+    /* store.* (consent store, include/senderauth/store.h) */
+    enum conf_store_backend store_backend;
+    char *store_sqlite_path;
+    char *store_pg_conninfo;
+    int store_pg_pool_size;
+    int store_busy_timeout_ms;
+
+    /* policy.* consent lookup */
+    int policy_default_enforce;
+    char *policy_subaddress_delimiter; /* each character is a delimiter; "" = none */
+    int policy_local_part_case_sensitive;
 
     /* log.* */
     enum conf_log_level log_level;

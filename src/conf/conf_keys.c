@@ -14,10 +14,12 @@ static int check_owner(const char *s, char *why, size_t whylen);
 static int check_user(const char *s, char *why, size_t whylen);
 static int check_authserv_id(const char *s, char *why, size_t whylen);
 static int check_abs_path(const char *s, char *why, size_t whylen);
+static int check_delimiters(const char *s, char *why, size_t whylen);
 static int name_ok(const char *s, size_t n);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
+static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
 
 #define F(field) offsetof(struct sa_conf, field)
 
@@ -100,6 +102,35 @@ const struct conf_key conf_keys[] = {
      "Find the policy and organizational domain by the DNS tree walk of RFC 9989 instead "
      "of the Public Suffix List."},
 
+    /* store (consent flags, docs/consent.md) */
+    {"store.backend", CONF_T_ENUM, "\"sqlite\"", 0, 0, F(store_backend), store_backend_names, NULL,
+     "Consent store: \"sqlite\" (a local file) or \"postgresql\" (one database shared by "
+     "several MTAs)."},
+    {"store.sqlite_path", CONF_T_STRING, "\"/var/lib/senderauth/consent.db\"", 0, 4095,
+     F(store_sqlite_path), NULL, check_abs_path,
+     "SQLite database file; its directory must be writable by senderauthd and senderauthctl "
+     "(WAL mode keeps -wal and -shm files next to it)."},
+    {"store.pg_conninfo", CONF_T_STRING, "\"\"", 0, 4095, F(store_pg_conninfo), NULL, NULL,
+     "PostgreSQL connection string (libpq), e.g. \"host=db.example dbname=senderauth "
+     "user=senderauth\"; required when store.backend is \"postgresql\"."},
+    {"store.pg_pool_size", CONF_T_INT, "4", 1, 256, F(store_pg_pool_size), NULL, NULL,
+     "PostgreSQL connections shared by the milter threads."},
+    {"store.busy_timeout_ms", CONF_T_INT, "2000", 0, 60000, F(store_busy_timeout_ms), NULL, NULL,
+     "Milliseconds one store query may wait (SQLite busy timeout, PostgreSQL "
+     "statement_timeout) before it counts as a store failure."},
+
+    /* policy: consent (docs/consent.md) */
+    {"policy.default_enforce", CONF_T_BOOL, "false", 0, 1, F(policy_default_enforce), NULL, NULL,
+     "Enforce DMARC for recipients with no address or domain row in the store; false = "
+     "opt-in (see docs/consent.md before changing it)."},
+    {"policy.subaddress_delimiter", CONF_T_STRING, "\"+\"", 0, 15, F(policy_subaddress_delimiter),
+     NULL, check_delimiters,
+     "Characters that start a subaddress tag (like Postfix recipient_delimiter): "
+     "user+tag@d falls back to user@d; empty = no subaddresses."},
+    {"policy.local_part_case_sensitive", CONF_T_BOOL, "false", 0, 1,
+     F(policy_local_part_case_sensitive), NULL, NULL,
+     "Compare local parts case-sensitively in consent lookups (domains never are)."},
+
     /* log */
     {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
      "\"warning\", \"info\" (one summary line per message) or \"debug\"."},
@@ -169,6 +200,18 @@ static int check_authserv_id(const char *s, char *why, size_t whylen)
     for (const char *p = s; *p; p++) {
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
             snprintf(why, whylen, "\"%s\" may contain only letters, digits, '.', '-' and '_'", s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* check_delimiters - printable, not a letter, digit, '@', '"' or space */
+static int check_delimiters(const char *s, char *why, size_t whylen)
+{
+    for (const char *p = s; *p; p++) {
+        if (!isgraph((unsigned char)*p) || isalnum((unsigned char)*p) || *p == '@' || *p == '"') {
+            snprintf(why, whylen, "\"%s\": delimiters must be punctuation other than '@' and '\"'", s);
             return -1;
         }
     }
