@@ -75,6 +75,22 @@ enum conf_on_error {
     CONF_ON_ERROR_TEMPFAIL,   /* 4xx the message */
 };
 
+enum conf_policy_mode {
+    CONF_POLICY_OFF = 0, /* no consent lookups, nothing enforced */
+    CONF_POLICY_MEASURE, /* log what would happen (would_reject, would_quarantine) */
+    CONF_POLICY_ENFORCE, /* reject / quarantine for consenting recipients */
+};
+
+enum conf_mixed {
+    CONF_MIXED_SPLIT = 0, /* 452 4.5.3 for a recipient of the other class */
+    CONF_MIXED_NEVER,     /* a mixed transaction is enforced for nobody */
+};
+
+enum conf_quarantine_action {
+    CONF_QUARANTINE_HEADER = 0, /* add quarantine.header_name: yes */
+    CONF_QUARANTINE_HOLD,       /* the MTA's hold queue (smfi_quarantine) */
+};
+
 enum conf_log_level {
     CONF_LOG_WARNING = 0, /* warnings and errors only */
     CONF_LOG_INFO,        /* plus one summary line per message */
@@ -143,6 +159,24 @@ struct sa_conf {
 
     /* log.* */
     enum conf_log_level log_level;
+
+    /* policy.* - enforcement (docs/enforcement.md) */
+    enum conf_policy_mode policy_mode;
+    char *policy_domain_modes; /* "DOMAIN=MODE ..." per recipient domain; "" = none */
+    int policy_cache_ttl;      /* seconds a consent answer is reused; 0 = no cache */
+    int policy_cache_size;     /* consent answers kept */
+    enum conf_mixed policy_mixed_recipients;
+    enum conf_on_error policy_on_temperror;
+    char *policy_reject_template; /* %d From domain, %p its policy */
+    int policy_reject_as_quarantine;
+    struct conf_cidr_list policy_forwarders;
+    char *policy_list_ids;           /* List-Id values, separated by spaces or commas */
+    char *policy_allow_from_domains; /* From domains (and below), spaces or commas */
+    int policy_random_seed;          /* pct sampling; 0 = from the clock */
+
+    /* quarantine.* */
+    enum conf_quarantine_action quarantine_action;
+    char *quarantine_header_name;
 
     /* private */
     atomic_int refcnt;

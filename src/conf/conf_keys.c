@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf_keys.h"
 
@@ -16,9 +17,16 @@ static int check_authserv_id(const char *s, char *why, size_t whylen);
 static int check_abs_path(const char *s, char *why, size_t whylen);
 static int check_delimiters(const char *s, char *why, size_t whylen);
 static int name_ok(const char *s, size_t n);
+static int check_domain_modes(const char *s, char *why, size_t whylen);
+static int check_template(const char *s, char *why, size_t whylen);
+static int check_header_name(const char *s, char *why, size_t whylen);
+static int check_word_list(const char *s, char *why, size_t whylen);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
+static const char *const policy_mode_names[] = {"off", "measure", "enforce", NULL};
+static const char *const mixed_names[] = {"split", "never", NULL};
+static const char *const quarantine_names[] = {"header", "hold", NULL};
 static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
 
 #define F(field) offsetof(struct sa_conf, field)
@@ -131,6 +139,56 @@ const struct conf_key conf_keys[] = {
      F(policy_local_part_case_sensitive), NULL, NULL,
      "Compare local parts case-sensitively in consent lookups (domains never are)."},
 
+    /* policy: enforcement for consenting recipients (docs/enforcement.md) */
+    {"policy.mode", CONF_T_ENUM, "\"off\"", 0, 0, F(policy_mode), policy_mode_names, NULL,
+     "\"off\" (no consent lookups), \"measure\" (log would_reject / would_quarantine, act on "
+     "nothing) or \"enforce\" (reject / quarantine for recipients who consented)."},
+    {"policy.domain_modes", CONF_T_STRING, "\"\"", 0, 4095, F(policy_domain_modes), NULL,
+     check_domain_modes,
+     "Per recipient domain mode overriding policy.mode: \"DOMAIN=MODE ...\" (MODE off, measure "
+     "or enforce), e.g. \"example.jp=enforce example.net=measure\"."},
+    {"policy.cache_ttl", CONF_T_INT, "60", 0, 3600, F(policy_cache_ttl), NULL, NULL,
+     "Seconds a recipient's consent answer is reused before the store is asked again (a "
+     "toggle takes effect within this time); 0 = ask the store for every recipient."},
+    {"policy.cache_size", CONF_T_INT, "100000", 16, 10000000, F(policy_cache_size), NULL, NULL,
+     "Consent answers kept in the cache; the least recently used go first."},
+    {"policy.mixed_recipients", CONF_T_ENUM, "\"split\"", 0, 0, F(policy_mixed_recipients),
+     mixed_names, NULL,
+     "Consenting and other recipients in one transaction: \"split\" (452 4.5.3 for a later "
+     "recipient of the other class; the sender retries it separately) or \"never\" (the "
+     "transaction is enforced for nobody)."},
+    {"policy.on_temperror", CONF_T_ENUM, "\"accept\"", 0, 0, F(policy_on_temperror),
+     on_error_names, NULL,
+     "dmarc=temperror for consenting recipients: \"accept\" or \"tempfail\" (451, the "
+     "sender retries)."},
+    {"policy.reject_template", CONF_T_STRING,
+     "\"Message rejected by the DMARC policy (p=%p) of %d\"", 1, 200,
+     F(policy_reject_template), NULL, check_template,
+     "Text of the 550 5.7.1 reply; %d is the From domain, %p its DMARC policy."},
+    {"policy.reject_as_quarantine", CONF_T_BOOL, "false", 0, 1, F(policy_reject_as_quarantine),
+     NULL, NULL, "Apply p=reject as quarantine (never reject at end of data)."},
+    {"policy.forwarders", CONF_T_CIDRLIST, "[ ]", 0, 4096, F(policy_forwarders), NULL, NULL,
+     "Sending networks of known forwarders and mailing lists (CIDR): never enforced."},
+    {"policy.list_ids", CONF_T_STRING, "\"\"", 0, 4095, F(policy_list_ids), NULL,
+     check_word_list,
+     "List-Id values (the part in <>, e.g. \"users.lists.example.org\"), separated by "
+     "spaces or commas: messages carrying one are never enforced."},
+    {"policy.allow_from_domains", CONF_T_STRING, "\"\"", 0, 4095, F(policy_allow_from_domains),
+     NULL, check_word_list,
+     "From domains (and their subdomains), separated by spaces or commas, never enforced."},
+    {"policy.random_seed", CONF_T_INT, "0", 0, 2147483647, F(policy_random_seed), NULL, NULL,
+     "Seed of the pct sampling; 0 = from the clock. A fixed seed is for tests."},
+
+    /* quarantine */
+    {"quarantine.action", CONF_T_ENUM, "\"header\"", 0, 0, F(quarantine_action),
+     quarantine_names, NULL,
+     "How a quarantined message is marked: \"header\" (quarantine.header_name: yes, for "
+     "Sieve or the delivery agent) or \"hold\" (the MTA's hold queue)."},
+    {"quarantine.header_name", CONF_T_STRING, "\"X-Senderauth-Quarantine\"", 1, 64,
+     F(quarantine_header_name), NULL, check_header_name,
+     "Header field added by quarantine.action = \"header\"; copies arriving with the "
+     "message are removed."},
+
     /* log */
     {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
      "\"warning\", \"info\" (one summary line per message) or \"debug\"."},
@@ -225,4 +283,82 @@ static int check_abs_path(const char *s, char *why, size_t whylen)
         return 0;
     snprintf(why, whylen, "\"%s\" must be an absolute path", s);
     return -1;
+}
+
+/* check_domain_modes - "DOMAIN=MODE" words separated by spaces or commas */
+static int check_domain_modes(const char *s, char *why, size_t whylen)
+{
+    const char *p = s;
+
+    while (*p) {
+        size_t n, d;
+        int ok = 0;
+
+        p += strspn(p, " ,\t");
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " ,\t");
+        d = strcspn(p, "=");
+        if (d > 0 && d < n) {
+            for (int i = 0; policy_mode_names[i]; i++)
+                if (strlen(policy_mode_names[i]) == n - d - 1 &&
+                    strncasecmp(p + d + 1, policy_mode_names[i], n - d - 1) == 0)
+                    ok = 1;
+        }
+        if (!ok) {
+            snprintf(why, whylen,
+                     "\"%.*s\" must be DOMAIN=off, DOMAIN=measure or DOMAIN=enforce", (int)n, p);
+            return -1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+/* check_template - printable text; '%' only in %d and %p */
+static int check_template(const char *s, char *why, size_t whylen)
+{
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
+            snprintf(why, whylen, "must be printable ASCII on one line");
+            return -1;
+        }
+        if (*p == '%') {
+            if (p[1] != 'd' && p[1] != 'p') {
+                snprintf(why, whylen, "'%%' must be followed by d (From domain) or p (policy)");
+                return -1;
+            }
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* check_header_name - RFC 5322 2.2 field name: printable ASCII except ':' */
+static int check_header_name(const char *s, char *why, size_t whylen)
+{
+    if (*s == '\0') {
+        snprintf(why, whylen, "must not be empty");
+        return -1;
+    }
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == ':') {
+            snprintf(why, whylen, "\"%s\" is not a header field name", s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* check_word_list - names (letters, digits, '.', '-', '_') separated by spaces or commas */
+static int check_word_list(const char *s, char *why, size_t whylen)
+{
+    for (const char *p = s; *p; p++) {
+        if (!isalnum((unsigned char)*p) && strchr(".-_ ,\t", *p) == NULL) {
+            snprintf(why, whylen, "'%c' is not allowed: names separated by spaces or commas",
+                     isprint((unsigned char)*p) ? *p : '?');
+            return -1;
+        }
+    }
+    return 0;
 }
