@@ -137,11 +137,10 @@ static void test_table(void **state)
             bad++;
         }
         /* A draw happens only when pct < 100 applies to a failing message with a policy. */
-        if ((out.draw >= 0) != (r->pct < 100 && r->ran && r->consent && r->mode != OFF &&
-                                !r->override && r->result == FAIL && r->has_record &&
-                                (r->policy == Q || r->policy == R))) {
-            print_error("%s: got draw=%d, want a draw only when pct applies\n", r->name,
-                        out.draw);
+        if ((out.draw >= 0) !=
+            (r->pct < 100 && r->ran && r->consent && r->mode != OFF && !r->override &&
+             r->result == FAIL && r->has_record && (r->policy == Q || r->policy == R))) {
+            print_error("%s: got draw=%d, want a draw only when pct applies\n", r->name, out.draw);
             bad++;
         }
     }
