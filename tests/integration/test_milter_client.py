@@ -261,7 +261,62 @@ def run_mode2(port):
         check("mode2 inserted header keeps its own space", got[0], ("X-Top", " lead"))
 
 
+def judge_selftest():
+    """The case judge must catch what a spoofer would exploit: feed it fabricated
+    daemon answers and check that each bad one is reported."""
+    from satest import cases as sc
+    hdrs = [("Authentication-Results", " other.example; spf=pass"),
+            ("Authentication-Results", " mx.test.example; dkim=pass header.d=bank.example"),
+            ("Authentication-Results", " (x) MX.TEST.EXAMPLE; dmarc=pass"),
+            ("From", " a@a.example")]
+    b = sc.Built(hdrs, b"x\r\n", [{"b": "AbCdEfGhIj", "domain": "a.example"}])
+    good_ar = "mx.test.example;\n\tspf=pass smtp.mailfrom=a.example;\n\tdkim=pass " \
+              "header.d=a.example header.b=AbCdEfGh;\n\tdmarc=pass header.from=a.example"
+    exp = {"reply": "accept", "ar": {"spf": {"result": "pass", "smtp.mailfrom": "a.example"},
+                                     "dkim": {"result": "pass", "header.b": "{sig:0}"},
+                                     "dmarc": "pass"}}
+
+    def result(mods, code="continue"):
+        r = milter.Result()
+        r.reply, r.stage, r.mods = milter.Reply(code), "eom", mods
+        return r
+
+    ins = milter.Mod("insheader", index=0, name="Authentication-Results", value=good_ar)
+    d3 = milter.Mod("chgheader", index=3, name="Authentication-Results", value="")
+    d2 = milter.Mod("chgheader", index=2, name="Authentication-Results", value="")
+    rows = [
+        ("correct answer", [d3, d2, ins], exp, 0),
+        ("ascending deletes (Postfix and Sendmail differ)", [d2, d3, ins], exp, 1),
+        ("one forged field left", [d3, ins], exp, 1),
+        ("foreign field deleted", [d3, d2, milter.Mod("chgheader", index=1,
+                                                      name="Authentication-Results",
+                                                      value=""), ins], exp, 1),
+        ("no A-R added", [d3, d2], exp, 1),
+        ("wrong result", [d3, d2, milter.Mod("insheader", index=0,
+                                             name="Authentication-Results",
+                                             value=good_ar.replace("dmarc=pass", "dmarc=fail"))],
+         exp, 1),
+        ("header.b not from our signature", [d3, d2, milter.Mod(
+            "insheader", index=0, name="Authentication-Results",
+            value=good_ar.replace("AbCdEfGh", "ZZZZZZZZ"))], exp, 1),
+        ("bare LF in added value", [d3, d2, milter.Mod(
+            "insheader", index=0, name="Authentication-Results",
+            value=good_ar + "\nX-Evil: 1")], exp, 1),
+        ("body replaced", [d3, d2, ins, milter.Mod("replbody", data=b"")], exp, 1),
+        ("reply tempfail", [d3, d2, ins], dict(exp, reply="accept"), 1),
+    ]
+    for name, mods, e, want_fail in rows:
+        code = "tempfail" if name == "reply tempfail" else "continue"
+        rep = sc.evaluate(result(mods, code), b, e, sc.OUR_ID, False)
+        got = 1 if rep["failures"] else 0
+        if got != want_fail:
+            failures.append("judge self-test %r: got %d failures %r, want %s" %
+                            (name, len(rep["failures"]), rep["failures"],
+                             "some" if want_fail else "none"))
+
+
 def main():
+    judge_selftest()
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc or not os.path.exists("/usr/include/libmilter/mfapi.h"):
         print("test_milter_client: FAIL: needs a C compiler and libmilter-dev")

@@ -179,9 +179,15 @@ class MilterClient:
         return self
 
     def close(self):
+        """SMFIC_QUIT, then wait (bounded) until the filter closes its side: the session
+        has then really ended, so a daemon stopped right afterwards has no half-closed
+        session left (which libmilter's worker pool does not always clean up)."""
         if self.sock is not None:
             try:
                 self._send(C_QUIT)
+                self.sock.shutdown(socket.SHUT_WR)
+                while self.sock.recv(4096):
+                    pass
             except OSError:
                 pass
             self.sock.close()
