@@ -354,7 +354,16 @@ def run_case(port, case, builts, our_id=OUR_ID):
     list of per-message reports (for printing)."""
     failures, reports = [], []
     c = case.get("connect", {})
-    with milter.MilterClient("127.0.0.1", port) as cl:
+    mta = case.get("mta") or {}
+    protocol = milter.P_ALL
+    if mta.get("no_leadspc"):     # an MTA that strips the space after the colon
+        protocol &= ~milter.P_HDR_LEADSPC
+    if mta.get("no_noreply"):     # an MTA that wants a reply to every command
+        protocol &= ~(milter.P_NR_CONN | milter.P_NR_HELO | milter.P_NR_MAIL |
+                      milter.P_NR_RCPT | milter.P_NR_DATA | milter.P_NR_UNKN |
+                      milter.P_NR_HDR | milter.P_NR_EOH | milter.P_NR_BODY | milter.P_SKIP)
+    with milter.MilterClient("127.0.0.1", port, protocol=protocol,
+                             fold=mta.get("fold", "\n")) as cl:
         r = cl.connect(c.get("host", "unknown"), c.get("ip", "192.0.2.1"),
                        port=c.get("port", 25))
         if r.is_terminal():
@@ -475,7 +484,7 @@ def _reply_ok(want, reply):
     return False
 
 
-def _select(ar, method):
+def select_results(ar, method):
     """Resinfos an expectation for `method` talks about. `spf` means the MAIL FROM
     identity (resinfos with smtp.mailfrom; all SPF ones when none has it); `spf_helo`
     those with smtp.helo only."""
@@ -527,7 +536,7 @@ def check_ar(exp, ar_value, sigs):
     for method, want in exp.items():
         if method in ("regex", "not_regex", "absent"):
             continue
-        sel = _select(ar, method)
+        sel = select_results(ar, method)
         if isinstance(want, list):
             if len(sel) != len(want):
                 f.append("%s: %d results, want %d (%r)" % (method, len(sel), len(want), sel))
@@ -555,8 +564,8 @@ def check_ar(exp, ar_value, sigs):
         if re.search(rx, _unfold(ar_value)):
             f.append("A-R matches /%s/ (must not)" % rx)
     for method in exp.get("absent", []) or []:
-        if _select(ar, method):
-            f.append("A-R has %s (must not): %r" % (method, _select(ar, method)))
+        if select_results(ar, method):
+            f.append("A-R has %s (must not): %r" % (method, select_results(ar, method)))
     return f
 
 
