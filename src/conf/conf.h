@@ -178,6 +178,17 @@ struct sa_conf {
     enum conf_quarantine_action quarantine_action;
     char *quarantine_header_name;
 
+    /* lists.* and headers.* (docs/webmail-headers.md) */
+    char *lists_warning_file;   /* "" = no warning list */
+    char *lists_trustmark_file; /* "" = no trust-mark list */
+    int lists_match_orgdomain;
+    int lists_reload_interval; /* seconds; 0 = check at every message */
+    char *headers_trust_name;
+    char *headers_warning_name;
+    char *headers_warning_value;
+    int headers_warn_on_enforcing_policy;
+    char *headers_trustmark_name;
+
     /* private */
     atomic_int refcnt;
     char *source; /* file loaded, or "(defaults)" */

@@ -21,6 +21,9 @@ static int check_domain_modes(const char *s, char *why, size_t whylen);
 static int check_template(const char *s, char *why, size_t whylen);
 static int check_header_name(const char *s, char *why, size_t whylen);
 static int check_word_list(const char *s, char *why, size_t whylen);
+static int check_opt_abs_path(const char *s, char *why, size_t whylen);
+static int check_x_name(const char *s, char *why, size_t whylen);
+static int check_token(const char *s, char *why, size_t whylen);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
@@ -188,6 +191,37 @@ const struct conf_key conf_keys[] = {
      F(quarantine_header_name), NULL, check_header_name,
      "Header field added by quarantine.action = \"header\"; copies arriving with the "
      "message are removed."},
+
+    /* lists (docs/webmail-headers.md) */
+    {"lists.warning_file", CONF_T_STRING, "\"\"", 0, 4095, F(lists_warning_file), NULL,
+     check_opt_abs_path,
+     "Warning list: dmarc=fail from these domains gets headers.warning_name for every "
+     "recipient, also at p=none (conf/warning-domains.example); empty = no list."},
+    {"lists.trustmark_file", CONF_T_STRING, "\"\"", 0, 4095, F(lists_trustmark_file), NULL,
+     check_opt_abs_path,
+     "Trust-mark list: these domains earn headers.trustmark_name and level=listed when "
+     "authenticated (conf/trustmark-domains.example); empty = no list."},
+    {"lists.match_orgdomain", CONF_T_BOOL, "false", 0, 1, F(lists_match_orgdomain), NULL, NULL,
+     "Also look up the From domain's organizational domain in the lists."},
+    {"lists.reload_interval", CONF_T_INT, "60", 0, 86400, F(lists_reload_interval), NULL, NULL,
+     "Seconds between checks whether a list file changed (0 = at every message); "
+     "SIGUSR1 re-reads the lists at once."},
+
+    /* headers (docs/webmail-headers.md) */
+    {"headers.trust_name", CONF_T_STRING, "\"X-Senderauth-Trust\"", 3, 64, F(headers_trust_name),
+     NULL, check_x_name, "Trust-level field on every checked message (level=...; from=...)."},
+    {"headers.warning_name", CONF_T_STRING, "\"X-Senderauth-Result\"", 3, 64,
+     F(headers_warning_name), NULL, check_x_name,
+     "Warning field, added when DMARC fails for a listed domain."},
+    {"headers.warning_value", CONF_T_STRING, "\"fail\"", 1, 64, F(headers_warning_value), NULL,
+     check_token, "Value of the warning field."},
+    {"headers.warn_on_enforcing_policy", CONF_T_BOOL, "false", 0, 1,
+     F(headers_warn_on_enforcing_policy), NULL, NULL,
+     "Also warn on every dmarc=fail whose domain publishes p=quarantine or p=reject, "
+     "listed or not."},
+    {"headers.trustmark_name", CONF_T_STRING, "\"X-Senderauth-Trustmark\"", 3, 64,
+     F(headers_trustmark_name), NULL, check_x_name,
+     "Trust-mark field (from=...; basis=dmarc or author-signature)."},
 
     /* log */
     {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
@@ -361,4 +395,37 @@ static int check_word_list(const char *s, char *why, size_t whylen)
         }
     }
     return 0;
+}
+
+/* check_opt_abs_path - "" or an absolute path */
+static int check_opt_abs_path(const char *s, char *why, size_t whylen)
+{
+    return *s == '\0' ? 0 : check_abs_path(s, why, whylen);
+}
+
+/* check_x_name - a header name senderauthd may own (and remove from incoming mail):
+ * "X-" then letters, digits and '-' */
+static int check_x_name(const char *s, char *why, size_t whylen)
+{
+    int ok = (s[0] == 'X' || s[0] == 'x') && s[1] == '-' && s[2] != '\0';
+
+    for (const char *p = s; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-';
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "\"%s\" must be \"X-\" followed by letters, digits and '-'", s);
+    return -1;
+}
+
+/* check_token - letters, digits, '-', '_' and '.' */
+static int check_token(const char *s, char *why, size_t whylen)
+{
+    int ok = *s != '\0';
+
+    for (const char *p = s; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "\"%s\" may contain only letters, digits, '-', '_' and '.'", s);
+    return -1;
 }
