@@ -87,7 +87,7 @@ int store_normalize_address(const char *in, int local_case_sensitive, char *out,
     for (size_t i = 0; i < local; i++) {
         unsigned char ch = (unsigned char)in[i];
 
-        if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>' || ch == ',') {
+        if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>') {
             store_seterr("\"%.300s\": not an address (local@domain)", in);
             return -1;
         }
