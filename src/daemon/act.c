@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/badge.h"
 #include "daemon/msg.h"
 #include "mail/hdr.h"
 #include "out/ar_format.h"
@@ -160,6 +161,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
             log_word(&b, "policy", d->has_record ? dmarc_policy_name(d->policy) : "-");
         }
     }
+    enforce_log(m, &b);
     log_word(&b, "action", action);
     log_info("%s", b.data ? b.data : m->qid);
     buf_release(&b);
@@ -181,8 +183,10 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     struct ar_header h;
     char comment[160], value[AR_MAX_HEADER + 1];
     int fail = 0;
+    sfsistat reply;
 
-    if (m->too_many_forged || (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
+    if (m->too_many_forged || badge_blocked(c, m) ||
+        (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
         log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid, m->nours);
         act_log(m, c, "tempfail");
         smfi_setreply(ctx, "451", "4.7.0", "Message cannot be processed, try again later");
@@ -194,6 +198,10 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
                       "Temporary sender authentication failure, try again later");
         return SMFIS_TEMPFAIL;
     }
+    if (enforce_reply(ctx, m, &reply)) { /* 550 5.7.1 policy reject, or 451 */
+        act_log(m, c, enforce_action(m));
+        return reply;
+    }
     /* Delete from the highest index down so that lower indexes stay valid. */
     for (int i = m->nours - 1; i >= 0; i--) {
         if (smfi_chgheader(ctx, AR_HEADER_NAME, m->ours[i], NULL) != MI_SUCCESS) {
@@ -201,6 +209,10 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
             act_log(m, c, "tempfail");
             return SMFIS_TEMPFAIL; /* never pass a forged header on */
         }
+    }
+    if (badge_strip(ctx, m) < 0) { /* incoming X-Senderauth-* fields */
+        act_log(m, c, "tempfail");
+        return SMFIS_TEMPFAIL;
     }
     act_build_ar(m, &h, comment, sizeof(comment));
     if (ar_format_header(&h, "\n\t", value, sizeof(value)) < 0 ||
@@ -213,10 +225,14 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         log_warn("%s: cannot add Received-SPF", m->qid);
         fail = 1;
     }
+    if (badge_add(ctx, c, m) < 0) /* trust level, warning, trust mark (webmail) */
+        fail = 1;
+    if (enforce_apply(ctx, c, m) < 0) /* quarantine mark, inbound copies removed */
+        fail = 1;
     if (fail && m->conf->on_error == CONF_ON_ERROR_TEMPFAIL) {
         act_log(m, c, "tempfail");
         return SMFIS_TEMPFAIL;
     }
-    act_log(m, c, "accept");
+    act_log(m, c, enforce_action(m));
     return SMFIS_CONTINUE;
 }

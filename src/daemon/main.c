@@ -12,12 +12,30 @@
 #include "conf/conf.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
+#include "policy/lists.h"
 #include "util/log.h"
 
 static void usage(void) __attribute__((noreturn));
 static int check_conf(const char *path);
 static int proc_new(struct sa_proc *p, const struct sa_conf *conf);
 static void proc_free(struct sa_proc *p);
+static int load_list(const char *path, int interval, struct lists_file **out);
+static void on_usr1(int sig);
+
+/* on_usr1 - SIGUSR1: re-read the domain lists at the next message (async-signal-safe) */
+static void on_usr1(int sig)
+{
+    lists_request_reload();
+}
+
+/* load_list - a domain list file ("" = none); -1 when it cannot be read */
+static int load_list(const char *path, int interval, struct lists_file **out)
+{
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    return (*out = lists_file_new(path, interval, NULL)) != NULL ? 0 : -1;
+}
 
 static void usage(void)
 {
@@ -82,6 +100,13 @@ static int proc_new(struct sa_proc *p, const struct sa_conf *conf)
         log_warn("cannot start the DKIM library");
         return -1;
     }
+    if ((p->enforce = enforce_proc_new(conf)) == NULL) {
+        log_warn("cannot start the consent cache");
+        return -1;
+    }
+    if (load_list(conf->lists_warning_file, conf->lists_reload_interval, &p->warn_list) < 0 ||
+        load_list(conf->lists_trustmark_file, conf->lists_reload_interval, &p->trust_list) < 0)
+        return -1;
     if (gethostname(p->hostname, sizeof(p->hostname)) < 0)
         p->hostname[0] = '\0';
     p->hostname[sizeof(p->hostname) - 1] = '\0';
@@ -90,6 +115,9 @@ static int proc_new(struct sa_proc *p, const struct sa_conf *conf)
 
 static void proc_free(struct sa_proc *p)
 {
+    enforce_proc_free(p->enforce);
+    lists_file_free(p->warn_list);
+    lists_file_free(p->trust_list);
     dkim_eval_lib_free(p->dkim_lib);
     orgdomain_free(p->org);
     if (p->shared != p->res)
@@ -141,6 +169,14 @@ int main(int argc, char **argv)
      * yet, so a HUP (systemctl reload) must not stop the service. */
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+    }
     if (proc_new(&proc, conf) < 0)
         log_fatal("cannot start");
     if (!fg && daemon(0, 0) < 0)

@@ -17,18 +17,20 @@
 
 #include <libmilter/mfapi.h>
 
+#include "daemon/badge.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
 #include "util/log.h"
 
-/* Actions we use: add our fields, delete forged A-R fields. */
-#define WANT_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+/* Actions we use: add our fields, delete forged A-R fields, hold (quarantine.action). */
+#define HDR_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+#define WANT_ACTIONS (HDR_ACTIONS | SMFIF_QUARANTINE)
 /* Steps we never answer with anything but "continue": ask for no reply to save round
- * trips; steps we do not need (DATA, unknown commands) are not sent; values keep their
- * leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
+ * trips (not RCPT: enforce.c may answer 452 4.5.3 there); steps we do not need (DATA,
+ * unknown commands) are not sent; values keep their leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
  * there is no body reply to carry it. */
 #define WANT_PROTO                                                                                 \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |               \
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_DATA |                               \
      SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN |               \
      SMFIP_NODATA | SMFIP_HDR_LEADSPC)
 
@@ -72,7 +74,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
         return SMFIS_TEMPFAIL;
     c->actions = f0 & WANT_ACTIONS;
     c->proto = f1 & WANT_PROTO;
-    if (c->actions != WANT_ACTIONS)
+    if ((c->actions & HDR_ACTIONS) != HDR_ACTIONS)
         log_warn("MTA does not offer header changes (actions 0x%lx): no headers will be "
                  "written and messages with forged Authentication-Results are deferred",
                  f0);
@@ -123,6 +125,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     struct sa_conn *c = conn_of(ctx);
 
     if (c != NULL && c->msg != NULL) {
+        if (enforce_rcpt(ctx, c, c->msg, argv ? argv[0] : NULL) != SMFIS_CONTINUE)
+            return SMFIS_TEMPFAIL; /* 452 4.5.3 for this recipient only */
         c->msg->nrcpt++;
         if (log_debug_enabled() && argv && argv[0])
             log_debug("%s: rcpt %.256s", c->msg->qid, argv[0]);
@@ -134,8 +138,11 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct sa_conn *c = conn_of(ctx);
 
-    if (c != NULL && c->msg != NULL)
+    if (c != NULL && c->msg != NULL) {
         msg_header(c->msg, c, name, value);
+        badge_header(c->msg, name);
+        enforce_header(c->msg, name, value);
+    }
     return next(c, SMFIP_NR_HDR);
 }
 
@@ -171,6 +178,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     }
     msg_set_qid(c->msg, smfi_getsymval(ctx, "i"));
     msg_eval_eom(c->msg);
+    enforce_eom(c->msg, c);
     r = act_eom(ctx, c, c->msg);
     conn_end_msg(c);
     return r;

@@ -12,6 +12,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf/conf.h"
+#include "daemon/enforce.h"
 #include "dkim/dkim_eval.h"
 #include "dmarc/dmarc.h"
 #include "dns/dns.h"
@@ -30,10 +31,15 @@ struct sa_proc {
     struct dns *shared;    /* cache over res (res itself when the cache is off) */
     struct orgdomain *org; /* PSL */
     struct dkim_eval_lib *dkim_lib;
+    struct lists_file *warn_list;  /* lists.warning_file, or NULL (badge.c) */
+    struct lists_file *trust_list; /* lists.trustmark_file, or NULL */
+    struct enforce_proc *enforce; /* consent store, cache, counters (enforce.c) */
     char hostname[256];
 };
 
 struct sa_msg;
+struct lists_file;
+struct badge_state;
 
 struct sa_conn {
     char ip[MSG_IP_LEN]; /* client address as text; "" when the MTA gave none */
@@ -75,6 +81,7 @@ struct sa_msg {
     int *ours;            /* their 1-based indexes whose authserv-id is ours */
     int nours, ours_cap;
     int too_many_forged;
+    struct badge_state *badge; /* incoming X-Senderauth-* fields (badge.c), NULL = none */
 
     /* EOM stage */
     struct dkim_sig_res *dkim; /* pool array of conf->dkim_max_signatures */
@@ -83,6 +90,8 @@ struct sa_msg {
     enum from_status from_status;
     struct dmarc_res dmarc;
     int dmarc_ran;
+
+    struct enforce_state enf; /* consent classes (RCPT) and the decision (EOM) */
 };
 
 /* conn.c */

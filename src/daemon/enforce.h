@@ -1,0 +1,66 @@
+/* enforce.h - DMARC policy enforcement in senderauthd, per recipient consent
+ * (docs/enforcement.md): consent lookups and recipient classes at RCPT, the decision
+ * at end of message, and the MTA actions (550 5.7.1, quarantine header or hold,
+ * 451 on temperror), with measure mode logging what would have happened.
+ * Threads: struct enforce_proc is built in main() before the milter starts; its store
+ * handle, cache, random source and counters are safe to share (locked or atomic inside).
+ * struct enforce_state lives in one sa_msg and is used by that message's thread. */
+#ifndef SA_DAEMON_ENFORCE_H
+#define SA_DAEMON_ENFORCE_H
+
+#include <libmilter/mfapi.h>
+
+#include "conf/conf.h"
+#include "policy/decide.h"
+#include "util/buf.h"
+
+#define ENFORCE_LIST_ID_MAX 256
+
+/* Per-message state (a member of struct sa_msg, zeroed by msg_new). */
+struct enforce_state {
+    int cls;     /* recipient class fixed by the first accepted RCPT: 0 none yet,
+                  * 1 passive (not enforced), 2 active (consenting, mode enforce) */
+    int nactive; /* accepted recipients of each class */
+    int npassive;
+    int nmeasure;  /* passive ones that consented in measure mode */
+    int ndeferred; /* answered 452 4.5.3 (split) */
+    int nerror;    /* store failures (counted as not consenting) */
+    int mixed;     /* policy.mixed_recipients = never saw both classes */
+    int nquar_in;  /* inbound copies of quarantine.header_name (removed at EOM) */
+    char list_id[ENFORCE_LIST_ID_MAX]; /* the first List-Id, the part in <> */
+    int decided;                       /* enforce_eom ran */
+    const char *override;              /* why enforcement was skipped (static), or NULL */
+    struct decide_out out;
+};
+
+struct sa_proc;
+struct sa_conn;
+struct sa_msg;
+struct enforce_proc;
+
+/* enforce_proc_new - the store (opened again lazily when it fails now), the consent
+ * cache and the random source for conf. NULL only when out of memory; a store that
+ * cannot be opened is a warning (no enforcement until it can). */
+struct enforce_proc *enforce_proc_new(const struct sa_conf *conf);
+/* enforce_proc_free - logs the counters; NULL is a no-op; returns NULL. */
+struct enforce_proc *enforce_proc_free(struct enforce_proc *e);
+
+/* enforce_rcpt - one RCPT: resolve consent, fix or check the transaction's class.
+ * SMFIS_CONTINUE, or SMFIS_TEMPFAIL with 452 4.5.3 set (split: this recipient only). */
+sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt);
+/* enforce_header - note List-Id and inbound copies of the quarantine header. */
+void enforce_header(struct sa_msg *m, const char *name, const char *value);
+/* enforce_eom - the decision for the message, after DMARC (fills m->enf). */
+void enforce_eom(struct sa_msg *m, const struct sa_conn *c);
+/* enforce_reply - 1 and *r when the message ends here (reject, tempfail; the reply
+ * text is set), else 0. */
+int enforce_reply(SMFICTX *ctx, const struct sa_msg *m, sfsistat *r);
+/* enforce_apply - remove inbound quarantine headers, then mark a quarantined message
+ * (header or hold). 0, or -1 when the MTA refused a change. */
+int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+/* enforce_action - "accept", "quarantine", "reject" or "tempfail" for the log line. */
+const char *enforce_action(const struct sa_msg *m);
+/* enforce_log - append the enforcement words of the summary line to b. */
+void enforce_log(const struct sa_msg *m, struct buf *b);
+
+#endif
