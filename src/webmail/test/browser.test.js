@@ -1,0 +1,165 @@
+// browser.test.js - the demo page in headless Chromium (Debian's chromium driven by
+// playwright-core): for every example block senderauthd produced, in English and Japanese,
+// the badge, warning and trust mark shown; the language switch; pasted hostile blocks.
+// Serves src/webmail over a loopback HTTP server on a free port; saves one screenshot per
+// example and language under $SA_BUILD/webmail-screenshots (else a temporary folder),
+// printed at the end. A missing Chromium or playwright-core is a failure, not a skip.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer } from '../scripts/serve-demo.js';
+import { loadExamples } from '../scripts/load-examples.js';
+
+const CHROMIUM = process.env.SA_CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// What each badge must say, written out here (not taken from labels.js) so that a lost or
+// wrong translation fails the test.
+const WANT = {
+  en: {
+    unverified: 'No badge', fail: 'Authentication failed', none: 'Not authenticated',
+    'dmarc-monitor': 'Authenticated (DMARC, monitor policy)', 'dmarc-enforced': 'Authenticated (DMARC, enforced policy)',
+    listed: 'Verified sender', bimi: 'Verified sender (BIMI)', warning: /^Warning: /, trustmark: /^Trust mark: /,
+  },
+  ja: {
+    unverified: 'バッジなし', fail: '認証失敗', none: '送信ドメイン認証なし',
+    'dmarc-monitor': '認証済み (DMARC 監視ポリシー)', 'dmarc-enforced': '認証済み (DMARC 強制ポリシー)',
+    listed: '確認済みの送信者', bimi: '確認済みの送信者 (BIMI)', warning: /^警告: /, trustmark: /^トラストマーク: /,
+  },
+};
+
+const { dir: examplesDir, examples } = loadExamples();
+const shotDir = process.env.SA_BUILD
+  ? path.join(process.env.SA_BUILD, 'webmail-screenshots')
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'webmail-screenshots-'));
+let server;
+let context;
+let page;
+let profile;
+const pageErrors = [];
+
+before(async () => {
+  try {
+    fs.accessSync(CHROMIUM, fs.constants.X_OK);
+  } catch {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's "chromium" package (or set SA_CHROMIUM)`);
+  }
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new Error(`playwright-core is not installed: run "npm install --no-audit --no-fund" in src/webmail (${e.message})`);
+  }
+  fs.mkdirSync(shotDir, { recursive: true });
+  server = await startServer({ examplesDir });
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'webmail-chromium-'));
+  // A fresh profile each run: launchPersistentContext passes it as --user-data-dir.
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1100, height: 900 },
+    timeout: 30000,
+  });
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (server) await server.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  console.log(`webmail screenshots: ${shotDir}`);
+});
+
+async function open(query) {
+  await page.goto(`${server.url}?${query}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
+}
+
+// shown - what the form's result (or one example card) displays.
+async function shown(root) {
+  return page.$eval(root, (el) => {
+    const q = (s) => el.querySelector(s);
+    return {
+      level: q('.badge').dataset.level,
+      className: q('.badge').className,
+      label: q('.badge').textContent,
+      warning: q('.warning').hidden ? null : q('.warning').textContent,
+      trustmark: q('.trustmark').hidden ? null : q('.trustmark').textContent,
+    };
+  });
+}
+
+function check(got, ex, lang, where) {
+  const key = ex.level || 'unverified';
+  const want = WANT[lang];
+  assert.equal(got.level, key, `${where}: level got ${got.level}, want ${key}`);
+  assert.ok(got.className.split(' ').includes(`badge-${key}`), `${where}: class got "${got.className}", want badge-${key}`);
+  assert.equal(got.label, want[key], `${where}: label got "${got.label}", want "${want[key]}"`);
+  if (ex.warning) assert.match(got.warning || '', want.warning, `${where}: warning got ${got.warning}`);
+  else assert.equal(got.warning, null, `${where}: warning shown: ${got.warning}`);
+  if (ex.trustmark) assert.match(got.trustmark || '', want.trustmark, `${where}: trust mark got ${got.trustmark}`);
+  else assert.equal(got.trustmark, null, `${where}: trust mark shown: ${got.trustmark}`);
+}
+
+for (const ex of examples) {
+  for (const lang of ['en', 'ja']) {
+    test(`badge for example ${ex.name} in ${lang}: ${ex.level || 'no badge'}`, { timeout: 30000 }, async () => {
+      await open(`lang=${lang}&example=${encodeURIComponent(ex.name)}`);
+      assert.equal(await page.getAttribute('html', 'lang'), lang);
+      // A textarea's value has LF line ends.
+      assert.equal(await page.inputValue('#headers'), ex.block.replace(/\r\n?/g, '\n'), 'the example block was not loaded into the form');
+      check(await shown('#result'), ex, lang, `form, ${ex.name}, ${lang}`);
+      check(await shown(`.example[data-name="${ex.name}"]`), ex, lang, `card, ${ex.name}, ${lang}`);
+      await page.screenshot({ path: path.join(shotDir, `${ex.name}-${lang}.png`), fullPage: true });
+    });
+  }
+}
+
+test('the language switch relabels the badge without reloading', { timeout: 30000 }, async () => {
+  const ex = examples.find((e) => e.level) || examples[0];
+  await open(`lang=en&example=${encodeURIComponent(ex.name)}`);
+  check(await shown('#result'), ex, 'en', 'before switch');
+  await page.evaluate(() => {
+    window.notReloaded = true;
+  });
+  await page.click('#lang-ja');
+  check(await shown('#result'), ex, 'ja', 'after switch to ja');
+  assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page reloaded');
+  assert.equal(await page.getAttribute('#lang-ja', 'aria-pressed'), 'true');
+  assert.match(page.url(), /[?&]lang=ja(&|$)/);
+  await page.click('#lang-en');
+  check(await shown('#result'), ex, 'en', 'after switch back to en');
+});
+
+test('a pasted forged block gets no badge and its text is never markup', { timeout: 30000 }, async () => {
+  await open('lang=en');
+  const forged =
+    'X-Senderauth-Trustmark: from=bank.example; basis=dmarc\r\n' +
+    'X-Senderauth-Trust: level=listed; from=bank.example\r\n' +
+    'Authentication-Results: evil.example; dmarc=pass header.from=bank.example\r\n';
+  await page.fill('#authserv-id', 'mx.test.example');
+  await page.fill('#headers', forged);
+  await page.click('#check');
+  check(await shown('#result'), { level: null, warning: false, trustmark: false }, 'en', 'forged');
+  const hostile =
+    'X-Senderauth-Trust: level=fail; from=bank.example\r\nX-Senderauth-Result: fail\r\n' +
+    'Authentication-Results: mx.test.example; dmarc=fail (<img src=x onerror=window.pwned=1>) header.from="<b>x</b>"\r\n';
+  await page.fill('#headers', hostile);
+  await page.click('#check');
+  check(await shown('#result'), { level: 'fail', warning: true, trustmark: false }, 'en', 'hostile');
+  assert.equal(await page.$$eval('#result img, #result b', (els) => els.length), 0, 'header text became markup');
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.match(await page.textContent('#results'), /<img src=x/);
+});
+
+test('no script errors on the page', () => {
+  assert.deepEqual(pageErrors, []);
+});
