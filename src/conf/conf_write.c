@@ -131,7 +131,7 @@ static int write_string(FILE *fp, const char *s)
 static int value_current(FILE *fp, const struct conf_key *k, const struct sa_conf *c)
 {
     const char *field = (const char *)c + k->off;
-    char text[INET6_ADDRSTRLEN + 16];
+    char text[sizeof(((struct conf_nameserver *)0)->addr) + 16]; /* "[addr]:port" */
 
     switch (k->type) {
     case CONF_T_BOOL:
