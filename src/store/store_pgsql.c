@@ -8,9 +8,10 @@
  * a free slot and marks it taken; the mutex is never held during network I/O. A slot
  * connects lazily, outside the lock; a connection that fails (CONNECTION_BAD) is
  * closed at release, so the next acquire reconnects, and store.c retries a failed
- * lookup once on the fresh connection. Each connection runs with statement_timeout =
- * store.busy_timeout_ms and connect_timeout = 5 s unless the conninfo sets them.
- * A store opened without STORE_OPEN_WRITE sets default_transaction_read_only.
+ * lookup once on the fresh connection. Connections use connect_timeout = 5 s unless
+ * the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
+ * with statement_timeout = store.busy_timeout_ms and default_transaction_read_only; a
+ * writable one with lock_timeout = store.busy_timeout_ms and no statement limit.
  * Statements are prepared once per connection on first use. One change is one SQL
  * statement (a data-modifying WITH writes the row and its event atomically); an
  * import streams rows with COPY into a temporary table and merges it in the same
@@ -182,8 +183,13 @@ static struct store *pg_open(const struct sa_conf *conf, int flags, char *err, s
     s->slot = xcalloc((size_t)s->size, sizeof(*s->slot));
     s->conninfo = xstrdup(conf->store_pg_conninfo);
     s->timeout_ms = conf->store_busy_timeout_ms;
-    snprintf(s->options, sizeof(s->options), "-c statement_timeout=%d%s", s->timeout_ms,
-             (flags & STORE_OPEN_WRITE) != 0 ? "" : " -c default_transaction_read_only=on");
+    /* readers (senderauthd) bound every query; writers only their wait for locks, so
+     * that a bulk import may take as long as it needs */
+    if ((flags & STORE_OPEN_WRITE) != 0)
+        snprintf(s->options, sizeof(s->options), "-c lock_timeout=%d", s->timeout_ms);
+    else
+        snprintf(s->options, sizeof(s->options),
+                 "-c statement_timeout=%d -c default_transaction_read_only=on", s->timeout_ms);
     /* connect one slot now, so that a wrong conninfo is reported at start */
     if ((c = store_pgsql_ops.acquire(&s->head)) == NULL) {
         snprintf(err, errlen, "%s", store_strerror());
