@@ -40,6 +40,7 @@ from . import milter
 from .dkimsign import KeyStore, sign
 
 OUR_ID = "mx.test.example"
+OWNED_PREFIX = "x-senderauth-"  # every field with this prefix is senderauthd's
 
 
 # ---- Authentication-Results reader (RFC 8601), independent of the daemon's writer ----
@@ -442,30 +443,42 @@ def check_invariants(res, b, our_id, leadspc):
     if foreign_in != foreign_out:
         f.append("foreign A-R headers changed:\n    before %r\n    after  %r" %
                  (foreign_in, foreign_out))
-    # Other headers of the message are untouched.
-    def others(hs):
-        return [(n, v) for n, v in hs if n.lower() != "authentication-results"]
-    orig_other = others(b.headers)
-    final_other = [hv for hv in others(final) if hv not in added]
+    # Fields senderauthd owns: A-R naming us, and every X-Senderauth-* field. Incoming
+    # copies must all go; everything else of the message stays untouched.
+    def owned(n, v):
+        return (n.lower() == "authentication-results" and _ours(v, our_id)) or \
+            n.lower().startswith(OWNED_PREFIX)
+    added_final = [(n, milter._lead(v, leadspc)) for n, v in added]
+    for n, v in final:
+        if owned(n, v) and n.lower() != "authentication-results" and \
+                (n, v) not in added_final:
+            f.append("forged %s field survived: %r" % (n, v))
+    orig_other = [(n, v) for n, v in b.headers if not owned(n, v)
+                  and n.lower() != "authentication-results"]
+    final_other = [(n, v) for n, v in final if not owned(n, v)
+                   and n.lower() != "authentication-results" and (n, v) not in added_final]
     if orig_other != final_other:
-        f.append("non-A-R headers changed:\n    before %r\n    after  %r" %
+        f.append("headers not owned by senderauthd changed:\n    before %r\n    after  %r" %
                  (orig_other, final_other))
     for m in res.mods:
         if m.kind in ("replbody", "addrcpt", "addrcpt_par", "delrcpt", "chgfrom"):
             f.append("unexpected modification %r" % m)
-    # Header changes are deletions of our-id A-R fields, exactly one per forged field:
-    # a deletion aimed elsewhere (a stale index from an earlier message, say) is a bug
-    # even when it happens to hit nothing.
+    # Header changes are deletions of owned fields, exactly one per incoming copy, at its
+    # index among the fields of that name: a deletion aimed elsewhere (a stale index from
+    # an earlier message, say) is a bug even when it happens to hit nothing.
     chg = [m for m in res.mods if m.kind == "chgheader"]
-    bad = [m for m in chg if m.name.lower() != "authentication-results" or m.value != ""]
+    bad = [m for m in chg if m.value != ""]
     if bad:
-        f.append("header changes other than deleting A-R fields: %r" % bad)
-    forged = [i + 1 for i, v in enumerate(v for n, v in b.headers
-                                          if n.lower() == "authentication-results")
-              if _ours(v, our_id)]
-    dels = sorted(m.index for m in chg if m not in bad)
-    if dels != forged:
-        f.append("deleted A-R indexes %r, want %r (the fields naming us)" % (dels, forged))
+        f.append("header changes other than deletions: %r" % bad)
+    want_dels, count = [], {}
+    for n, v in b.headers:
+        count[n.lower()] = count.get(n.lower(), 0) + 1
+        if owned(n, v):
+            want_dels.append((n.lower(), count[n.lower()]))
+    dels = sorted((m.name.lower(), m.index) for m in chg if m not in bad)
+    if dels != sorted(want_dels):
+        f.append("deleted fields %r, want %r (the incoming fields senderauthd owns)" %
+                 (dels, sorted(want_dels)))
     return f, final, added_ar
 
 
