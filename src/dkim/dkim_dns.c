@@ -146,6 +146,21 @@ static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outsi
     return 0;
 }
 
+/* seq_of_integer - der is a DER SEQUENCE (X.690 8.9) whose first element is an INTEGER */
+static int seq_of_integer(const unsigned char *der, size_t n)
+{
+    size_t hdr = 2;
+
+    if (n < 3 || der[0] != 0x30)
+        return 0;
+    if (der[1] & 0x80) {
+        hdr += der[1] & 0x7f; /* long form: that many length octets follow */
+        if ((der[1] & 0x7f) == 0 || hdr >= n)
+            return 0;
+    }
+    return der[hdr] == 0x02;
+}
+
 /* dkim_dns_key_rewrap - when rec's p= holds a bare PKCS#1 RSAPublicKey (RFC 8017 A.1.1)
  * rather than the SubjectPublicKeyInfo RFC 6376 3.6.1 asks for, write rec with p= re-
  * encoded as SubjectPublicKeyInfo into out (NUL-terminated). Keys of another k= than
@@ -168,11 +183,12 @@ int dkim_dns_key_rewrap(const char *rec, size_t len, char *out, size_t outsize)
         return 0;
     if (b64_decode(rec + pv0, pv1 - pv0, der, sizeof(der), &nder) < 0 || nder == 0)
         return 0;
-    q = der;
-    if ((pk = d2i_PUBKEY(NULL, &q, (long)nder)) != NULL) {
-        EVP_PKEY_free(pk); /* already SubjectPublicKeyInfo */
+    /* SubjectPublicKeyInfo opens with SEQUENCE { SEQUENCE (the algorithm) ...; an
+     * RSAPublicKey with SEQUENCE { INTEGER (the modulus) .... Anything but the latter
+     * goes to libopendkim as published, and costs no libcrypto decoder here (OpenSSL 3's
+     * d2i_PUBKEY is slow, and libopendkim runs it once anyway). */
+    if (!seq_of_integer(der, nder))
         return 0;
-    }
     q = der;
     pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)nder);
     if (pk == NULL || q != der + nder) {
@@ -180,7 +196,6 @@ int dkim_dns_key_rewrap(const char *rec, size_t len, char *out, size_t outsize)
         ERR_clear_error();
         return 0;
     }
-    ERR_clear_error(); /* the failed d2i_PUBKEY */
     nspki = i2d_PUBKEY(pk, NULL);
     if (nspki <= 0 || (size_t)nspki > sizeof(spki) || i2d_PUBKEY(pk, &sp) != nspki) {
         EVP_PKEY_free(pk);
