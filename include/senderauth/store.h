@@ -28,15 +28,17 @@ struct sa_conf;
 struct store;
 
 #define STORE_SCHEMA_VERSION 1 /* the version this build reads and writes */
-#define STORE_ADDR_MAX 256     /* buffer for a normalized address, NUL included (RFC 5321 4.5.3.1.3) */
-#define STORE_DOMAIN_MAX 256   /* buffer for a normalized domain, NUL included */
-#define STORE_TEXT_MAX 1024    /* longest source / note / actor / channel / version text */
+#define STORE_ADDR_MAX 256   /* buffer for a normalized address, NUL included (RFC 5321 4.5.3.1.3) \
+                              */
+#define STORE_DOMAIN_MAX 256 /* buffer for a normalized domain, NUL included */
+#define STORE_TEXT_MAX 1024  /* longest source / note / actor / channel / version text */
 
 /* store_open flags. */
 #define STORE_OPEN_READ 0  /* lookups, export, stats (senderauthd) */
 #define STORE_OPEN_WRITE 1 /* also set/del/import (senderauthctl) */
-#define STORE_OPEN_INIT 2  /* with WRITE: create the database file if missing and skip the
-                            * schema check (senderauthctl init / migrate only) */
+#define STORE_OPEN_INIT                                                                            \
+    2 /* with WRITE: create the database file if missing and skip the                              \
+       * schema check (senderauthctl init / migrate only) */
 
 enum store_lookup {
     STORE_FOUND = 0, /* a row exists; *enforce is set */
@@ -81,11 +83,11 @@ struct store_addr_rules {
 /* One row, for store_foreach. Pointers are borrowed, valid during the callback only. */
 struct store_row {
     enum store_kind kind;
-    const char *subject; /* normalized address or domain */
-    int enforce;         /* 0 or 1 */
+    const char *subject;  /* normalized address or domain */
+    int enforce;          /* 0 or 1 */
     long long updated_at; /* seconds since the epoch, UTC */
-    const char *source;  /* "" when NULL */
-    const char *note;    /* "" when NULL */
+    const char *source;   /* "" when NULL */
+    const char *note;     /* "" when NULL */
 };
 
 struct store_stats {
@@ -195,9 +197,8 @@ typedef int (*store_import_next_fn)(void *arg, struct store_import_row *row, cha
  * every row is stored or none is. On a bad row (from next, or a subject that does not
  * normalize) everything is rolled back and err says which line. *count (may be NULL)
  * gets the rows stored. local_case_sensitive as in store_normalize_address. 0 or -1. */
-int store_import(struct store *st, store_import_next_fn next, void *arg,
-                 int local_case_sensitive, const struct store_evidence *ev, long *count,
-                 char *err, size_t errlen);
+int store_import(struct store *st, store_import_next_fn next, void *arg, int local_case_sensitive,
+                 const struct store_evidence *ev, long *count, char *err, size_t errlen);
 /* store_import_csv - store_import over CSV lines "subject,on|off[,source[,note]]"
  * (RFC 4180 quoting, '#' comment lines and blank lines skipped, a first line
  * "address,enforce..." taken as a header). Errors read "NAME:LINE: what". */

@@ -139,8 +139,7 @@ int store_migrate(struct store *st, int *from, int *to)
     if (from != NULL)
         *from = v;
     if (v > STORE_SCHEMA_VERSION) {
-        store_seterr("schema version %d is newer than this program's %d", v,
-                     STORE_SCHEMA_VERSION);
+        store_seterr("schema version %d is newer than this program's %d", v, STORE_SCHEMA_VERSION);
         rc = -1;
     }
     for (int i = 0; rc == 0 && i < store_nmigrations; i++) {
@@ -235,8 +234,8 @@ static int change(struct store *st, enum store_kind kind, const char *subject, i
                   const struct store_evidence *ev, int *existed)
 {
     static const struct store_evidence none;
-    struct store_change ch = {kind, subject, enforce, NULL, NULL, (long long)time(NULL),
-                              ev != NULL ? ev : &none};
+    struct store_change ch = {
+        kind, subject, enforce, NULL, NULL, (long long)time(NULL), ev != NULL ? ev : &none};
     struct store_conn *c;
     int rc = -1;
 
@@ -304,9 +303,8 @@ static int norm_subject(enum store_kind kind, const char *in, int lcs, char *out
 }
 
 /* store_import - every row or none, in one transaction on one connection */
-int store_import(struct store *st, store_import_next_fn next, void *arg,
-                 int local_case_sensitive, const struct store_evidence *ev, long *count,
-                 char *err, size_t errlen)
+int store_import(struct store *st, store_import_next_fn next, void *arg, int local_case_sensitive,
+                 const struct store_evidence *ev, long *count, char *err, size_t errlen)
 {
     static const struct store_evidence none;
     struct store_import_row row;
@@ -383,7 +381,7 @@ int store_foreach(struct store *st, enum store_kind kind, store_row_fn fn, void 
 
     if ((c = st->ops->acquire(st)) == NULL)
         return -1;
-    rc = st->ops->foreach(c, kind, fn, arg);
+    rc = st->ops->foreach (c, kind, fn, arg);
     st->ops->release(st, c);
     return rc;
 }

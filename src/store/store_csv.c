@@ -76,8 +76,8 @@ static int csv_split(struct csv_in *in, int *nf, char *err, size_t errlen)
             }
             p++;
             if (*p != ',' && *p != '\0') {
-                snprintf(err, errlen, "%s:%ld: text after the closing quote of field %d",
-                         in->name, in->line, n + 1);
+                snprintf(err, errlen, "%s:%ld: text after the closing quote of field %d", in->name,
+                         in->line, n + 1);
                 return -1;
             }
         } else {

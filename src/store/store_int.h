@@ -34,7 +34,7 @@ struct store_ops {
     void (*release)(struct store *st, struct store_conn *c);
     int (*broken)(struct store_conn *c);
 
-    int (*schema_version)(struct store_conn *c); /* 0 none, -1 error */
+    int (*schema_version)(struct store_conn *c);                      /* 0 none, -1 error */
     int (*migrate_step)(struct store_conn *c, int to, long long now); /* one transaction */
 
     enum store_lookup (*get)(struct store_conn *c, enum store_kind kind, const char *key,

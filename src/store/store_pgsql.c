@@ -372,16 +372,18 @@ static int pg_put(struct store_conn *c, const struct store_change *ch, int *exis
     snprintf(en, sizeof(en), "%d", ch->enforce);
     snprintf(now, sizeof(now), "%lld", ch->now);
     if (ch->enforce < 0) {
-        const char *v[] = {ch->subject, now, ev->actor, ev->channel, ev->explanation_version,
-                           ev->scope_version, ch->note};
+        const char *v[] = {
+            ch->subject,       now,     ev->actor, ev->channel, ev->explanation_version,
+            ev->scope_version, ch->note};
 
         np = 7;
         memcpy(p, v, sizeof(v));
         if (prepare(c, ch->kind, P_DEL, name, sizeof(name)) < 0)
             return -1;
     } else {
-        const char *v[] = {ch->subject, en, now, ch->source, ch->note, ev->actor, ev->channel,
-                           ev->explanation_version, ev->scope_version};
+        const char *v[] = {ch->subject,      en,        now,         ch->source,
+                           ch->note,         ev->actor, ev->channel, ev->explanation_version,
+                           ev->scope_version};
 
         np = 9;
         memcpy(p, v, sizeof(v));
@@ -435,11 +437,24 @@ static void copy_add(struct store_conn *c, const char *s, int last)
     } else {
         for (; *s; s++) {
             switch (*s) {
-            case '\\': *o++ = '\\'; *o++ = '\\'; break;
-            case '\t': *o++ = '\\'; *o++ = 't'; break;
-            case '\n': *o++ = '\\'; *o++ = 'n'; break;
-            case '\r': *o++ = '\\'; *o++ = 'r'; break;
-            default: *o++ = *s;
+            case '\\':
+                *o++ = '\\';
+                *o++ = '\\';
+                break;
+            case '\t':
+                *o++ = '\\';
+                *o++ = 't';
+                break;
+            case '\n':
+                *o++ = '\\';
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = '\\';
+                *o++ = 'r';
+                break;
+            default:
+                *o++ = *s;
             }
         }
     }
@@ -579,13 +594,12 @@ static int pg_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
 
 static int pg_stats(struct store_conn *c, struct store_stats *out)
 {
-    static const char sql[] =
-        "SELECT (SELECT count(*) FROM consent_user),"
-        " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
-        " (SELECT count(*) FROM consent_domain),"
-        " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
-        " (SELECT count(*) FROM consent_event),"
-        " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
+    static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"
+                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
+                              " (SELECT count(*) FROM consent_domain),"
+                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
+                              " (SELECT count(*) FROM consent_event),"
+                              " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
     PGresult *res = PQexec(c->pg, sql);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -604,7 +618,7 @@ static int pg_stats(struct store_conn *c, struct store_stats *out)
 }
 
 const struct store_ops store_pgsql_ops = {
-    "postgresql",    pg_open,           pg_close,        pg_acquire,    pg_release,
-    pg_broken,       pg_schema_version, pg_migrate_step, pg_get,        pg_put,
-    pg_import_begin, pg_import_row,     pg_import_end,   pg_foreach,    pg_stats,
+    "postgresql",    pg_open,           pg_close,        pg_acquire, pg_release,
+    pg_broken,       pg_schema_version, pg_migrate_step, pg_get,     pg_put,
+    pg_import_begin, pg_import_row,     pg_import_end,   pg_foreach, pg_stats,
 };

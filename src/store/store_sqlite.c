@@ -442,13 +442,12 @@ static int sq_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
 
 static int sq_stats(struct store_conn *c, struct store_stats *out)
 {
-    static const char sql[] =
-        "SELECT (SELECT count(*) FROM consent_user),"
-        " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
-        " (SELECT count(*) FROM consent_domain),"
-        " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
-        " (SELECT count(*) FROM consent_event),"
-        " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
+    static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"
+                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
+                              " (SELECT count(*) FROM consent_domain),"
+                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
+                              " (SELECT count(*) FROM consent_event),"
+                              " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -467,7 +466,7 @@ static int sq_stats(struct store_conn *c, struct store_stats *out)
 }
 
 const struct store_ops store_sqlite_ops = {
-    "sqlite",        sq_open,          sq_close,        sq_acquire,      sq_release,
-    sq_broken,       sq_schema_version, sq_migrate_step, sq_get,          sq_put,
-    sq_import_begin, sq_import_row,    sq_import_end,   sq_foreach,      sq_stats,
+    "sqlite",        sq_open,           sq_close,        sq_acquire, sq_release,
+    sq_broken,       sq_schema_version, sq_migrate_step, sq_get,     sq_put,
+    sq_import_begin, sq_import_row,     sq_import_end,   sq_foreach, sq_stats,
 };

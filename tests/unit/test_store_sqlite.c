@@ -112,7 +112,8 @@ static void test_init(void **state)
     assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
     assert_string_equal(store_backend_name(st), "sqlite");
     store_close(st);
-    assert_int_equal(count("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+    assert_int_equal(count("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
+                     1);
 }
 
 static void test_set_get_del(void **state)
@@ -141,7 +142,8 @@ static void test_set_get_del(void **state)
 
     /* evidence: set, set, del of the user; set, del of the domain (the second del of the
      * user found nothing and wrote nothing) */
-    assert_int_equal(count("SELECT count(*) FROM consent_event WHERE subject = 'a@example.com'"), 3);
+    assert_int_equal(count("SELECT count(*) FROM consent_event WHERE subject = 'a@example.com'"),
+                     3);
     assert_int_equal(count("SELECT count(*) FROM consent_event WHERE subject = 'a@example.com'"
                            " AND enforce IS NULL AND actor = 'admin:t'"),
                      1);
@@ -205,7 +207,7 @@ static void test_resolve(void **state)
         {"nobody@isp.example", 0, 1, STORE_NOTFOUND, 1, STORE_MATCH_DEFAULT},
         {"anyone@biz.example", 0, 0, STORE_FOUND, 1, STORE_MATCH_DOMAIN},
         {"anyone+t@BIZ.example", 0, 0, STORE_FOUND, 1, STORE_MATCH_DOMAIN},
-        {"optout@biz.example", 0, 1, STORE_FOUND, 0, STORE_MATCH_ADDRESS}, /* user beats domain */
+        {"optout@biz.example", 0, 1, STORE_FOUND, 0, STORE_MATCH_ADDRESS},   /* user beats domain */
         {"Exact@isp.example", 1, 0, STORE_NOTFOUND, 0, STORE_MATCH_DEFAULT}, /* case-sensitive */
         {"not-an-address", 0, 1, STORE_ERROR, 0, STORE_MATCH_DEFAULT},
     };
@@ -220,7 +222,7 @@ static void test_resolve(void **state)
     assert_int_equal(store_set_domain(w, "biz.example", 1, NULL), 0);
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         int on = -1;
-        enum store_match via = (enum store_match)-1;
+        enum store_match via = (enum store_match) - 1;
         enum store_lookup r;
 
         rules.local_case_sensitive = t[i].cs;
@@ -283,12 +285,13 @@ static void test_import(void **state)
         int rc;
 
         evbefore = count("SELECT count(*) FROM consent_event");
-        before = count("SELECT count(*) FROM consent_user") + count("SELECT count(*) FROM consent_domain");
+        before = count("SELECT count(*) FROM consent_user") +
+                 count("SELECT count(*) FROM consent_domain");
         rc = import_text(t[i].text, &n, err, sizeof(err));
         if (rc != t[i].rc || (rc == 0 && n != t[i].n) ||
             (t[i].err != NULL && strncmp(err, t[i].err, strlen(t[i].err)) != 0)) {
-            print_error("import case %zu: got %d n=%ld \"%s\", want %d n=%ld \"%s...\"\n", i, rc,
-                        n, err, t[i].rc, t[i].n, t[i].err != NULL ? t[i].err : "");
+            print_error("import case %zu: got %d n=%ld \"%s\", want %d n=%ld \"%s...\"\n", i, rc, n,
+                        err, t[i].rc, t[i].n, t[i].err != NULL ? t[i].err : "");
             failed++;
         }
         if (rc < 0 && (count("SELECT count(*) FROM consent_user") +
@@ -301,10 +304,12 @@ static void test_import(void **state)
     }
     assert_int_equal(failed, 0);
     assert_int_equal(count("SELECT count(*) FROM consent_user WHERE address LIKE 'bad%'"), 0);
-    assert_int_equal(count("SELECT enforce FROM consent_user WHERE address = 'imp1@import.example'"), 0);
-    assert_int_equal(count("SELECT count(*) FROM consent_user WHERE address = '\"imp3,x\"@import.example'"
-                           " AND source = 'src' AND note = 'a \"quoted\" note'"),
-                     1);
+    assert_int_equal(
+        count("SELECT enforce FROM consent_user WHERE address = 'imp1@import.example'"), 0);
+    assert_int_equal(
+        count("SELECT count(*) FROM consent_user WHERE address = '\"imp3,x\"@import.example'"
+              " AND source = 'src' AND note = 'a \"quoted\" note'"),
+        1);
     assert_int_equal(count("SELECT count(*) FROM consent_domain WHERE domain = 'import.example'"
                            " AND enforce = 1 AND source IS NULL AND note = 'domain wide'"),
                      1);
@@ -325,7 +330,8 @@ static void test_export_stats(void **state)
     assert_int_equal(store_export_csv(st, fp), 0);
     fclose(fp);
     assert_non_null(strstr(buf, "subject,enforce,source,note\n"));
-    assert_non_null(strstr(buf, "\"\"\"imp3,x\"\"@import.example\",on,src,\"a \"\"quoted\"\" note\"\n"));
+    assert_non_null(
+        strstr(buf, "\"\"\"imp3,x\"\"@import.example\",on,src,\"a \"\"quoted\"\" note\"\n"));
     assert_non_null(strstr(buf, "import.example,on,,domain wide\n"));
     assert_int_equal(store_get_stats(st, &s), 0);
     assert_int_equal(s.schema_version, STORE_SCHEMA_VERSION);
@@ -357,7 +363,8 @@ static void *reader_main(void *arg)
 
     while (!final_seen) {
         int done = writer_done; /* read before the lookup: a lookup after done sees the end */
-        enum store_lookup res = store_resolve(r->st, "toggle+tag@race.example", &rules, 0, &on, NULL);
+        enum store_lookup res =
+            store_resolve(r->st, "toggle+tag@race.example", &rules, 0, &on, NULL);
 
         r->lookups++;
         if (res == STORE_ERROR)
@@ -397,8 +404,9 @@ static void test_concurrent(void **state)
             fail_msg("reader %d: %d lookups, %d errors (%s), %d wrong", i, r[i].lookups,
                      r[i].errors, store_strerror(), r[i].bad);
     }
-    assert_int_equal(count("SELECT count(*) FROM consent_event WHERE subject = 'toggle@race.example'"),
-                     TOGGLES + 1);
+    assert_int_equal(
+        count("SELECT count(*) FROM consent_event WHERE subject = 'toggle@race.example'"),
+        TOGGLES + 1);
     store_close(st);
     store_close(w);
 }
