@@ -155,7 +155,7 @@ enum store_lookup store_get_domain(struct store *st, const char *domain, int *en
  * Sets *enforce and *via (may be NULL). Returns STORE_FOUND when a row decided,
  * STORE_NOTFOUND when the default did, STORE_ERROR (with *enforce = 0) when the store
  * failed or the address is not valid - the caller must not enforce then. Uses at most
- * three queries on one borrowed connection. */
+ * three queries (one per rule), each on a connection borrowed from the pool. */
 enum store_lookup store_resolve(struct store *st, const char *rcpt,
                                 const struct store_addr_rules *rules, int default_enforce,
                                 int *enforce, enum store_match *via);
