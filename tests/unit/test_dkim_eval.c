@@ -17,6 +17,7 @@
 #include <opendkim/dkim.h>
 
 #include "dkim/dkim_eval.h"
+#include "dkim/dkim_int.h"
 #include "dns/dns.h"
 
 #define MAXH 32
@@ -962,12 +963,77 @@ static void test_unsigned(void **state)
     dkim_eval_lib_free(NULL);
 }
 
+/* subst - tmpl with every "%P" replaced by p */
+static void subst(const char *tmpl, const char *p, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (; *tmpl != '\0' && o + 1 < size; tmpl++) {
+        if (tmpl[0] == '%' && tmpl[1] == 'P') {
+            o += (size_t)snprintf(out + o, size - o, "%s", p);
+            tmpl++;
+        } else {
+            out[o++] = *tmpl;
+        }
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
+/* test_rewrap - dkim_dns_key_rewrap alone: %P in rec is the PKCS#1 p= of K_RSA, %P
+ * in want its SubjectPublicKeyInfo form */
+static void test_rewrap(void **state)
+{
+    static const struct {
+        const char *rec;
+        size_t outsize;
+        int rc;
+        const char *want; /* rc == 1 */
+    } rows[] = {
+        {"v=DKIM1; k=rsa; p=%P", 1025, 1, "v=DKIM1; k=rsa; p=%P"},
+        {"v=DKIM1; p=%P; t=s", 1025, 1, "v=DKIM1; p=%P; t=s"},
+        {"v=DKIM1; k = rsa ; p = %P \t", 1025, 1, "v=DKIM1; k = rsa ; p = %P \t"},
+        {"p=%P;p=AAAA", 1025, 1, "p=%P;p=AAAA"},
+        {"v=DKIM1; k=rsa; p=%P", 200, -1, NULL},
+        {"v=DKIM1; k=ed25519; p=%P", 1025, 0, NULL},
+        {"v=DKIM1; k=RSA; p=%P", 1025, 0, NULL},
+        {"v=DKIM1; k=rsa; p=", 1025, 0, NULL},
+        {"v=DKIM1; k=rsa; pp=%P", 1025, 0, NULL},
+        {"v=DKIM1; k=rsa; p=!%P", 1025, 0, NULL},
+        {"v=DKIM1; k=rsa; p=%PAAAA", 1025, 0, NULL},       /* data after padding */
+        {"v=DKIM1; k=rsa; p=MIGJAoGBAO4l", 1025, 0, NULL}, /* truncated DER */
+        {"v=DKIM1; k=rsa; p=MIQAAA==", 1025, 0, NULL},     /* long-form length past the end */
+        {"v=DKIM1; k=rsa; p=MIAC", 1025, 0, NULL},         /* indefinite length (not DER) */
+        {"v=DKIM1; k=rsa; p=MAA=", 1025, 0, NULL},         /* empty SEQUENCE */
+        {"v=DKIM1; k=rsa; p=AgEB", 1025, 0, NULL},         /* bare INTEGER */
+        {"", 1025, 0, NULL},
+    };
+    const char *spki = strstr(keys[K_RSA].rec, "p=") + 2;
+    char rec[2048], want[2048], out[2048];
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int rc;
+
+        subst(rows[i].rec, keys[K_RSA].p1, rec, sizeof(rec));
+        memset(out, 'X', sizeof(out));
+        rc = dkim_dns_key_rewrap(rec, strlen(rec), out, rows[i].outsize);
+        if (rc != rows[i].rc)
+            fail_msg("rewrap(\"%.50s\"): got %d, want %d", rows[i].rec, rc, rows[i].rc);
+        if (rc != 1) {
+            if (out[0] != 'X')
+                fail_msg("rewrap(\"%.50s\"): got output written, want none", rows[i].rec);
+            continue;
+        }
+        subst(rows[i].want, spki, want, sizeof(want));
+        if (strcmp(out, want) != 0)
+            fail_msg("rewrap(\"%.50s\"): got \"%s\", want \"%s\"", rows[i].rec, out, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_unsigned),
+        cmocka_unit_test(test_table),    cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_unsigned), cmocka_unit_test(test_rewrap),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
