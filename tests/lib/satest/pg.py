@@ -14,6 +14,7 @@ Usage:
     with Pg() as pg:
         conninfo = pg.conninfo          # "host=127.0.0.1 port=NNNNN dbname=satest user=postgres"
         pg.sql("SELECT 1")              # through psql, returns stdout
+        pg.halt(); pg.resume()          # a server restart, same port and data
 """
 import glob
 import os
@@ -89,7 +90,14 @@ class Pg:
                                        "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.port = free_port()
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self._run_server()
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                        self.dbname], check=True)
+        return self
+
+    def _run_server(self):
+        data = os.path.join(self.dir, "data")
+        self.log = open(os.path.join(self.dir, "server.log"), "a")
         os.chmod(self.log.name, 0o666)
         self.proc = subprocess.Popen(
             self._as_owner([os.path.join(self.bindir, "postgres"), "-D", data,
@@ -99,9 +107,6 @@ class Pg:
                             "-c", "listen_addresses=127.0.0.1"]),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                        self.dbname], check=True)
-        return self
 
     def _wait_ready(self):
         isready = os.path.join(self.bindir, "pg_isready")
@@ -138,7 +143,14 @@ class Pg:
             raise RuntimeError("psql: %s" % r.stderr.strip())
         return r.stdout
 
-    def stop(self):
+    def halt(self):
+        """Stop the server but keep its data: resume() starts it again on the same port."""
+        self._stop_server()
+
+    def resume(self):
+        self._run_server()
+
+    def _stop_server(self):
         if self.proc is not None:
             pid = self.postmaster_pid()
             if pid is not None:
@@ -153,6 +165,9 @@ class Pg:
                 self.proc.wait(10)
             self.proc = None
             self.log.close()
+
+    def stop(self):
+        self._stop_server()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
