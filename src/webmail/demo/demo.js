@@ -11,6 +11,7 @@ const EXAMPLES_URL = '../examples/';
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get('lang') || navigator.language);
 let current = null; // the parsed answer shown in the form's result
+let formOptions = {}; // header names of the example last loaded into the form
 const cards = []; // {el, parsed}
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -50,7 +51,7 @@ function showDetails(parsed) {
 
 function check() {
   const id = $('#authserv-id').value.trim() || 'mx.test.example';
-  current = parseHeaders($('#headers').value, { authservId: id });
+  current = parseHeaders($('#headers').value, { ...formOptions, authservId: id });
   const result = $('#result');
   result.hidden = false;
   showBadge(result, current, '#badge', '#warning', '#trustmark', '#from');
@@ -87,30 +88,29 @@ async function loadExamples() {
   $('#no-examples').hidden = list.length > 0;
   const tpl = $('#example-card');
   const want = params.get('example');
-  for (const ex of list) {
-    let block;
-    try {
-      block = await fetchText(EXAMPLES_URL + encodeURIComponent(ex.file));
-    } catch {
-      continue;
-    }
+  const blocks = await Promise.all(list.map((ex) => fetchText(EXAMPLES_URL + encodeURIComponent(ex.file)).catch(() => null)));
+  list.forEach((ex, i) => {
+    const block = blocks[i];
+    if (block === null) return;
     const id = ex.authservId || $('#authserv-id').value;
     const el = tpl.content.firstElementChild.cloneNode(true);
     el.dataset.name = ex.name;
     $('.example-title', el).textContent = ex.title;
+    $('.example-description', el).textContent = ex.description;
     $('.example-file', el).textContent = ex.file;
     $('.example-block', el).textContent = block;
-    const parsed = parseHeaders(block, { authservId: id });
+    const parsed = parseHeaders(block, { ...ex.options, authservId: id });
     cards.push({ el, parsed });
     const load = () => {
       $('#authserv-id').value = id;
       $('#headers').value = block;
+      formOptions = ex.options;
       check();
     };
     $('.load', el).addEventListener('click', load);
     $('#examples').append(el);
     if (ex.name === want) load();
-  }
+  });
   setLang(lang);
   document.body.dataset.ready = 'true';
 }

@@ -3,7 +3,8 @@
 // the badge, warning and trust mark shown; the language switch; pasted hostile blocks.
 // Serves src/webmail over a loopback HTTP server on a free port; saves one screenshot per
 // example and language under $SA_BUILD/webmail-screenshots (else a temporary folder),
-// printed at the end. A missing Chromium or playwright-core is a failure, not a skip.
+// printed at the end (one picture of the result per example and language, and the whole
+// page per language). A missing Chromium or playwright-core is a failure, not a skip.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -53,6 +54,7 @@ before(async () => {
   } catch (e) {
     throw new Error(`playwright-core is not installed: run "npm install --no-audit --no-fund" in src/webmail (${e.message})`);
   }
+  fs.rmSync(shotDir, { recursive: true, force: true }); // only this run's pictures
   fs.mkdirSync(shotDir, { recursive: true });
   server = await startServer({ examplesDir });
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'webmail-chromium-'));
@@ -109,19 +111,33 @@ function check(got, ex, lang, where) {
   else assert.equal(got.trustmark, null, `${where}: trust mark shown: ${got.trustmark}`);
 }
 
-for (const ex of examples) {
-  for (const lang of ['en', 'ja']) {
-    test(`badge for example ${ex.name} in ${lang}: ${ex.level || 'no badge'}`, { timeout: 30000 }, async () => {
-      await open(`lang=${lang}&example=${encodeURIComponent(ex.name)}`);
-      assert.equal(await page.getAttribute('html', 'lang'), lang);
-      // A textarea's value has LF line ends.
-      assert.equal(await page.inputValue('#headers'), ex.block.replace(/\r\n?/g, '\n'), 'the example block was not loaded into the form');
-      check(await shown('#result'), ex, lang, `form, ${ex.name}, ${lang}`);
-      check(await shown(`.example[data-name="${ex.name}"]`), ex, lang, `card, ${ex.name}, ${lang}`);
-      await page.screenshot({ path: path.join(shotDir, `${ex.name}-${lang}.png`), fullPage: true });
-    });
-  }
+// One page load per language; each example block is then loaded into the form by its
+// card's button (as a user would), and the form's badge and the card's badge checked.
+for (const lang of ['en', 'ja']) {
+  test(`badges for every example in ${lang}`, { timeout: 120000 }, async (t) => {
+    await open(`lang=${lang}`);
+    assert.equal(await page.getAttribute('html', 'lang'), lang);
+    assert.equal(await page.locator('.example').count(), examples.length, 'cards shown');
+    for (const ex of examples) {
+      await t.test(`${ex.name}: ${ex.level || 'no badge'}`, async () => {
+        await page.click(`.example[data-name="${ex.name}"] .load`);
+        // A textarea's value has LF line ends.
+        assert.equal(await page.inputValue('#headers'), ex.block.replace(/\r\n?/g, '\n'), 'block not loaded into the form');
+        check(await shown('#result'), ex, lang, `form, ${ex.name}, ${lang}`);
+        check(await shown(`.example[data-name="${ex.name}"]`), ex, lang, `card, ${ex.name}, ${lang}`);
+        await page.locator('#result').screenshot({ path: path.join(shotDir, `${ex.name}-${lang}.png`) });
+      });
+    }
+    await page.screenshot({ path: path.join(shotDir, `page-${lang}.png`), fullPage: true });
+  });
 }
+
+test('?example=NAME loads that block when the page opens', { timeout: 30000 }, async () => {
+  const ex = examples.find((e) => e.warning) || examples[0];
+  await open(`lang=ja&example=${encodeURIComponent(ex.name)}`);
+  assert.equal(await page.inputValue('#headers'), ex.block.replace(/\r\n?/g, '\n'));
+  check(await shown('#result'), ex, 'ja', `opened with ${ex.name}`);
+});
 
 test('the language switch relabels the badge without reloading', { timeout: 30000 }, async () => {
   const ex = examples.find((e) => e.level) || examples[0];

@@ -17,14 +17,27 @@ test(`example index ${dir} covers every level the contract's examples need`, () 
 for (const ex of examples) {
   test(`example ${ex.name}: level ${ex.level}, warning ${ex.warning}, trustmark ${ex.trustmark}`, () => {
     assert.ok(ex.authservId, `${ex.file}: the index gives no authserv-id`);
-    const got = parseHeaders(ex.block, { authservId: ex.authservId });
+    const got = parseHeaders(ex.block, { ...ex.options, authservId: ex.authservId });
     const note = `notes: ${got.notes.join('; ')}`;
     assert.equal(got.level, ex.level, `${ex.file}: level got ${got.level}, want ${ex.level}; ${note}`);
     assert.equal(got.warning, ex.warning, `${ex.file}: warning got ${got.warning}, want ${ex.warning}; ${note}`);
     assert.equal(got.trustmark, ex.trustmark, `${ex.file}: trustmark got ${got.trustmark}, want ${ex.trustmark}; ${note}`);
+    if (ex.results) assert.deepEqual(got.results, ex.results, `${ex.file}: results`);
+    if (ex.from !== undefined) assert.equal(got.from, ex.from, `${ex.file}: from got ${got.from}, want ${ex.from}`);
+    if (ex.trustmarkBasis !== undefined) {
+      assert.equal(got.trustmarkBasis, ex.trustmarkBasis, `${ex.file}: basis got ${got.trustmarkBasis}, want ${ex.trustmarkBasis}`);
+    }
     // The same block read with another authserv-id is never trusted.
-    const other = parseHeaders(ex.block, { authservId: `not-${ex.authservId}` });
+    const other = parseHeaders(ex.block, { ...ex.options, authservId: `not-${ex.authservId}` });
     assert.equal(other.level, null, `${ex.file} with a foreign authserv-id: level ${other.level}`);
     assert.equal(other.warning || other.trustmark, false);
+    // A second copy of our A-R field, or of any X-Senderauth field present, removes the badge.
+    for (const line of ex.block.split(/\r?\n/).filter((l) => /^(X-Senderauth-[A-Za-z]+|Authentication-Results):/i.test(l))) {
+      const head = line.startsWith('Authentication-Results:') ? line + ' (copy)' : line;
+      if (line.startsWith('Authentication-Results:') && !line.includes(ex.authservId)) continue;
+      const twice = parseHeaders(head + '\r\n' + ex.block, { ...ex.options, authservId: ex.authservId });
+      assert.equal(twice.level, null, `${ex.file} with a second "${line}": level ${twice.level}`);
+      assert.equal(twice.warning || twice.trustmark, false, `${ex.file} with a second "${line}"`);
+    }
   });
 }
