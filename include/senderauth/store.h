@@ -28,17 +28,22 @@ struct sa_conf;
 struct store;
 
 #define STORE_SCHEMA_VERSION 1 /* the version this build reads and writes */
-#define STORE_ADDR_MAX 256   /* buffer for a normalized address, NUL included (RFC 5321 4.5.3.1.3) \
+#define STORE_ADDR_MAX                                                                             \
+    256                      /* buffer for a normalized address, NUL included (RFC 5321 4.5.3.1.3) \
                               */
 #define STORE_DOMAIN_MAX 256 /* buffer for a normalized domain, NUL included */
 #define STORE_TEXT_MAX 1024  /* longest source / note / actor / channel / version text */
 
-/* store_open flags. */
-#define STORE_OPEN_READ 0  /* lookups, export, stats (senderauthd) */
-#define STORE_OPEN_WRITE 1 /* also set/del/import (senderauthctl) */
-#define STORE_OPEN_INIT                                                                            \
-    2 /* with WRITE: create the database file if missing and skip the                              \
-       * schema check (senderauthctl init / migrate only) */
+/* store_open flags.
+ *   READ   lookups, export, stats (senderauthd); each query bounded by store.busy_timeout_ms
+ *   WRITE  also set/del/import (senderauthctl)
+ *   INIT   with WRITE: create the database file if missing and skip the schema check
+ *          (senderauthctl init / migrate only)
+ *   BULK   no time limit per statement (export or stats of a large store) */
+#define STORE_OPEN_READ 0
+#define STORE_OPEN_WRITE 1
+#define STORE_OPEN_INIT 2
+#define STORE_OPEN_BULK 4
 
 enum store_lookup {
     STORE_FOUND = 0, /* a row exists; *enforce is set */

@@ -330,7 +330,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "stats") == 0) {
         if (argc != 1)
             return usage("too many arguments");
-        flags = STORE_OPEN_READ;
+        flags = STORE_OPEN_READ | STORE_OPEN_BULK;
     } else if (strcmp(cmd, "init") == 0 || strcmp(cmd, "migrate") == 0) {
         if (argc != 1)
             return usage("too many arguments");

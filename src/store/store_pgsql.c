@@ -11,7 +11,8 @@
  * lookup once on the fresh connection. Connections use connect_timeout = 5 s unless
  * the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
  * with statement_timeout = store.busy_timeout_ms and default_transaction_read_only; a
- * writable one with lock_timeout = store.busy_timeout_ms and no statement limit.
+ * writable one with lock_timeout = store.busy_timeout_ms and no statement limit; a
+ * read-only one opened with STORE_OPEN_BULK (export) has no statement limit either.
  * Statements are prepared once per connection on first use. One change is one SQL
  * statement (a data-modifying WITH writes the row and its event atomically); an
  * import streams rows with COPY into a temporary table and merges it in the same
@@ -187,6 +188,8 @@ static struct store *pg_open(const struct sa_conf *conf, int flags, char *err, s
      * that a bulk import may take as long as it needs */
     if ((flags & STORE_OPEN_WRITE) != 0)
         snprintf(s->options, sizeof(s->options), "-c lock_timeout=%d", s->timeout_ms);
+    else if ((flags & STORE_OPEN_BULK) != 0)
+        snprintf(s->options, sizeof(s->options), "-c default_transaction_read_only=on");
     else
         snprintf(s->options, sizeof(s->options),
                  "-c statement_timeout=%d -c default_transaction_read_only=on", s->timeout_ms);
