@@ -73,6 +73,7 @@ static int usage(const char *why)
     return EX_USAGE_;
 }
 
+/* parse_flag - on or off */
 static int parse_flag(const char *s, int *on)
 {
     if (strcasecmp(s, "on") == 0)
@@ -96,6 +97,7 @@ static int key_of(struct ctl *x, enum store_kind kind, const char *in, char *out
     return rc;
 }
 
+/* cmd_init - init and migrate */
 static int cmd_init(struct ctl *x, int migrate_only)
 {
     int from = 0, to = 0;
@@ -116,6 +118,7 @@ static int cmd_init(struct ctl *x, int migrate_only)
     return EX_OK_;
 }
 
+/* cmd_get - the row and the effective decision */
 static int cmd_get(struct ctl *x, enum store_kind kind, const char *subject)
 {
     char key[STORE_ADDR_MAX];
@@ -146,11 +149,13 @@ static int cmd_get(struct ctl *x, enum store_kind kind, const char *subject)
     return r == STORE_FOUND ? EX_OK_ : EX_NOTFOUND;
 }
 
+/* kind_name - "user" or "domain" */
 static const char *kind_name(enum store_kind kind)
 {
     return kind == STORE_KIND_USER ? "user" : "domain";
 }
 
+/* cmd_set - one change with the evidence options */
 static int cmd_set(struct ctl *x, enum store_kind kind, const char *subject, const char *flag)
 {
     char key[STORE_ADDR_MAX];
@@ -170,6 +175,7 @@ static int cmd_set(struct ctl *x, enum store_kind kind, const char *subject, con
     return EX_OK_;
 }
 
+/* cmd_del - remove a row with the evidence options */
 static int cmd_del(struct ctl *x, enum store_kind kind, const char *subject)
 {
     char key[STORE_ADDR_MAX];
@@ -191,6 +197,7 @@ static int cmd_del(struct ctl *x, enum store_kind kind, const char *subject)
     return EX_OK_;
 }
 
+/* cmd_import - a CSV file or stdin, all or nothing */
 static int cmd_import(struct ctl *x, const char *path)
 {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -216,6 +223,7 @@ static int cmd_import(struct ctl *x, const char *path)
     return EX_OK_;
 }
 
+/* cmd_export - CSV on stdout */
 static int cmd_export(struct ctl *x)
 {
     if (store_export_csv(x->st, stdout) < 0) {
@@ -225,6 +233,7 @@ static int cmd_export(struct ctl *x)
     return EX_OK_;
 }
 
+/* cmd_stats - counts, one "key: value" per line */
 static int cmd_stats(struct ctl *x)
 {
     struct store_stats s;
@@ -252,6 +261,7 @@ static int cmd_stats(struct ctl *x)
     return EX_OK_;
 }
 
+/* main - options, command, store, exit code */
 int main(int argc, char **argv)
 {
     enum { O_ACTOR = 256, O_CHANNEL, O_EXPL, O_SCOPE, O_NOTE };

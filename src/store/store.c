@@ -40,11 +40,13 @@ const char *store_strerror(void)
     return errbuf;
 }
 
+/* store_kind_name - "user" or "domain" */
 const char *store_kind_name(enum store_kind k)
 {
     return k == STORE_KIND_DOMAIN ? "domain" : "user";
 }
 
+/* store_match_name - the rule names of the lookup order */
 const char *store_match_name(enum store_match m)
 {
     static const char *const names[] = {"address", "base", "domain", "default"};
@@ -52,6 +54,7 @@ const char *store_match_name(enum store_match m)
     return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
 }
 
+/* store_backend_name - the name in the backend table */
 const char *store_backend_name(const struct store *st)
 {
     return st->ops->name;
@@ -176,11 +179,13 @@ static enum store_lookup get_retry(struct store *st, enum store_kind kind, const
     return r;
 }
 
+/* store_get_user - exact key, retried once on a broken connection */
 enum store_lookup store_get_user(struct store *st, const char *address, int *enforce)
 {
     return get_retry(st, STORE_KIND_USER, address, enforce);
 }
 
+/* store_get_domain - exact key, retried once on a broken connection */
 enum store_lookup store_get_domain(struct store *st, const char *domain, int *enforce)
 {
     return get_retry(st, STORE_KIND_DOMAIN, domain, enforce);
@@ -258,6 +263,7 @@ static int change(struct store *st, enum store_kind kind, const char *subject, i
     return rc;
 }
 
+/* store_set_user - upsert with its event */
 int store_set_user(struct store *st, const char *address, int enforce,
                    const struct store_evidence *ev)
 {
@@ -266,6 +272,7 @@ int store_set_user(struct store *st, const char *address, int enforce,
     return change(st, STORE_KIND_USER, address, enforce != 0, ev, &existed);
 }
 
+/* store_set_domain - upsert with its event */
 int store_set_domain(struct store *st, const char *domain, int enforce,
                      const struct store_evidence *ev)
 {
@@ -274,6 +281,7 @@ int store_set_domain(struct store *st, const char *domain, int enforce,
     return change(st, STORE_KIND_DOMAIN, domain, enforce != 0, ev, &existed);
 }
 
+/* store_del_user - delete with its event */
 enum store_lookup store_del_user(struct store *st, const char *address,
                                  const struct store_evidence *ev)
 {
@@ -284,6 +292,7 @@ enum store_lookup store_del_user(struct store *st, const char *address,
     return existed ? STORE_FOUND : STORE_NOTFOUND;
 }
 
+/* store_del_domain - delete with its event */
 enum store_lookup store_del_domain(struct store *st, const char *domain,
                                    const struct store_evidence *ev)
 {

@@ -166,6 +166,7 @@ static int prepare(struct store_conn *c, enum store_kind kind, int which, char *
     return 0;
 }
 
+/* pg_open - the pool, with one connection made now */
 static struct store *pg_open(const struct sa_conf *conf, int flags, char *err, size_t errlen)
 {
     struct pg_store *s;
@@ -203,6 +204,7 @@ static struct store *pg_open(const struct sa_conf *conf, int flags, char *err, s
     return &s->head;
 }
 
+/* pg_close - every connection and the pool */
 static void pg_close(struct store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
@@ -218,6 +220,7 @@ static void pg_close(struct store *st)
     free(s);
 }
 
+/* pg_acquire - a free slot (waiting a bounded time), connected if it was not */
 static struct store_conn *pg_acquire(struct store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
@@ -266,6 +269,7 @@ static struct store_conn *pg_acquire(struct store *st)
     return c;
 }
 
+/* pg_release - free the slot; a broken connection or one left in a transaction is closed */
 static void pg_release(struct store *st, struct store_conn *c)
 {
     struct pg_store *s = (struct pg_store *)st;
@@ -285,11 +289,13 @@ static void pg_release(struct store *st, struct store_conn *c)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* pg_broken - the connection died (CONNECTION_BAD) */
 static int pg_broken(struct store_conn *c)
 {
     return c->broken;
 }
 
+/* pg_schema_version - MAX(version) of schema_version, 0 without the table */
 static int pg_schema_version(struct store_conn *c)
 {
     PGresult *res = PQexec(c->pg, "SELECT to_regclass('schema_version') IS NOT NULL");
@@ -315,6 +321,7 @@ static int pg_schema_version(struct store_conn *c)
     return v;
 }
 
+/* pg_migrate_step - one migration and its schema_version row in one transaction */
 static int pg_migrate_step(struct store_conn *c, int to, long long now)
 {
     char sql[128], why[512];
@@ -341,6 +348,7 @@ static int pg_migrate_step(struct store_conn *c, int to, long long now)
     return 0;
 }
 
+/* pg_get - the enforce flag of one key */
 static enum store_lookup pg_get(struct store_conn *c, enum store_kind kind, const char *key,
                                 int *enforce)
 {
@@ -364,6 +372,7 @@ static enum store_lookup pg_get(struct store_conn *c, enum store_kind kind, cons
     return r;
 }
 
+/* pg_put - one change and its event in one statement */
 static int pg_put(struct store_conn *c, const struct store_change *ch, int *existed)
 {
     const struct store_evidence *ev = ch->ev;
@@ -404,6 +413,7 @@ static int pg_put(struct store_conn *c, const struct store_change *ch, int *exis
     return 0;
 }
 
+/* pg_import_begin - transaction, temporary table, COPY started */
 static int pg_import_begin(struct store_conn *c)
 {
     PGresult *res;
@@ -476,6 +486,7 @@ static int copy_flush(struct store_conn *c, int force)
     return 0;
 }
 
+/* pg_import_row - one row into the COPY stream */
 static int pg_import_row(struct store_conn *c, const struct store_change *ch, long line)
 {
     char en[4], ln[24];
@@ -500,6 +511,7 @@ static int pg_import_row(struct store_conn *c, const struct store_change *ch, lo
     return copy_flush(c, 0);
 }
 
+/* pg_import_end - end the COPY, merge into the tables with events, commit; or roll back */
 static int pg_import_end(struct store_conn *c, int commit)
 {
     static const char *const merge[] = {
@@ -559,6 +571,7 @@ static int pg_import_end(struct store_conn *c, int commit)
     return cmd(c, "COMMIT", "import");
 }
 
+/* pg_foreach - every row of one kind in key order, one row in memory at a time */
 static int pg_foreach(struct store_conn *c, enum store_kind kind, store_row_fn fn, void *arg)
 {
     static const char *const sql[2] = {
@@ -595,6 +608,7 @@ static int pg_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
     return rc;
 }
 
+/* pg_stats - counts from one statement (one snapshot) */
 static int pg_stats(struct store_conn *c, struct store_stats *out)
 {
     static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"

@@ -162,11 +162,13 @@ static int exec(struct store_conn *c, const char *sql)
     return 0;
 }
 
+/* bind_text - a text parameter, NULL as SQL NULL */
 static int bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     return s == NULL ? sqlite3_bind_null(st, i) : sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* sq_open - a store on the configured file, one connection opened now */
 static struct store *sq_open(const struct sa_conf *conf, int flags, char *err, size_t errlen)
 {
     struct sqlite_store *s = xcalloc(1, sizeof(*s));
@@ -188,6 +190,7 @@ static struct store *sq_open(const struct sa_conf *conf, int flags, char *err, s
     return &s->head;
 }
 
+/* sq_close - every idle connection and the store */
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
@@ -202,6 +205,7 @@ static void sq_close(struct store *st)
     free(s);
 }
 
+/* sq_acquire - an idle connection, or a new one */
 static struct store_conn *sq_acquire(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
@@ -220,6 +224,7 @@ static struct store_conn *sq_acquire(struct store *st)
     return c;
 }
 
+/* sq_release - back onto the idle stack (rolled back), or closed when broken or surplus */
 static void sq_release(struct store *st, struct store_conn *c)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
@@ -239,11 +244,13 @@ static void sq_release(struct store *st, struct store_conn *c)
     conn_close(c);
 }
 
+/* sq_broken - the connection failed in a way a new one may not */
 static int sq_broken(struct store_conn *c)
 {
     return c->broken;
 }
 
+/* sq_schema_version - MAX(version) of schema_version, 0 without the table */
 static int sq_schema_version(struct store_conn *c)
 {
     sqlite3_stmt *st = NULL;
@@ -271,6 +278,7 @@ static int sq_schema_version(struct store_conn *c)
     return rc == SQLITE_ROW ? v : fail(c, "schema version");
 }
 
+/* sq_migrate_step - one migration and its schema_version row in one transaction */
 static int sq_migrate_step(struct store_conn *c, int to, long long now)
 {
     char sql[128];
@@ -298,6 +306,7 @@ static int sq_migrate_step(struct store_conn *c, int to, long long now)
     return 0;
 }
 
+/* sq_get - the enforce flag of one key */
 static enum store_lookup sq_get(struct store_conn *c, enum store_kind kind, const char *key,
                                 int *enforce)
 {
@@ -369,6 +378,7 @@ static int write_change(struct store_conn *c, const struct store_change *ch, int
     return 0;
 }
 
+/* sq_put - one change and its event in one transaction */
 static int sq_put(struct store_conn *c, const struct store_change *ch, int *existed)
 {
     if (exec(c, "BEGIN IMMEDIATE") < 0)
@@ -384,11 +394,13 @@ static int sq_put(struct store_conn *c, const struct store_change *ch, int *exis
     return exec(c, "COMMIT");
 }
 
+/* sq_import_begin - the import transaction */
 static int sq_import_begin(struct store_conn *c)
 {
     return exec(c, "BEGIN IMMEDIATE");
 }
 
+/* sq_import_row - one import row and its event */
 static int sq_import_row(struct store_conn *c, const struct store_change *ch, long line)
 {
     int existed;
@@ -396,6 +408,7 @@ static int sq_import_row(struct store_conn *c, const struct store_change *ch, lo
     return write_change(c, ch, &existed);
 }
 
+/* sq_import_end - commit or roll back the import */
 static int sq_import_end(struct store_conn *c, int commit)
 {
     if (commit)
@@ -405,6 +418,7 @@ static int sq_import_end(struct store_conn *c, int commit)
     return 0;
 }
 
+/* sq_foreach - every row of one kind in key order */
 static int sq_foreach(struct store_conn *c, enum store_kind kind, store_row_fn fn, void *arg)
 {
     static const char *const sql[2] = {
@@ -440,6 +454,7 @@ static int sq_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
     return 0;
 }
 
+/* sq_stats - counts from one statement (one snapshot) */
 static int sq_stats(struct store_conn *c, struct store_stats *out)
 {
     static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"
