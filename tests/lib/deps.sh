@@ -5,7 +5,8 @@
 SA_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libmilter-dev libopendkim-dev libspf2-dev libpsl-dev libconfig-dev libssl-dev libcmocka-dev
  libsqlite3-dev publicsuffix nsd python3 python3-yaml python3-dkim python3-nacl
- python3-dnslib opendkim-tools dnsutils libpq-dev postgresql sqlite3 chromium fonts-noto-cjk"
+ python3-dnslib opendkim-tools dnsutils libpq-dev postgresql sqlite3 chromium fonts-noto-cjk
+ postfix swaks"
 
 sa_install_deps() {
     local missing=""
@@ -20,9 +21,13 @@ sa_install_deps() {
     echo "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q || return 1
+    # Postfix without a system configuration: no /etc/postfix/main.cf, nothing to start.
+    # The end-to-end tests run a private instance (tests/lib/satest/postfix.py).
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get install -y -q --no-install-recommends $missing || return 1
-    # NSD's and PostgreSQL's packages start system instances; the tests run their own.
-    for s in nsd postgresql; do
+    # NSD's, PostgreSQL's and Postfix's packages start system instances; the tests
+    # run their own.
+    for s in nsd postgresql postfix; do
         systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
     done
 }
