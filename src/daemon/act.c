@@ -24,7 +24,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
                   size_t dmarc_comment_len)
 {
     struct ar_resinfo *ri;
-    int ok_result;
+    int ok_result, dkim_room;
 
     ar_header_init(h, m->conf->authserv_id);
     dmarc_comment[0] = '\0';
@@ -46,7 +46,11 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
         ar_header_add(h, "dkim", m->dkim_error ? AUTH_TEMPERROR : AUTH_NONE,
                       m->dkim_error ? "internal error" : NULL);
     }
-    for (int i = 0; m->dkim_ran && i < m->ndkim; i++) {
+    /* The DKIM results fill what the table leaves after SPF and one slot kept for DMARC
+     * (with dkim.max_signatures above 13 they could crowd it out); the log line still
+     * names every signature. */
+    dkim_room = AR_MAX_RESINFO - h->nres - (m->dmarc_ran ? 1 : 0);
+    for (int i = 0; m->dkim_ran && i < m->ndkim && i < dkim_room; i++) {
         const struct dkim_sig_res *s = &m->dkim[i];
         ri = ar_header_add(h, "dkim", s->result, s->result == AUTH_PASS ? NULL : s->reason);
         ar_resinfo_prop(ri, "header.d", s->domain);
