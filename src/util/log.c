@@ -12,7 +12,8 @@
 static int use_stderr = 1;
 static int debug_on;
 
-static void vlog(int prio, const char *tag, const char *fmt, va_list ap);
+static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 void log_init(const char *ident, int to_stderr, int debug)
 {
