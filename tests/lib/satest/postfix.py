@@ -386,6 +386,15 @@ class Postfix:
             if self.own_dir and exc_type is None and not os.environ.get("SA_KEEP"):
                 shutil.rmtree(self.dir, ignore_errors=True)
 
+    def sendmail(self, sender, rcpts, msg):
+        """Local submission (sendmail -> postdrop -> maildrop -> pickup -> cleanup), the
+        path non_smtpd_milters see. Root may name a private config with -C without
+        alternate_config_directories. Returns the CompletedProcess."""
+        return subprocess.run([shutil.which("sendmail") or "/usr/sbin/sendmail", "-C",
+                               self.conf_dir, "-f", sender, "--"] + list(rcpts),
+                              input=msg, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=30)
+
     # ---- what happened ----
     def maildir(self, rcpt):
         local, _, domain = rcpt.partition("@")
