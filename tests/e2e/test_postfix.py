@@ -43,7 +43,7 @@ ALICE = "alice@example.jp"   # consents to DMARC enforcement
 BOB = "bob@example.jp"       # does not
 CAROL = "carol@example.jp"   # no row: policy.default_enforce = false -> not enforced
 BAD_IP = "203.0.113.5"       # outside every SPF record here
-SMTP_TIMEOUT = 60
+SMTP_TIMEOUT = 30
 # Fields virtual(8) prepends at delivery, above everything that came through smtpd.
 DELIVERY_FIELDS = ("return-path", "x-original-to", "delivered-to")
 
@@ -100,7 +100,7 @@ def message(from_domain, token, extra=(), subject=None):
         "Message-ID: <%s@%s>" % (token, from_domain),
         "Date: Mon, 1 Jan 2024 00:00:00 +0000",
     ]
-    body = "token %s\r\nsecond line\r\n" % token
+    body = "token %s\r\n.leading dot\r\nsecond line\r\n" % token  # dot-stuffed on the wire
     return ("\r\n".join(hdrs) + "\r\n\r\n" + body).encode()
 
 
@@ -134,8 +134,8 @@ def smtp_send(pf, mail_from, rcpts, msg, client_ip=None, helo="mail.sender.test"
         if code != 354:
             s.data = (code, text.decode(errors="replace"))
             return s
-        # smtplib's data() sends the body, the final dot, and reads one reply.
-        c.send(smtplib._quote_periods(msg).rstrip(b"\r\n") + b"\r\n.\r\n")
+        # The content, dot-stuffed (RFC 5321 4.5.2), then the final dot; one reply.
+        c.send(re.sub(rb"(?m)^\.", b"..", msg).rstrip(b"\r\n") + b"\r\n.\r\n")
         code, text = c.getreply()
         s.data = (code, text.decode(errors="replace"))
     except (OSError, smtplib.SMTPException) as e:
@@ -203,7 +203,7 @@ def delivered_once(t, name, pf, rcpt, token):
     got = pf.find(rcpt, token)
     t.check("%s: delivered to %s exactly once" % (name, rcpt), len(got) == 1,
             "%d copies" % len(got))
-    t.check("%s: body intact" % name, ("token %s\nsecond line\n" % token) in
+    t.check("%s: body intact" % name, ("token %s\n.leading dot\nsecond line\n" % token) in
             d.body.replace("\r\n", "\n"), repr(d.body[:200]))
     return d
 
