@@ -30,6 +30,7 @@ static SPF_dns_rr_t *rr_from_answer(SPF_dns_server_t *srv, const char *domain, n
 static int take_pending(struct spf_dns_state *st, const char *name);
 static void set_pending(struct spf_dns_state *st, const struct dns_answer *a);
 static void set_abort(struct spf_dns_state *st, int temp, const char *reason);
+static int count_mechs(const char *text);
 
 void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af,
                         const struct in_addr *v4, const struct in6_addr *v6)
@@ -278,6 +279,23 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_
     return rr != NULL ? rr : SPF_dns_rr_new_init(srv, domain, type, 0, TRY_AGAIN);
 }
 
+/* count_mechs - the terms libspf2 compiles as mechanisms (directives and redirect=)
+ * of a rewritten record: "v=spf1" and single-space-separated terms (spf_record_check) */
+static int count_mechs(const char *text)
+{
+    int n = 0;
+
+    for (const char *p = strchr(text, ' '); p != NULL; p = strchr(p + 1, ' ')) {
+        size_t len = strcspn(p + 1, " "), nl = strspn(p + 1,
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+
+        if (len > 0 && (!(nl > 0 && nl < len && p[1 + nl] == '=') ||
+                        (nl == 8 && strncasecmp(p + 1, "redirect", 8) == 0)))
+            n++; /* libspf2 keeps redirect= with the mechanisms */
+    }
+    return n;
+}
+
 /* is_spf1 - does this TXT string begin with the version section "v=spf1"? (4.5) */
 static int is_spf1(const char *s, size_t len)
 {
@@ -381,6 +399,11 @@ static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF
     }
     dns_answer_free(ans);
     err = SPF_record_compile(server, resp, recp, text);
+    /* libspf2 stops compiling, without an error, once the mechanisms fill its buffer
+     * (about 512 bytes: some 60 ip4 or 25 ip6 terms): the rest of the record would be
+     * silently ignored (a trailing -all or redirect= lost). Refuse it instead. */
+    if (err == SPF_E_SUCCESS && *recp != NULL && (*recp)->num_mech != count_mechs(text))
+        err = SPF_E_BIG_MECH;
     free(text);
     if (err != SPF_E_SUCCESS) {
         /* Our grammar accepted what libspf2's compiler refused. */
