@@ -160,6 +160,9 @@ struct sa_conf {
     /* log.* */
     enum conf_log_level log_level;
 
+    /* metrics.* (docs/operations.md) */
+    char *metrics_listen; /* "ADDR:PORT" or "[V6ADDR]:PORT"; "" = no metrics */
+
     /* policy.* - enforcement (docs/enforcement.md) */
     enum conf_policy_mode policy_mode;
     char *policy_domain_modes; /* "DOMAIN=MODE ..." per recipient domain; "" = none */

@@ -4,8 +4,10 @@
  * (conf_write.c). Adding a key is one row here plus its field in struct sa_conf;
  * then regenerate conf/senderauth.conf and docs/configuration.md (conf-gen).
  * Threads: constant data and pure functions. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,6 +26,7 @@ static int check_word_list(const char *s, char *why, size_t whylen);
 static int check_opt_abs_path(const char *s, char *why, size_t whylen);
 static int check_x_name(const char *s, char *why, size_t whylen);
 static int check_token(const char *s, char *why, size_t whylen);
+static int check_listen(const char *s, char *why, size_t whylen);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
@@ -226,6 +229,11 @@ const struct conf_key conf_keys[] = {
     /* log */
     {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
      "\"warning\", \"info\" (one summary line per message) or \"debug\"."},
+
+    /* metrics (docs/operations.md) */
+    {"metrics.listen", CONF_T_STRING, "\"\"", 0, 63, F(metrics_listen), NULL, check_listen,
+     "Serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. \"127.0.0.1:9712\" or "
+     "\"[::1]:9712\" (numeric, keep it on loopback); empty = no metrics."},
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -427,5 +435,45 @@ static int check_token(const char *s, char *why, size_t whylen)
     if (ok)
         return 0;
     snprintf(why, whylen, "\"%s\" may contain only letters, digits, '-', '_' and '.'", s);
+    return -1;
+}
+
+/* check_listen - "" or "ADDR:PORT" / "[V6ADDR]:PORT" with a numeric address */
+static int check_listen(const char *s, char *why, size_t whylen)
+{
+    char host[64];
+    const char *port;
+    unsigned char a[16];
+    size_t n;
+    int ok;
+
+    if (*s == '\0')
+        return 0;
+    if (s[0] == '[') {
+        n = strcspn(s + 1, "]");
+        port = s[1 + n] == ']' && s[2 + n] == ':' ? s + n + 3 : NULL;
+        ok = port != NULL && n > 0 && n < sizeof(host);
+        if (ok) {
+            memcpy(host, s + 1, n);
+            host[n] = '\0';
+            ok = inet_pton(AF_INET6, host, a) == 1;
+        }
+    } else {
+        n = strcspn(s, ":");
+        port = s[n] == ':' ? s + n + 1 : NULL;
+        ok = port != NULL && n > 0 && n < sizeof(host);
+        if (ok) {
+            memcpy(host, s, n);
+            host[n] = '\0';
+            ok = inet_pton(AF_INET, host, a) == 1;
+        }
+    }
+    if (ok) {
+        ok = port[0] != '\0' && strspn(port, "0123456789") == strlen(port) && strlen(port) <= 5 &&
+             atoi(port) <= 65535;
+    }
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "\"%s\" must be \"ADDR:PORT\" or \"[IPv6]:PORT\" (numeric address)", s);
     return -1;
 }
