@@ -1,0 +1,47 @@
+/* arc_int.h - what the files of src/arc share and nobody else sees: the per-message key
+ * cache (arc_key.c) and base64.
+ * Threads: as arc_eval.h. */
+#ifndef SA_ARC_INT_H
+#define SA_ARC_INT_H
+
+#include <stdio.h>
+
+#include <openssl/evp.h>
+
+#include "arc/arc_eval.h"
+
+enum arc_key_status {
+    ARC_KEY_OK = 1,
+    ARC_KEY_BAD,  /* not found, revoked, syntax: the signature fails */
+    ARC_KEY_TEMP, /* DNS could not find out */
+};
+
+struct arc_key {
+    char selector[256];
+    char domain[256];
+    enum arc_key_status status;
+    int ed25519;
+    int bits;
+    EVP_PKEY *pkey;
+    char reason[64];
+};
+
+struct arc_keys {
+    struct dns *dns; /* borrowed */
+    int n;
+    struct arc_key k[ARC_MAX_KEYS];
+    struct arc_key overflow; /* handed out once the cache is full */
+};
+
+/* arc_keys_get - the key for (selector, domain), fetched once per message; never NULL. */
+struct arc_key *arc_keys_get(struct arc_keys *ks, const char *selector, const char *domain);
+void arc_keys_release(struct arc_keys *ks);
+/* arc_key_error - mark k unusable with reason; returns -1. */
+int arc_key_error(struct arc_key *k, const char *reason);
+/* arc_key_verify - 1 good signature of the SHA-256 digest, 0 bad, -1 internal error. */
+int arc_key_verify(const struct arc_key *k, const unsigned char *digest, const unsigned char *sig,
+                   size_t siglen);
+/* arc_base64_decode - base64, white space ignored; 0 or -1 (bad input, overflow). */
+int arc_base64_decode(const char *s, size_t n, unsigned char *out, size_t outlen, size_t *olen);
+
+#endif
