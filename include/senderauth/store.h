@@ -27,7 +27,7 @@
 struct sa_conf;
 struct store;
 
-#define STORE_SCHEMA_VERSION 1 /* the version this build reads and writes */
+#define STORE_SCHEMA_VERSION 2 /* the version this build reads and writes (2: DMARC history) */
 #define STORE_ADDR_MAX                                                                             \
     256                      /* buffer for a normalized address, NUL included (RFC 5321 4.5.3.1.3) \
                               */
@@ -222,5 +222,123 @@ int store_foreach(struct store *st, enum store_kind kind, store_row_fn fn, void 
 int store_export_csv(struct store *st, FILE *fp);
 /* store_get_stats - counts. 0 or -1. */
 int store_get_stats(struct store *st, struct store_stats *out);
+
+/* ---- DMARC history and report bookkeeping (issue 10, docs/reports.md) ----
+ * A separate handle on the same database: struct store_history holds ONE connection and
+ * is used by one thread at a time (senderauthd's history writer thread, or the report
+ * tool). It is opened writable for history even where the consent side is read-only,
+ * and reconnects by itself on the next call after a failure. No recipient address and
+ * no message content is ever stored here. */
+struct store_history;
+
+#define STORE_HIST_IP_MAX 46      /* INET6_ADDRSTRLEN */
+#define STORE_HIST_DKIM_MAX 768   /* "result:d:s" words separated by spaces */
+#define STORE_HIST_RUA_MAX 512    /* the rua tag as published */
+#define STORE_HIST_WORD_MAX 16    /* results, policies, dispositions, reasons */
+#define STORE_HIST_COMMENT_MAX 64 /* reason comment */
+
+/* One evaluated message. Every string is NUL-terminated ("" when unknown/absent).
+ * dkim: one word per verified signature, "result:d=domain:selector" without the "d=",
+ * i.e. "pass:example.com:s1 fail:other.example:k2"; results are RFC 8601 words.
+ * policy_domain: where the DMARC record was found ("" = no record); p/sp/np are the
+ * policy names ("" = tag absent), adkim/aspf "r" or "s". disposition is the RFC 9990
+ * ActionDispositionType (none, pass, quarantine, reject); reason its PolicyOverrideType
+ * ("" none) with a free comment. action / would: what senderauthd did / what enforce
+ * would have done (accept, quarantine, reject, tempfail). rcpt_consent / rcpt_total:
+ * recipients of the transaction that consented to enforcement / all accepted. */
+struct store_hist_row {
+    long long at;
+    char source_ip[STORE_HIST_IP_MAX];
+    char env_from[STORE_DOMAIN_MAX];
+    char header_from[STORE_DOMAIN_MAX];
+    char policy_domain[STORE_DOMAIN_MAX];
+    char spf_domain[STORE_DOMAIN_MAX];
+    char spf_scope[8]; /* "mfrom" or "helo" */
+    char spf_result[STORE_HIST_WORD_MAX];
+    char dkim[STORE_HIST_DKIM_MAX];
+    char dmarc_result[STORE_HIST_WORD_MAX];
+    int dkim_aligned, spf_aligned; /* DMARC-aligned pass of each method */
+    char p[STORE_HIST_WORD_MAX], sp[STORE_HIST_WORD_MAX], np[STORE_HIST_WORD_MAX];
+    int pct;     /* 0..100 */
+    int testing; /* t=y */
+    char adkim[2], aspf[2];
+    char disposition[STORE_HIST_WORD_MAX];
+    char reason[STORE_HIST_WORD_MAX];
+    char reason_comment[STORE_HIST_COMMENT_MAX];
+    char discovery[STORE_HIST_WORD_MAX]; /* "psl" or "treewalk" */
+    char rua[STORE_HIST_RUA_MAX];
+    char action[STORE_HIST_WORD_MAX], would[STORE_HIST_WORD_MAX];
+    int rcpt_consent, rcpt_total;
+};
+
+/* One report record: the reportable rows of an interval that share every field below.
+ * Strings borrowed, valid during the callback only. */
+struct store_hist_group {
+    const char *policy_domain, *source_ip, *header_from, *env_from;
+    const char *spf_domain, *spf_scope, *spf_result, *dkim;
+    const char *disposition, *reason, *reason_comment;
+    int dkim_aligned, spf_aligned;
+    long long count;
+};
+
+/* The policy a domain published, as seen by its newest row in the interval. */
+struct store_hist_policy {
+    const char *policy_domain, *p, *sp, *np, *adkim, *aspf, *discovery, *rua;
+    int pct, testing;
+    long long rows; /* reportable rows of the domain in the interval */
+};
+
+/* store_history_open - one connection to the store named by conf. A missing or older
+ * schema fails as store_open does. NULL with the reason in err. */
+struct store_history *store_history_open(const struct sa_conf *conf, char *err, size_t errlen);
+/* store_history_close - NULL is a no-op; returns NULL. */
+struct store_history *store_history_close(struct store_history *h);
+/* store_history_insert - n rows in one transaction: all or none. 0, or -1 (the reason
+ * in store_strerror()); the connection is re-made at the next call after a failure. */
+int store_history_insert(struct store_history *h, const struct store_hist_row *rows, int n);
+
+typedef int (*store_hist_group_fn)(const struct store_hist_group *g, void *arg);
+typedef int (*store_hist_policy_fn)(const struct store_hist_policy *p, void *arg);
+/* store_history_policies - each domain with reportable rows (a record with rua) in
+ * [from, to), in domain order. fn returns 0 to go on, -1 to stop. 0 or -1. */
+int store_history_policies(struct store_history *h, long long from, long long to,
+                           store_hist_policy_fn fn, void *arg);
+/* store_history_groups - the records of one domain in [from, to), one per distinct
+ * (source IP, header-from, envelope-from, results, disposition, reason). 0 or -1. */
+int store_history_groups(struct store_history *h, const char *policy_domain, long long from,
+                         long long to, store_hist_group_fn fn, void *arg);
+
+/* store_hist_count_fn - one (key, count) pair of a count query. */
+typedef int (*store_hist_count_fn)(const char *key, long long count, void *arg);
+/* store_history_count - rows in [from, to) grouped by one column, in key order: column
+ * is one of "all" (one key ""), "spf_result", "dkim_pass" ("pass" when any signature
+ * passed, "none" without signatures, else "fail"), "dmarc_result", "action", "would",
+ * "disposition", "reason" (rows with one), "consent" (two keys, "consenting" and "total":
+ * the sums of rcpt_consent and rcpt_total), "report_status" (report_log rows by status,
+ * by their own time). Keys come in key order.
+ * 0 or -1 (unknown column: -1). */
+int store_history_count(struct store_history *h, const char *column, long long from, long long to,
+                        store_hist_count_fn fn, void *arg);
+
+/* store_history_purge - delete history rows older than before; *n gets the count. */
+int store_history_purge(struct store_history *h, long long before, long long *n);
+
+/* Report bookkeeping: one report_log row per report and destination, and per destination
+ * the count of consecutive failures (dead-destination backoff). */
+struct store_report_event {
+    long long at, begin, end;
+    const char *policy_domain, *dest, *report_id;
+    const char *status; /* "sent", "failed", "skipped", "written" */
+    const char *detail; /* why ("" when sent) */
+    long long bytes;
+};
+int store_report_log(struct store_history *h, const struct store_report_event *ev);
+/* store_report_dest_get - the destination's consecutive failures and the time of the
+ * last one (0 / 0 when never failed). 0 or -1. */
+int store_report_dest_get(struct store_history *h, const char *dest, int *failures,
+                          long long *last_at);
+/* store_report_dest_set - ok: reset to 0; else one more failure at now with why. */
+int store_report_dest_set(struct store_history *h, const char *dest, int ok, long long now,
+                          const char *why);
 
 #endif

@@ -83,9 +83,9 @@ def run_backend(b, other):
     rc, out, err = b.ctl("migrate")
     check(n + " migrate before init: exit", rc, 3)
     rc, out, err = b.ctl("init")
-    check(n + " init", (rc, out), (0, "schema version 0 -> 1\n"))
+    check(n + " init", (rc, out), (0, "schema version 0 -> 2\n"))
     rc, out, err = b.ctl("migrate")
-    check(n + " migrate again", (rc, out), (0, "schema version 1: up to date\n"))
+    check(n + " migrate again", (rc, out), (0, "schema version 2: up to date\n"))
 
     # (args, exit code, stdout) in order; the store's state carries from row to row
     cases = [
@@ -197,7 +197,7 @@ def run_backend(b, other):
     rc, out, err = b.ctl("stats")
     check(n + " stats: exit", rc, 0)
     check(n + " stats: backend", "backend: %s\n" % n in out, True)
-    check(n + " stats: schema", "schema_version: 1\n" in out, True)
+    check(n + " stats: schema", "schema_version: 2\n" in out, True)
     check(n + " stats: domains", stat(b, "domains"), "0")
     check(n + " stats: default", stat(b, "default_enforce"), "off")
 
