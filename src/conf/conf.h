@@ -192,6 +192,19 @@ struct sa_conf {
     int headers_warn_on_enforcing_policy;
     char *headers_trustmark_name;
 
+    /* report.* (docs/reports.md) */
+    int report_enable; /* senderauthd records history */
+    int report_queue_size;
+    int report_batch_size;
+    int report_flush_interval_ms;
+    char *report_org_name;
+    char *report_email;
+    char *report_sendmail_path;
+    int report_verify_external;
+    int report_max_failures;
+    int report_dead_retry_days;
+    int report_retention_days;
+
     /* private */
     atomic_int refcnt;
     char *source; /* file loaded, or "(defaults)" */

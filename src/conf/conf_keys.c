@@ -26,6 +26,8 @@ static int check_word_list(const char *s, char *why, size_t whylen);
 static int check_opt_abs_path(const char *s, char *why, size_t whylen);
 static int check_x_name(const char *s, char *why, size_t whylen);
 static int check_token(const char *s, char *why, size_t whylen);
+static int check_text(const char *s, char *why, size_t whylen);
+static int check_email(const char *s, char *why, size_t whylen);
 static int check_listen(const char *s, char *why, size_t whylen);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
@@ -234,6 +236,35 @@ const struct conf_key conf_keys[] = {
     {"metrics.listen", CONF_T_STRING, "\"\"", 0, 63, F(metrics_listen), NULL, check_listen,
      "Serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. \"127.0.0.1:9712\" or "
      "\"[::1]:9712\" (numeric, keep it on loopback); empty = no metrics."},
+
+    /* report: DMARC aggregate reports, RFC 9990 (docs/reports.md) */
+    {"report.enable", CONF_T_BOOL, "false", 0, 1, F(report_enable), NULL, NULL,
+     "Record one history row per evaluated message (no content, no recipients) in the "
+     "store, for senderauth-report."},
+    {"report.queue_size", CONF_T_INT, "4096", 16, 1000000, F(report_queue_size), NULL, NULL,
+     "History rows waiting for the writer thread; when full, new rows are dropped and "
+     "counted (mail is never delayed)."},
+    {"report.batch_size", CONF_T_INT, "256", 1, 10000, F(report_batch_size), NULL, NULL,
+     "History rows written to the store in one transaction."},
+    {"report.flush_interval_ms", CONF_T_INT, "1000", 10, 60000, F(report_flush_interval_ms),
+     NULL, NULL, "Longest time a history row waits before it is written."},
+    {"report.org_name", CONF_T_STRING, "\"\"", 0, 255, F(report_org_name), NULL, check_text,
+     "Our organization name in reports (org_name); required by senderauth-report run."},
+    {"report.email", CONF_T_STRING, "\"\"", 0, 254, F(report_email), NULL, check_email,
+     "Report sender and contact address (email, From:, envelope sender); its domain is the "
+     "receiver in report file names. Required by senderauth-report run."},
+    {"report.sendmail_path", CONF_T_STRING, "\"/usr/sbin/sendmail\"", 1, 4095,
+     F(report_sendmail_path), NULL, check_abs_path,
+     "Program that takes a report mail on stdin (sendmail -i -f FROM -- TO)."},
+    {"report.verify_external", CONF_T_BOOL, "true", 0, 1, F(report_verify_external), NULL, NULL,
+     "Send to a rua address outside the policy domain only when "
+     "<domain>._report._dmarc.<rua-domain> authorizes it (RFC 9990 3)."},
+    {"report.max_failures", CONF_T_INT, "5", 1, 1000, F(report_max_failures), NULL, NULL,
+     "Consecutive delivery failures after which a destination counts as dead."},
+    {"report.dead_retry_days", CONF_T_INT, "7", 0, 365, F(report_dead_retry_days), NULL, NULL,
+     "Days a dead destination is skipped before one more try (0 = never again)."},
+    {"report.retention_days", CONF_T_INT, "31", 0, 3650, F(report_retention_days), NULL, NULL,
+     "History older than this is deleted by senderauth-report run (0 = keep)."},
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -476,4 +507,30 @@ static int check_listen(const char *s, char *why, size_t whylen)
         return 0;
     snprintf(why, whylen, "\"%s\" must be \"ADDR:PORT\" or \"[IPv6]:PORT\" (numeric address)", s);
     return -1;
+}
+
+/* check_text - one line of printable text (no control characters) */
+static int check_text(const char *s, char *why, size_t whylen)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            snprintf(why, whylen, "must not contain control characters");
+            return -1;
+        }
+    return 0;
+}
+
+/* check_email - "" or local@domain without spaces, control characters, <> or quotes */
+static int check_email(const char *s, char *why, size_t whylen)
+{
+    const char *at = strrchr(s, '@');
+
+    if (*s == '\0')
+        return 0;
+    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '.') == NULL ||
+        strpbrk(s, " \t<>\"(),;:\\[]") != NULL || check_text(s, why, whylen) < 0) {
+        snprintf(why, whylen, "must be an address like dmarc-reports@isp.example");
+        return -1;
+    }
+    return 0;
 }
