@@ -8,6 +8,7 @@
 #include "out/ar_format.h"
 
 #define FIELD_COLS (sizeof(AR_HEADER_NAME ": ") - 1)
+#define AR_MAX_METHOD 32 /* longer method names are skipped (item[] holds method=result) */
 #define TAB_COLS 8
 
 /* One output line being built; failed sticks once out is too small. */
@@ -166,7 +167,7 @@ int ar_format_header(const struct ar_header *h, const char *fold, char *out, siz
         char reason[AR_MAX_REASON + 1];
         int n;
 
-        if (!ar_value_is_token(ri->method))
+        if (!ar_value_is_token(ri->method) || strlen(ri->method) > AR_MAX_METHOD)
             continue;
         if (written++ > 0)
             put(&w, ";", 1);

@@ -388,14 +388,21 @@ static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF
         resp->reason = SPF_REASON_FAILURE;
         return SPF_E_SYNTAX;
     }
-    if ((text = malloc(SPF_MAX_RECORD + 1)) == NULL ||
-        spf_record_rewrite(found->u.txt.data, found->u.txt.len, st->client_af, text,
-                           SPF_MAX_RECORD + 1) < 0) {
-        free(text);
+    if ((text = malloc(SPF_MAX_RECORD + 1)) == NULL) {
         dns_answer_free(ans);
         set_abort(st, 1, "out of memory");
         resp->result = SPF_RESULT_TEMPERROR;
         return SPF_E_NO_MEMORY;
+    }
+    if (spf_record_rewrite(found->u.txt.data, found->u.txt.len, st->client_af, text,
+                           SPF_MAX_RECORD + 1) < 0) {
+        /* The rewrite (a/0 and mx/0 terms grow) passed our bound: the record's fault. */
+        free(text);
+        dns_answer_free(ans);
+        set_abort(st, 0, "record too long once rewritten");
+        resp->result = SPF_RESULT_PERMERROR;
+        resp->reason = SPF_REASON_FAILURE;
+        return SPF_E_SYNTAX;
     }
     dns_answer_free(ans);
     err = SPF_record_compile(server, resp, recp, text);
