@@ -1,5 +1,6 @@
 /* main.c - senderauthd: options, configuration, the process-wide objects (resolver,
- * shared DNS cache, public suffix list, DKIM library), then the milter.
+ * shared DNS cache, public suffix list, DKIM library), metrics, then the milter with
+ * SIGHUP reloads (reload.c).
  *   senderauthd -c FILE [-f] [-t] [-d]
  * Owns start-up and shutdown order; not the per-connection work (milter.c, msg.c).
  * Threads: runs before libmilter starts its threads and after they stop. */
@@ -10,8 +11,12 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "daemon/hist.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
+#include "daemon/reload.h"
+#include "daemon/stats.h"
+#include "metrics/metrics.h"
 #include "policy/lists.h"
 #include "util/log.h"
 
@@ -79,11 +84,15 @@ static int proc_new(struct sa_proc *p, const struct sa_conf *conf)
         log_warn("cannot start the DNS resolver");
         return -1;
     }
-    p->shared = p->res;
+    if ((p->counted = stats_dns_new(p->res)) == NULL) {
+        log_warn("out of memory");
+        return -1;
+    }
+    p->shared = p->counted;
     if (conf->dns_cache_size > 0) {
-        p->shared =
-            dns_cache_new(p->res, (size_t)conf->dns_cache_size, (uint32_t)conf->dns_cache_max_ttl,
-                          (uint32_t)conf->dns_negative_ttl, NULL);
+        p->shared = dns_cache_new(p->counted, (size_t)conf->dns_cache_size,
+                                  (uint32_t)conf->dns_cache_max_ttl,
+                                  (uint32_t)conf->dns_negative_ttl, NULL);
         if (p->shared == NULL) {
             log_warn("cannot create the DNS cache");
             return -1;
@@ -120,8 +129,9 @@ static void proc_free(struct sa_proc *p)
     lists_file_free(p->trust_list);
     dkim_eval_lib_free(p->dkim_lib);
     orgdomain_free(p->org);
-    if (p->shared != p->res)
+    if (p->shared != p->counted)
         dns_free(p->shared);
+    dns_free(p->counted);
     dns_free(p->res);
     memset(p, 0, sizeof(*p));
 }
@@ -165,9 +175,6 @@ int main(int argc, char **argv)
         conf_errors_print(&errs, stderr);
     if (conf->log_level == CONF_LOG_DEBUG && !debug)
         log_init("senderauthd", fg, 1);
-    /* libmilter's signal thread stops the milter on SIGHUP; reload is not implemented
-     * yet, so a HUP (systemctl reload) must not stop the service. */
-    signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     {
         struct sigaction sa;
@@ -181,10 +188,20 @@ int main(int argc, char **argv)
         log_fatal("cannot start");
     if (!fg && daemon(0, 0) < 0)
         log_fatal("cannot go to the background");
+    /* Before any thread: HUP is this thread's (reload), TERM/INT libmilter's. */
+    if (reload_signals_init() < 0)
+        log_fatal("cannot set up signal handling");
+    if (metrics_start(conf->metrics_listen) < 0)
+        log_fatal("cannot serve metrics on %s", conf->metrics_listen);
+    stats_init(proc.shared != proc.counted ? proc.shared : NULL);
+    if (hist_start(conf) < 0) /* DMARC history writer (report.enable) */
+        log_fatal("cannot start");
     conf_set_current(conf_ref(conf)); /* the published reference; conf keeps ours */
-    rc = milter_run(&proc, conf, &busy);
+    rc = reload_run(&proc, conf, path, &busy);
     if (busy)
         _exit(1); /* sessions may still use the process objects: do not free them */
+    metrics_stop();
+    hist_stop();
     conf_set_current(NULL);
     proc_free(&proc);
     conf_unref(conf);

@@ -20,6 +20,7 @@
 #include "daemon/badge.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
+#include "daemon/stats.h"
 #include "util/log.h"
 
 /* Actions we use: add our fields, delete forged A-R fields, hold (quarantine.action). */
@@ -169,6 +170,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
 static sfsistat cb_eom(SMFICTX *ctx)
 {
     struct sa_conn *c = conn_of(ctx);
+    double t0 = stats_clock();
     sfsistat r;
 
     if (c == NULL || c->msg == NULL) {
@@ -181,6 +183,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     enforce_eom(c->msg, c);
     r = act_eom(ctx, c, c->msg);
     conn_end_msg(c);
+    stats_eom_done(t0);
     return r;
 }
 
@@ -265,20 +268,30 @@ static int socket_perms(const struct sa_conf *conf)
     return 0;
 }
 
-/* drop_user - become milter.user after the socket is open */
+/* drop_user - become milter.user after the socket is open (groups, then gid, then uid)
+ * and check that root cannot be regained; already being that user is fine */
 static int drop_user(const char *user)
 {
     struct passwd *pw;
 
-    if (user == NULL || user[0] == '\0')
+    if (user == NULL || user[0] == '\0') {
+        if (geteuid() == 0)
+            log_warn("running as root: set milter.user");
         return 0;
+    }
     if ((pw = getpwnam(user)) == NULL) {
         log_warn("milter.user: no user %s", user);
         return -1;
     }
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && pw->pw_uid != 0)
+        return 0; /* started as that user (systemd User=) */
     if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
         setuid(pw->pw_uid) < 0) {
         log_warn("cannot become %s: %s", user, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid)) {
+        log_warn("milter.user %s: privileges were not dropped", user);
         return -1;
     }
     return 0;
