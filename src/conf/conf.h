@@ -272,5 +272,7 @@ int conf_dump(const struct sa_conf *c, FILE *fp);
 int conf_write_default(FILE *fp);
 /* conf_write_docs - the key reference section of docs/configuration.md (Markdown). */
 int conf_write_docs(FILE *fp);
+/* conf_write_man - the manual page senderauth.conf(5) in roff (docs/man). 0 or -1. */
+int conf_write_man(FILE *fp);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "conf_keys.h"
+#include "util/xalloc.h"
 
 /* value - print one key's value; NULL conf = the key's default text */
 typedef int (*value_fn)(FILE *fp, const struct conf_key *k, const struct sa_conf *c);
@@ -21,6 +22,7 @@ static int write_string(FILE *fp, const char *s);
 static int write_comment(FILE *fp, const char *indent, const char *text);
 static size_t group_len(const char *path);
 static const char *type_doc(const struct conf_key *k, char *buf, size_t len);
+static int man_text(FILE *fp, const char *s);
 
 #define WRAP 78
 
@@ -30,7 +32,9 @@ static const char header[] =
     "# Every key is shown with its default value; a key left out keeps its default and\n"
     "# an unknown key is an error. Check a change with: senderauthd -t -c FILE\n"
     "# Another file can be read with @include \"FILE\" (relative to this file's directory).\n"
-    "# A change takes effect when senderauthd starts again (systemctl restart senderauthd).\n"
+    "# SIGHUP (systemctl reload senderauthd) reads it again; a bad file is refused and the\n"
+    "# running configuration stays. Socket, user, resolver, cache, store and metrics keys\n"
+    "# take effect at the next start (the reload names them in the log).\n"
     "# This file is generated from the key table; docs/configuration.md explains each key.\n";
 
 /* group_len - length of the group prefix of path ("dns.timeout" -> 3), 0 at top level */
@@ -253,4 +257,95 @@ int conf_write_docs(FILE *fp)
             return -1;
     }
     return 0;
+}
+
+/* man_text - s as one roff text line: backslashes escaped, Markdown backticks dropped,
+ * a leading '.' or '\'' protected */
+static int man_text(FILE *fp, const char *s)
+{
+    if ((*s == '.' || *s == '\'') && fputs("\\&", fp) < 0)
+        return -1;
+    for (; *s; s++) {
+        if (*s == '`')
+            continue;
+        if (*s == '\\' ? fputs("\\e", fp) < 0 : *s == '-' ? fputs("\\-", fp) < 0 : fputc(*s, fp) == EOF)
+            return -1;
+    }
+    return fputc('\n', fp) == EOF ? -1 : 0;
+}
+
+static const char man_head[] =
+    ".\\\" senderauth.conf.5 - generated from the key table (conf-gen man); do not edit.\n"
+    ".TH SENDERAUTH.CONF 5 \"\" \"senderauth\" \"File Formats\"\n"
+    ".SH NAME\n"
+    "senderauth.conf \\- configuration file of senderauthd\n"
+    ".SH SYNOPSIS\n"
+    ".I /etc/senderauth/senderauth.conf\n"
+    ".SH DESCRIPTION\n"
+    "The file is in libconfig syntax: \n"
+    ".I key\n"
+    "= \n"
+    ".IR value ;\n"
+    "at the top level, and \n"
+    ".I group\n"
+    "= { \n"
+    ".I key\n"
+    "= \n"
+    ".IR value ; \n"
+    "}; for the grouped keys (a key written \n"
+    ".B dns.timeout\n"
+    "below is \n"
+    ".B timeout\n"
+    "inside \n"
+    ".BR \"dns = { ... };\" ).\n"
+    "Strings are in double quotes, lists in square brackets. Another file can be read with\n"
+    ".BR \"@include \\(dqFILE\\(dq\" ,\n"
+    "relative to the directory of the including file.\n"
+    ".PP\n"
+    "A key left out keeps its default; an unknown key is an error. Every error is reported\n"
+    "as FILE:LINE: key: what is wrong, and\n"
+    ".B senderauthd \\-t \\-c\n"
+    ".I FILE\n"
+    "prints all of them.\n"
+    ".PP\n"
+    "SIGHUP makes senderauthd read the file again, with the Public Suffix List and the domain\n"
+    "lists; a file with errors is refused and the running configuration stays in force.\n"
+    "The keys of the socket, the user, the resolver, the DNS cache, the consent store and\n"
+    "metrics take effect at the next start; a reload names each one that changed.\n"
+    ".SH KEYS\n";
+
+static const char man_tail[] =
+    ".SH FILES\n"
+    ".TP\n"
+    ".I /etc/senderauth/senderauth.conf\n"
+    "The configuration; the shipped file lists every key at its default.\n"
+    ".SH SEE ALSO\n"
+    ".BR senderauthd (8),\n"
+    ".BR senderauthctl (8)\n";
+
+/* conf_write_man - senderauth.conf(5): a fixed introduction, then one .TP entry per key
+ * in table order with its type, default and doc line */
+int conf_write_man(FILE *fp)
+{
+    char buf[256], group[64] = "";
+
+    if (fputs(man_head, fp) < 0)
+        return -1;
+    for (size_t i = 0; i < conf_nkeys; i++) {
+        const struct conf_key *k = &conf_keys[i];
+        size_t g = group_len(k->path);
+        char name[64], line[512];
+
+        snprintf(name, sizeof(name), "%.*s", (int)(g ? g : 0), k->path);
+        if (strcmp(name, group) != 0 || i == 0) {
+            sa_strlcpy(group, name, sizeof(group));
+            if (fprintf(fp, ".SS %s\n", g ? group : "Top level") < 0)
+                return -1;
+        }
+        snprintf(line, sizeof(line), "(%s; default %s)", type_doc(k, buf, sizeof(buf)), k->def);
+        if (fprintf(fp, ".TP\n.B %s\n", k->path) < 0 || man_text(fp, line) < 0 ||
+            man_text(fp, k->doc) < 0)
+            return -1;
+    }
+    return fputs(man_tail, fp) < 0 ? -1 : 0;
 }

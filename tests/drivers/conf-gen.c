@@ -1,6 +1,7 @@
 /* conf-gen.c - write the texts generated from the config key table, or check a file.
  *   conf-gen config      > conf/senderauth.conf   (the documented default config)
  *   conf-gen docs        key reference for docs/configuration.md
+ *   conf-gen man         > docs/man/senderauth.conf.5 (the manual page)
  *   conf-gen check FILE  load FILE, print every error and warning; exit 1 on errors
  *   conf-gen dump FILE   load FILE and print the effective configuration
  * Owns nothing but its arguments. Threads: none. */
@@ -18,6 +19,8 @@ int main(int argc, char **argv)
         return conf_write_default(stdout) == 0 ? 0 : 1;
     if (argc == 2 && strcmp(argv[1], "docs") == 0)
         return conf_write_docs(stdout) == 0 ? 0 : 1;
+    if (argc == 2 && strcmp(argv[1], "man") == 0)
+        return conf_write_man(stdout) == 0 ? 0 : 1;
     if (argc == 3 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "dump") == 0)) {
         c = conf_load_file(argv[2], &errs);
         conf_errors_print(&errs, stderr);
@@ -28,6 +31,6 @@ int main(int argc, char **argv)
         conf_unref(c);
         return 0;
     }
-    fprintf(stderr, "usage: conf-gen config | docs | check FILE | dump FILE\n");
+    fprintf(stderr, "usage: conf-gen config | docs | man | check FILE | dump FILE\n");
     return 2;
 }
