@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -803,6 +804,7 @@ int main(int argc, char **argv)
 	    (duration <= 0 && max_msgs <= 0))
 		die("need -f, a corpus directory, and -d or -n");
 	load_corpus(argv[optind]);
+	signal(SIGPIPE, SIG_IGN); /* a filter that dies is an I/O error, not our end */
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
