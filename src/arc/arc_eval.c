@@ -126,6 +126,11 @@ void arc_eval_free(struct arc_eval *v)
     free(v);
 }
 
+void arc_eval_set_dns(struct arc_eval *v, struct dns *dns)
+{
+    v->keys.dns = dns;
+}
+
 void arc_eval_set_leadspace(struct arc_eval *v, int on)
 {
     v->leadspace = on;

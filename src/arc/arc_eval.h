@@ -61,9 +61,12 @@ struct arc_res {
 
 struct arc_eval;
 
-/* arc_eval_new - start one message; dns is borrowed for the message's life; conf may be
- * NULL (defaults). NULL when out of memory. */
+/* arc_eval_new - start one message; dns (may be NULL until arc_eval_set_dns) is borrowed;
+ * conf may be NULL (defaults). NULL when out of memory. */
 struct arc_eval *arc_eval_new(const struct arc_conf *conf, struct dns *dns);
+/* arc_eval_set_dns - the DNS for the key lookups (borrowed); may be given or changed any
+ * time before arc_eval_finish (the daemon makes its end-of-message budget then). */
+void arc_eval_set_dns(struct arc_eval *v, struct dns *dns);
 /* arc_eval_set_leadspace - as dkim_eval_set_leadspace: on != 0 when values arrive exactly
  * as received after the colon (SMFIP_HDR_LEADSPC), else "Name: " + value is the field. */
 void arc_eval_set_leadspace(struct arc_eval *v, int on);

@@ -163,6 +163,11 @@ static int fetch(struct arc_keys *ks, struct arc_key *k, const char *selector, c
 
     if (n < 0 || (size_t)n >= sizeof(name))
         return arc_key_error(k, "key not found");
+    if (ks->dns == NULL) {
+        sa_strlcpy(k->reason, ARC_REASON_DNS_TEMP, sizeof(k->reason));
+        k->status = ARC_KEY_TEMP;
+        return -1;
+    }
     st = dns_query(ks->dns, name, DNS_T_TXT, &ans);
     if (st == DNS_TEMPFAIL || st == DNS_BADREPLY) {
         sa_strlcpy(k->reason, ARC_REASON_DNS_TEMP, sizeof(k->reason));

@@ -409,6 +409,8 @@ static int finish(struct sa_conf *c, config_t *cf, const struct conf_src *src,
         free(c->authserv_id);
         c->authserv_id = xstrdup(host);
     }
+    if (c->dmarc_discovery == CONF_DISCOVERY_TREEWALK)
+        c->dmarc_tree_walk = 1; /* dmarc.discovery is the newer spelling of dmarc.tree_walk */
     if (c->psl_path != NULL && stat(c->psl_path, &st) != 0) {
         s = config_lookup(cf, "psl.path");
         conf_err_add(errs, 1, conf_setting_loc(s, src), "psl.path",

@@ -36,6 +36,8 @@ static const char *const policy_mode_names[] = {"off", "measure", "enforce", NUL
 static const char *const mixed_names[] = {"split", "never", NULL};
 static const char *const quarantine_names[] = {"header", "hold", NULL};
 static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
+static const char *const iprev_policy_names[] = {"off", "measure", "tag", NULL};
+static const char *const discovery_names[] = {"psl", "treewalk", NULL};
 
 #define F(field) offsetof(struct sa_conf, field)
 
@@ -117,6 +119,27 @@ const struct conf_key conf_keys[] = {
     {"dmarc.tree_walk", CONF_T_BOOL, "false", 0, 1, F(dmarc_tree_walk), NULL, NULL,
      "Find the policy and organizational domain by the DNS tree walk of RFC 9989 instead "
      "of the Public Suffix List."},
+    {"dmarc.discovery", CONF_T_ENUM, "\"psl\"", 0, 0, F(dmarc_discovery), discovery_names, NULL,
+     "How the policy record and organizational domain are found: \"psl\" (RFC 7489, the "
+     "Public Suffix List; the default) or \"treewalk\" (RFC 9989 DNS tree walk, at most 8 "
+     "queries). \"treewalk\" is the same as dmarc.tree_walk = true."},
+
+    /* arc, iprev (docs/forwarding.md) */
+    {"arc.enable", CONF_T_BOOL, "true", 0, 1, F(arc_enable), NULL, NULL,
+     "Verify ARC chains (RFC 8617) and report arc= in Authentication-Results when a message "
+     "carries ARC fields."},
+    {"arc.trusted_sealers", CONF_T_STRING, "\"\"", 0, 4095, F(arc_trusted_sealers), NULL,
+     check_word_list,
+     "ARC sealers (ARC-Seal d= domains, exact match) whose ARC-Authentication-Results are "
+     "believed, separated by spaces or commas: when DMARC fails, the chain passes and such a "
+     "sealer saw dmarc=pass, the DMARC policy is not enforced (reason arc)."},
+    {"iprev.enable", CONF_T_BOOL, "false", 0, 1, F(iprev_enable), NULL, NULL,
+     "Check that the client address has a PTR name leading back to it (RFC 8601 iprev) and "
+     "report iprev= in Authentication-Results."},
+    {"iprev.policy", CONF_T_ENUM, "\"off\"", 0, 0, F(iprev_policy), iprev_policy_names, NULL,
+     "For iprev=fail: \"off\" (report only), \"measure\" (log and count what tag would "
+     "do) or \"tag\" (add X-Senderauth-Iprev: fail). Trusted and authenticated clients are "
+     "never checked."},
 
     /* store (consent flags, docs/consent.md) */
     {"store.backend", CONF_T_ENUM, "\"sqlite\"", 0, 0, F(store_backend), store_backend_names, NULL,

@@ -31,6 +31,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
     dmarc_comment[0] = '\0';
     if (m->skip != NULL)
         return;
+    iprev_hook_ar(m, h);
     if (m->spf_ran) {
         ok_result = m->spf.result == AUTH_PASS || m->spf.result == AUTH_NONE;
         ri = ar_header_add(h, "spf", m->spf.result, ok_result ? NULL : m->spf.reason);
@@ -50,6 +51,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
     /* The DKIM results fill what the table leaves after SPF and one slot kept for DMARC
      * (with dkim.max_signatures above 13 they could crowd it out); the log line still
      * names every signature. */
+    arc_hook_ar(m, h);
     dkim_room = AR_MAX_RESINFO - h->nres - (m->dmarc_ran ? 1 : 0);
     for (int i = 0; m->dkim_ran && i < m->ndkim && i < dkim_room; i++) {
         const struct dkim_sig_res *s = &m->dkim[i];
@@ -167,6 +169,8 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
             log_word(&b, "policy", d->has_record ? dmarc_policy_name(d->policy) : "-");
         }
     }
+    arc_hook_log(m, &b);
+    iprev_hook_log(m, &b);
     enforce_log(m, &b);
     log_word(&b, "action", action);
     log_info("%s", b.data ? b.data : m->qid);
@@ -232,6 +236,8 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         fail = 1;
     }
     if (badge_add(ctx, c, m) < 0) /* trust level, warning, trust mark (webmail) */
+        fail = 1;
+    if (iprev_hook_apply(ctx, c, m) < 0) /* iprev.policy tag */
         fail = 1;
     if (enforce_apply(ctx, c, m) < 0) /* quarantine mark, inbound copies removed */
         fail = 1;

@@ -331,6 +331,8 @@ static const char *find_override(const struct sa_msg *m, const struct sa_conn *c
 
     if (cidr_match(&conf->policy_forwarders, c))
         return "override-forwarder";
+    if (m->arc_override != NULL) /* a trusted ARC sealer saw DMARC pass (arc_hook.c) */
+        return "override-arc";
     if (m->enf.list_id[0] != '\0' &&
         word_match(conf->policy_list_ids, m->enf.list_id, strlen(m->enf.list_id), 0))
         return "override-list-id";

@@ -87,6 +87,7 @@ struct sa_msg *msg_free(struct sa_msg *m)
     if (m == NULL)
         return NULL;
     dkim_eval_free(m->dkim_v);
+    arc_hook_free(m);
     dns_free(m->dns_spf);
     dns_free(m->dns_dkim);
     dns_free(m->dns_dmarc);
@@ -176,6 +177,7 @@ void msg_mail_from(struct sa_msg *m, const struct sa_conn *c, const char *path, 
     }
     if (m->conf->spf_enable)
         run_spf(m, c);
+    iprev_hook_mail(m, c);
 }
 
 /* note_ours - remember the current A-R field index (m->nar) as ours */
@@ -234,18 +236,21 @@ void msg_header(struct sa_msg *m, const struct sa_conn *c, const char *name, con
         if (m->dkim_v != NULL)
             dkim_eval_header(m->dkim_v, name, value);
     }
+    arc_hook_header(m, c, name, value);
 }
 
 void msg_eoh(struct sa_msg *m)
 {
     if (m->dkim_v != NULL)
         dkim_eval_eoh(m->dkim_v);
+    arc_hook_eoh(m);
 }
 
 void msg_body(struct sa_msg *m, const unsigned char *p, size_t n)
 {
     if (m->dkim_v != NULL)
         dkim_eval_body(m->dkim_v, p, n);
+    arc_hook_body(m, p, n);
 }
 
 /* run_dmarc - DMARC over the typed SPF and DKIM results; a From anomaly is a permerror
@@ -312,4 +317,5 @@ void msg_eval_eom(struct sa_msg *m)
     m->from_status = m->nfrom == 0 ? FROM_NONE : m->nfrom > 1 ? FROM_MULTI_FIELD : m->from.status;
     if (m->conf->dmarc_enable)
         run_dmarc(m);
+    arc_hook_eom(m); /* after DMARC: the trusted-sealer override needs its result */
 }

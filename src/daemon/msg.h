@@ -15,7 +15,9 @@
 #include "daemon/enforce.h"
 #include "dkim/dkim_eval.h"
 #include "dmarc/dmarc.h"
+#include "arc/arc_eval.h"
 #include "dns/dns.h"
+#include "iprev/iprev.h"
 #include "mail/from.h"
 #include "spf/spf_eval.h"
 #include "util/xalloc.h"
@@ -95,6 +97,18 @@ struct sa_msg {
     int dmarc_ran;
 
     struct enforce_state enf; /* consent classes (RCPT) and the decision (EOM) */
+
+    /* ARC and iprev (arc_hook.c, iprev_hook.c) */
+    struct arc_eval *arc_v;   /* from the first header while the message has ARC fields */
+    struct arc_res *arc;      /* pool; NULL = no ARC fields or not checked */
+    int arc_error;            /* the evaluator could not be made */
+    int arc_hop;              /* instance of the trusted sealer behind the override, 0 = none */
+    int arc_ip_hop;           /* instance whose AAR gives smtp.remote-ip, 0 = none */
+    char arc_oldest[4];       /* header.oldest-pass as text */
+    char arc_comment[128];    /* the arc= comment in the A-R */
+    const char *arc_override; /* "arc": DMARC failed, a trusted sealer saw it pass (enforce.c) */
+    int iprev_ran;
+    struct iprev_res iprev;
 };
 
 /* conn.c */
@@ -123,6 +137,28 @@ void msg_body(struct sa_msg *m, const unsigned char *p, size_t n);
 void msg_eval_eom(struct sa_msg *m);
 /* msg_set_qid - copy the queue id once known (NULL or "" ignored). */
 void msg_set_qid(struct sa_msg *m, const char *qid);
+
+/* arc_hook.c - ARC for checked messages (arc.enable): every header field, end of header
+ * and body chunks go to the evaluator; arc_hook_eom (after DMARC, before enforce_eom)
+ * validates and sets m->arc_override for the trusted-sealer rule (docs/forwarding.md). */
+void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name,
+                     const char *value);
+void arc_hook_eoh(struct sa_msg *m);
+void arc_hook_body(struct sa_msg *m, const unsigned char *p, size_t n);
+void arc_hook_eom(struct sa_msg *m);
+struct ar_header;
+struct buf;
+/* arc_hook_ar - add arc= to h when the message had ARC fields (strings borrowed from m). */
+void arc_hook_ar(const struct sa_msg *m, struct ar_header *h);
+void arc_hook_log(const struct sa_msg *m, struct buf *b);
+void arc_hook_free(struct sa_msg *m);
+
+/* iprev_hook.c - iprev (iprev.enable) at MAIL FROM for checked messages; iprev= in the
+ * A-R; iprev.policy tag adds X-Senderauth-Iprev: fail at EOM (0, or -1 when refused). */
+void iprev_hook_mail(struct sa_msg *m, const struct sa_conn *c);
+void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h);
+int iprev_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+void iprev_hook_log(const struct sa_msg *m, struct buf *b);
 
 /* act.c */
 struct ar_header;

@@ -1,0 +1,191 @@
+/* arc_hook.c - ARC in senderauthd: feeds the header fields and body of a checked message
+ * to arc_eval (bounded there), validates the chain at end of message with its own DNS
+ * budget, decides the trusted-sealer DMARC override, and describes arc= for the A-R.
+ * Trust rule (docs/forwarding.md): when DMARC failed and the chain passes, walk the hops
+ * from the newest one down; a hop counts only when its sealer (ARC-Seal d=) is in
+ * arc.trusted_sealers. The first such hop whose ARC-Authentication-Results says dmarc=pass
+ * (for our From domain, when it names one) overrides the DMARC disposition with reason
+ * "arc" -- provided every newer hop is also trusted, or the hop's ARC-Message-Signature
+ * still verifies (the message is unchanged since that hop). The AAR of an untrusted sealer
+ * is never read as evidence.
+ * Owns m->arc_v, m->arc, m->arc_hop and m->arc_override; not the enforcement (enforce.c
+ * reads m->arc_override) nor the A-R syntax (src/out).
+ * Threads: one message, its libmilter thread. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "daemon/msg.h"
+#include "out/ar_format.h"
+#include "util/log.h"
+
+static int sealer_trusted(const char *list, const char *d);
+static int find_trusted_hop(const struct sa_msg *m);
+
+/* arc_hook_header - see msg.h: the evaluator starts at the first field */
+void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name,
+                     const char *value)
+{
+    if (m->skip != NULL || !m->conf->arc_enable || m->arc_error)
+        return;
+    if (m->arc_v == NULL) {
+        struct arc_conf ac = {m->conf->dkim_min_rsa_bits};
+        /* The DNS comes at end of message (arc_hook_eom); nothing is looked up before. */
+        if ((m->arc_v = arc_eval_new(&ac, NULL)) == NULL) {
+            log_warn("%s: arc: cannot start verification", m->qid);
+            m->arc_error = 1;
+            return;
+        }
+        arc_eval_set_leadspace(m->arc_v, (c->proto & SMFIP_HDR_LEADSPC) != 0);
+    }
+    arc_eval_header(m->arc_v, name, value);
+}
+
+/* arc_hook_eoh - see msg.h */
+void arc_hook_eoh(struct sa_msg *m)
+{
+    if (m->arc_v != NULL && !arc_eval_has_arc(m->arc_v)) {
+        arc_eval_free(m->arc_v); /* no ARC fields: nothing to keep or hash */
+        m->arc_v = NULL;
+    }
+    if (m->arc_v != NULL && arc_eval_eoh(m->arc_v) < 0)
+        log_warn("%s: arc: internal error at end of header", m->qid);
+}
+
+/* arc_hook_body - see msg.h */
+void arc_hook_body(struct sa_msg *m, const unsigned char *p, size_t n)
+{
+    if (m->arc_v != NULL)
+        arc_eval_body(m->arc_v, p, n);
+}
+
+/* sealer_trusted - d is one of the words of list (spaces or commas), case-insensitive */
+static int sealer_trusted(const char *list, const char *d)
+{
+    const char *p = list ? list : "";
+    size_t n = strlen(d);
+
+    while (*p) {
+        size_t w;
+        p += strspn(p, " ,\t");
+        w = strcspn(p, " ,\t");
+        if (w > 0 && w == n && strncasecmp(p, d, n) == 0)
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
+/* find_trusted_hop - the instance whose trusted sealer saw dmarc=pass (rule above), or 0 */
+static int find_trusted_hop(const struct sa_msg *m)
+{
+    const struct arc_res *r = m->arc;
+    int newer_trusted = 1;
+
+    for (int i = r->nsets; i >= 1; i--) {
+        const struct arc_set_res *s = &r->set[i];
+        int trusted = sealer_trusted(m->conf->arc_trusted_sealers, s->sealer);
+
+        if (trusted && s->aar_dmarc_pass && (newer_trusted || s->ams_valid) &&
+            (s->aar_dmarc_from[0] == '\0' || strcasecmp(s->aar_dmarc_from, m->from.domain) == 0))
+            return i;
+        newer_trusted = newer_trusted && trusted;
+    }
+    return 0;
+}
+
+/* arc_hook_eom - see msg.h */
+void arc_hook_eom(struct sa_msg *m)
+{
+    struct dns *dns;
+    struct timespec ts;
+    int cap = m->queries_left > 0 ? m->queries_left : 1;
+
+    if (m->skip != NULL || !m->conf->arc_enable)
+        return;
+    if (m->arc_error && m->arc == NULL) {
+        m->failed = 1;
+        return;
+    }
+    if (m->arc_v == NULL)
+        return; /* no ARC fields: no arc= result */
+    if ((m->arc = pool_alloc(m->pool, sizeof(*m->arc))) == NULL) {
+        m->failed = 1;
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* The message's remaining query cap; an exhausted message gets a past deadline. */
+    dns = dns_budget_new(m->proc->shared, cap,
+                         m->queries_left > 0 ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+                                                   m->conf->dns_message_deadline
+                                             : 1e-9);
+    if (dns == NULL) {
+        m->failed = 1;
+        m->arc->result = AUTH_FAIL;
+        sa_strlcpy(m->arc->reason, ARC_REASON_INTERNAL, sizeof(m->arc->reason));
+        return;
+    }
+    arc_eval_set_dns(m->arc_v, dns);
+    if (arc_eval_finish(m->arc_v, m->arc) < 0)
+        log_warn("%s: arc: internal error: %s", m->qid, m->arc->reason);
+    m->queries_left -= dns_budget_queries(dns);
+    dns_free(dns);
+    arc_eval_free(m->arc_v);
+    m->arc_v = NULL;
+    if (m->arc->result == AUTH_PASS && m->dmarc_ran && m->dmarc.result == AUTH_FAIL &&
+        m->from_status == FROM_OK && (m->arc_hop = find_trusted_hop(m)) > 0)
+        m->arc_override = "arc";
+    if (m->arc->result == AUTH_PASS && m->arc_hop == 0) { /* the oldest trusted hop's IP */
+        int newer_trusted = 1;
+        for (int i = m->arc->nsets; i >= 1 && newer_trusted; i--)
+            if ((newer_trusted = sealer_trusted(m->conf->arc_trusted_sealers,
+                                                m->arc->set[i].sealer)))
+                m->arc_ip_hop = i;
+    }
+    if (m->arc_hop > 0)
+        m->arc_ip_hop = m->arc_hop;
+    snprintf(m->arc_oldest, sizeof(m->arc_oldest), "%d", m->arc->oldest_pass);
+    if (m->arc->result != AUTH_PASS)
+        sa_strlcpy(m->arc_comment, m->arc->reason, sizeof(m->arc_comment));
+    else if (m->arc_override != NULL)
+        snprintf(m->arc_comment, sizeof(m->arc_comment),
+                 "trusted sealer %s i=%d saw dmarc=pass: dmarc override arc",
+                 m->arc->set[m->arc_hop].sealer, m->arc_hop);
+}
+
+/* arc_hook_ar - see msg.h: arc=pass|fail with header.oldest-pass, and smtp.remote-ip as
+ * the oldest trusted sealer saw it */
+void arc_hook_ar(const struct sa_msg *m, struct ar_header *h)
+{
+    struct ar_resinfo *ri;
+    const struct arc_res *r = m->arc;
+
+    if (r == NULL || m->skip != NULL)
+        return;
+    ri = ar_header_add(h, "arc", r->result, m->arc_comment);
+    if (ri == NULL || r->result != AUTH_PASS)
+        return;
+    ar_resinfo_prop(ri, "header.oldest-pass", m->arc_oldest);
+    if (m->arc_ip_hop > 0 && r->set[m->arc_ip_hop].aar_remote_ip[0] != '\0')
+        ar_resinfo_prop(ri, "smtp.remote-ip", r->set[m->arc_ip_hop].aar_remote_ip);
+}
+
+/* arc_hook_log - see msg.h: " arc=RESULT[:hop=N][:override]" */
+void arc_hook_log(const struct sa_msg *m, struct buf *b)
+{
+    if (m->arc == NULL)
+        return;
+    buf_printf(b, " arc=%s", auth_res_name(m->arc->result));
+    if (m->arc->nsets > 0)
+        buf_printf(b, ":sets=%d", m->arc->nsets);
+    if (m->arc_override != NULL)
+        buf_printf(b, ":override=%s:%s", m->arc_override, m->arc->set[m->arc_hop].sealer);
+}
+
+/* arc_hook_free - see msg.h */
+void arc_hook_free(struct sa_msg *m)
+{
+    arc_eval_free(m->arc_v);
+    m->arc_v = NULL;
+}
