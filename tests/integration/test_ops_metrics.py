@@ -104,6 +104,12 @@ def main():
         ck.ok("dns timeouts (SERVFAIL): got %s, want >= 1" % t, t is not None and t >= 1)
         s = metric(text, "senderauth_eom_seconds_sum")
         ck.ok("eom seconds sum: got %s, want > 0" % s, s is not None and s > 0)
+        dash = os.path.join(os.environ.get("SA_SRC", "."), "docs/grafana-senderauth.json")
+        with open(dash) as f:
+            names = set(re.findall(r"senderauth_[a-z_]+", f.read()))
+        missing = [n for n in sorted(names) if not re.search(r"^%s[{ ]" % n, text, re.M)]
+        ck.ok("every metric of the Grafana dashboard is exposed (%d)" % len(names),
+              names and not missing, repr(missing))
         code, _, _ = get(mport, "/other")
         ck.ok("unknown path: got %s, want 404" % code, code == 404)
     # metrics.listen empty: nothing listens
