@@ -299,7 +299,8 @@ int store_history_insert(struct store_history *h, const struct store_hist_row *r
 
 typedef int (*store_hist_group_fn)(const struct store_hist_group *g, void *arg);
 typedef int (*store_hist_policy_fn)(const struct store_hist_policy *p, void *arg);
-/* store_history_policies - each domain with reportable rows (a record with rua) in
+/* store_history_policies - each domain with reportable rows (a record with rua, not
+ * answered tempfail: the client retries and the retry gets its own row) in
  * [from, to), in domain order. fn returns 0 to go on, -1 to stop. 0 or -1. */
 int store_history_policies(struct store_history *h, long long from, long long to,
                            store_hist_policy_fn fn, void *arg);

@@ -37,12 +37,13 @@ static const char sql_policies[] =
     " h.testing, g.n FROM dmarc_history h JOIN (SELECT policy_domain, MAX(id) AS id,"
     " count(*) AS n FROM dmarc_history WHERE at >= CAST($1 AS BIGINT)"
     " AND at < CAST($2 AS BIGINT) AND policy_domain <> '' AND rua <> ''"
-    " GROUP BY policy_domain) g ON h.id = g.id ORDER BY h.policy_domain";
+    " AND action <> 'tempfail' GROUP BY policy_domain) g ON h.id = g.id ORDER BY h.policy_domain";
 static const char sql_groups[] =
     "SELECT source_ip, header_from, env_from, spf_domain, spf_scope, spf_result, dkim,"
     " disposition, reason, reason_comment, dkim_aligned, spf_aligned, count(*)"
     " FROM dmarc_history WHERE policy_domain = $1 AND at >= CAST($2 AS BIGINT)"
-    " AND at < CAST($3 AS BIGINT) AND rua <> '' GROUP BY source_ip, header_from, env_from,"
+    " AND at < CAST($3 AS BIGINT) AND rua <> '' AND action <> 'tempfail'"
+    " GROUP BY source_ip, header_from, env_from,"
     " spf_domain, spf_scope, spf_result, dkim, disposition, reason, reason_comment,"
     " dkim_aligned, spf_aligned ORDER BY source_ip, header_from, env_from, disposition, dkim,"
     " spf_result, reason";
