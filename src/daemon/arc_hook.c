@@ -150,7 +150,7 @@ void arc_hook_eom(struct sa_msg *m)
         sa_strlcpy(m->arc_comment, m->arc->reason, sizeof(m->arc_comment));
     else if (m->arc_override != NULL)
         snprintf(m->arc_comment, sizeof(m->arc_comment),
-                 "trusted sealer %s i=%d saw dmarc=pass: dmarc override arc",
+                 "dmarc override arc: trusted sealer %s i=%d",
                  m->arc->set[m->arc_hop].sealer, m->arc_hop);
 }
 
@@ -171,7 +171,7 @@ void arc_hook_ar(const struct sa_msg *m, struct ar_header *h)
         ar_resinfo_prop(ri, "smtp.remote-ip", r->set[m->arc_ip_hop].aar_remote_ip);
 }
 
-/* arc_hook_log - see msg.h: " arc=RESULT[:hop=N][:override]" */
+/* arc_hook_log - see msg.h: " arc=RESULT[:sets=N][:oldest-pass=N][:override=arc:SEALER]" */
 void arc_hook_log(const struct sa_msg *m, struct buf *b)
 {
     if (m->arc == NULL)
@@ -179,6 +179,8 @@ void arc_hook_log(const struct sa_msg *m, struct buf *b)
     buf_printf(b, " arc=%s", auth_res_name(m->arc->result));
     if (m->arc->nsets > 0)
         buf_printf(b, ":sets=%d", m->arc->nsets);
+    if (m->arc->result == AUTH_PASS)
+        buf_printf(b, ":oldest-pass=%d", m->arc->oldest_pass);
     if (m->arc_override != NULL)
         buf_printf(b, ":override=%s:%s", m->arc_override, m->arc->set[m->arc_hop].sealer);
 }
