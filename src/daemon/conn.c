@@ -31,21 +31,26 @@ void conn_end_msg(struct sa_conn *c)
 }
 
 /* conn_set_client - copy host and the address (text form for SPF and logs). An
- * IPv4-mapped IPv6 address is written as IPv4. */
+ * IPv4-mapped IPv6 address is written as IPv4. A client without an address or with
+ * port 0 is local submission (Postfix non_smtpd_milters, Sendmail's -bs/-bm), which
+ * has no SMTP client to take a per-recipient reply. */
 void conn_set_client(struct sa_conn *c, const char *host, const struct sockaddr *sa)
 {
     sa_strlcpy(c->host, host ? host : "", sizeof(c->host));
     c->ip[0] = '\0';
     c->has_addr = 0;
+    c->nonsmtp = 1;
     if (sa == NULL)
         return;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
         memcpy(&c->addr, sin, sizeof(*sin));
+        c->nonsmtp = sin->sin_port == 0;
         c->has_addr = inet_ntop(AF_INET, &sin->sin_addr, c->ip, sizeof(c->ip)) != NULL;
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
         memcpy(&c->addr, sin6, sizeof(*sin6));
+        c->nonsmtp = sin6->sin6_port == 0;
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
             c->has_addr =
                 inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], c->ip, sizeof(c->ip)) != NULL;

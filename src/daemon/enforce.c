@@ -222,7 +222,6 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
     enum decide_mode mode;
     int cls = CLS_PASSIVE;
 
-    (void)c;
     if (m->skip != NULL || !enabled(m->conf) || m->proc->enforce == NULL)
         return SMFIS_CONTINUE;
     rcpt = rcpt ? rcpt : "";
@@ -243,7 +242,8 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
     if (s->cls == 0) {
         s->cls = cls;
     } else if (s->cls != cls) {
-        if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT) {
+        /* Local submission cannot split: it is treated as "never" (enforced for nobody). */
+        if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp) {
             s->ndeferred++;
             atomic_fetch_add(&m->proc->enforce->n_deferred, 1);
             log_info("%s: recipient deferred with 452 4.5.3: its enforcement class differs "

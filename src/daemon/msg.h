@@ -50,6 +50,8 @@ struct sa_conn {
     char ip[MSG_IP_LEN]; /* client address as text; "" when the MTA gave none */
     struct sockaddr_storage addr;
     int has_addr;
+    int nonsmtp;           /* local submission (Postfix non_smtpd_milters: port 0, or no
+                            * address): nothing may be rejected or deferred at RCPT */
     char host[256];        /* client host name as the MTA resolved it */
     char helo[256];        /* last HELO/EHLO argument */
     unsigned long actions; /* negotiated SMFIF_* */
