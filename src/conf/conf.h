@@ -97,6 +97,17 @@ enum conf_log_level {
     CONF_LOG_DEBUG,       /* plus debugging detail */
 };
 
+enum conf_iprev_policy {
+    CONF_IPREV_OFF = 0, /* the A-R result only */
+    CONF_IPREV_MEASURE, /* also log and count what tag would do */
+    CONF_IPREV_TAG,     /* also mark iprev=fail messages (docs/forwarding.md) */
+};
+
+enum conf_dmarc_discovery {
+    CONF_DISCOVERY_PSL = 0,  /* RFC 7489: Public Suffix List */
+    CONF_DISCOVERY_TREEWALK, /* RFC 9989: DNS tree walk */
+};
+
 enum conf_store_backend {
     CONF_STORE_SQLITE = 0,
     CONF_STORE_POSTGRESQL,
@@ -144,6 +155,13 @@ struct sa_conf {
     /* dmarc.* */
     int dmarc_enable;
     int dmarc_tree_walk; /* RFC 9989 DNS tree walk instead of the PSL */
+    enum conf_dmarc_discovery dmarc_discovery; /* treewalk also sets dmarc_tree_walk */
+
+    /* arc.* and iprev.* (docs/forwarding.md) */
+    int arc_enable;
+    char *arc_trusted_sealers; /* ARC-Seal d= domains, spaces or commas; "" = none */
+    int iprev_enable;
+    enum conf_iprev_policy iprev_policy;
 
     /* store.* (consent store, include/senderauth/store.h) */
     enum conf_store_backend store_backend;
