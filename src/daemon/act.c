@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/badge.h"
+#include "daemon/hist.h"
 #include "daemon/msg.h"
 #include "daemon/stats.h"
 #include "mail/hdr.h"
@@ -127,6 +128,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
     char w[600];
 
     stats_message(m, action); /* the metrics count every message, whatever the log level */
+    hist_record(m, c, action); /* the DMARC history row (report/history.c), never blocks */
     if (m->conf->log_level < CONF_LOG_INFO)
         return;
     buf_init(&b, LOG_LINE_MAX);

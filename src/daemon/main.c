@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "daemon/hist.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
 #include "daemon/reload.h"
@@ -193,11 +194,14 @@ int main(int argc, char **argv)
     if (metrics_start(conf->metrics_listen) < 0)
         log_fatal("cannot serve metrics on %s", conf->metrics_listen);
     stats_init(proc.shared != proc.counted ? proc.shared : NULL);
+    if (hist_start(conf) < 0) /* DMARC history writer (report.enable) */
+        log_fatal("cannot start");
     conf_set_current(conf_ref(conf)); /* the published reference; conf keeps ours */
     rc = reload_run(&proc, conf, path, &busy);
     if (busy)
         _exit(1); /* sessions may still use the process objects: do not free them */
     metrics_stop();
+    hist_stop();
     conf_set_current(NULL);
     proc_free(&proc);
     conf_unref(conf);

@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""test_report_daemon.py - the DMARC history that senderauthd records (report.enable).
+
+- SQLite: messages through a real senderauthd (milter protocol) and a real NSD become
+  history rows with the right facts (client IP, envelope/header-from domains, SPF, DKIM
+  none, DMARC result, policy published, rua, discovery method, disposition, action), one
+  row per message, written at the latest when the daemon stops; no recipient address
+  and no content (subject, message id) anywhere in the database file; trusted clients
+  get no row; senderauth-report then builds a report from them that passes the XSD.
+- PostgreSQL (when Debian's server is installed): rows reach the database; with the
+  server halted, a burst of messages is answered normally (mail unaffected), the daemon
+  stays up, and its drop counter rises (warning line and the totals line at stop).
+Prints `report-daemon: N passed, M failed`.
+"""
+import gzip
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
+SUITES = os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
+XSD = os.path.join(SUITES, "dmarc-aggregate-schema", "rfc9990", "dmarc-xml-0.2.xsd")
+sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+
+from satest import milter  # noqa: E402
+from satest import pg as pgmod  # noqa: E402
+from satest.daemon import Senderauthd  # noqa: E402
+from satest.nsd import Nsd  # noqa: E402
+
+GOOD_IP = "192.0.2.10"
+BAD_IP = "203.0.113.5"
+TRUSTED_IP = "198.51.100.7"
+RCPT_LOCAL = "secret-recipient-7f3a"
+passed = failed = 0
+QID = [0]
+
+
+def check(name, got, want):
+    global passed, failed
+    if got == want:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s: got %r, want %r" % (name, got, want))
+
+
+def zone():
+    recs = []
+    for d, dm in (("rej.example", "v=DMARC1; p=reject; rua=mailto:agg@rej.example"),
+                  ("none.example", "v=DMARC1; p=none; sp=quarantine; adkim=s; "
+                                   "rua=mailto:a@none.example,mailto:b@none.example")):
+        recs += [(d, "TXT", "v=spf1 ip4:192.0.2.0/24 -all"), (d, "A", "192.0.2.1"),
+                 ("_dmarc." + d, "TXT", dm)]
+    return recs
+
+
+def send(port, ip, from_domain, mailfrom_domain=None):
+    QID[0] += 1
+    qid = "RQ%05d" % QID[0]
+    with milter.MilterClient("127.0.0.1", port) as m:
+        m.connect("mail.sender.test", ip)
+        m.helo("mail.sender.test")
+        m.mail("user@%s" % (mailfrom_domain or from_domain), macros={"i": qid})
+        m.rcpt("<%s@isp.example>" % RCPT_LOCAL)
+        m.data()
+        for n, v in (("From", " Sender <user@%s>" % from_domain),
+                     ("To", " %s@isp.example" % RCPT_LOCAL),
+                     ("Subject", " secret-subject-%s" % qid),
+                     ("Message-ID", " <%s@secret-msgid.example>" % qid)):
+            m.header(n, v)
+        m.eoh()
+        m.body(b"secret body text\r\n")
+        return m.eom().reply.code
+
+
+def ctl(conf, *args):
+    return subprocess.run([os.path.join(BUILD, "senderauthctl"), "-c", conf] + list(args),
+                          capture_output=True, text=True)
+
+
+def report_conf(extra):
+    c = {"report": {"enable": True, "flush_interval_ms": 50, "batch_size": 8,
+                    "org_name": "ISP", "email": "reports@isp.example"},
+         "trusted_networks": [TRUSTED_IP + "/32"]}
+    c.update(extra)
+    return c
+
+
+def sqlite_part(ns, work):
+    db = os.path.join(work, "h.db")
+    conf = report_conf({"store": {"sqlite_path": db}})
+    d = Senderauthd(ns.port, conf=conf, workdir=os.path.join(work, "sq"))
+    os.mkdir(d.dir)
+    d.write_conf()
+    check("ctl init", ctl(d.conf_path, "init").returncode, 0)
+    sent = [("rej.example", GOOD_IP, None), ("rej.example", BAD_IP, None),
+            ("none.example", BAD_IP, "bounce.none.example"), ("sub.none.example", GOOD_IP, "none.example"),
+            ("rej.example", TRUSTED_IP, None)]
+    with d:
+        for dom, ip, mf in sent:
+            send(d.port, ip, dom, mf)
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM dmarc_history ORDER BY id")]
+    con.close()
+    check("one row per checked message (trusted: none)", len(rows), 4)
+    want = [
+        dict(source_ip=GOOD_IP, header_from="rej.example", env_from="rej.example",
+             policy_domain="rej.example", spf_result="pass", spf_scope="mfrom", dkim="",
+             dmarc_result="pass", spf_aligned=1, p="reject", disposition="pass",
+             rua="mailto:agg@rej.example", discovery="psl", action="accept"),
+        dict(source_ip=BAD_IP, header_from="rej.example", spf_result="fail",
+             dmarc_result="fail", spf_aligned=0, p="reject", disposition="none",
+             reason="local_policy", reason_comment="enforcement off", action="accept"),
+        dict(source_ip=BAD_IP, header_from="none.example", env_from="bounce.none.example",
+             policy_domain="none.example", p="none", sp="quarantine", adkim="s",
+             dmarc_result="fail", disposition="none", reason="",
+             rua="mailto:a@none.example,mailto:b@none.example"),
+        dict(header_from="sub.none.example", env_from="none.example",
+             policy_domain="none.example", dmarc_result="pass", disposition="pass"),
+    ]
+    for i, w in enumerate(want):
+        got = {k: rows[i].get(k) for k in w} if i < len(rows) else None
+        check("row %d" % i, got, w)
+    blob = open(db, "rb").read()
+    for wal in (db + "-wal",):
+        if os.path.exists(wal):
+            blob += open(wal, "rb").read()
+    for secret in (RCPT_LOCAL, "secret-subject", "secret-msgid", "secret body"):
+        check("never stored: " + secret, secret.encode() in blob, False)
+    # and a report from them
+    out = os.path.join(work, "xml")
+    os.mkdir(out)
+    now = int(time.time())
+    p = subprocess.run([os.path.join(BUILD, "senderauth-report"), "-c", d.conf_path, "run",
+                        "--from", str(now - 3600), "--to", str(now + 3600), "--xml-only", out],
+                       capture_output=True, text=True)
+    check("report run", (p.returncode, p.stderr), (0, ""))
+    files = sorted(os.listdir(out))
+    check("reports for both domains", [f.split("!")[1] for f in files],
+          ["none.example", "rej.example"])
+    if os.path.exists(XSD) and shutil.which("xmllint"):
+        for f in files:
+            x = os.path.join(work, "r.xml")
+            open(x, "wb").write(gzip.open(os.path.join(out, f)).read())
+            v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
+            check("xsd " + f, v.returncode, 0)
+
+
+def pg_part(ns, work):
+    why = pgmod.missing()
+    if why:
+        print("SKIP postgresql part: %s" % why)
+        return
+    with pgmod.Pg() as pg:
+        conf = report_conf({"store": {"backend": "postgresql", "pg_conninfo": pg.conninfo},
+                            })
+        conf["report"].update({"queue_size": 16, "batch_size": 4})
+        d = Senderauthd(ns.port, conf=conf, workdir=os.path.join(work, "pg"))
+        os.mkdir(d.dir)
+        d.write_conf()
+        check("pg ctl init", ctl(d.conf_path, "init").returncode, 0)
+        with d:
+            for i in range(5):
+                send(d.port, GOOD_IP, "rej.example")
+            n = 0
+            for _ in range(200):  # bounded poll: the writer flushes every 50 ms
+                n = int(pg.sql("SELECT count(*) FROM dmarc_history").strip() or 0)
+                if n >= 5:
+                    break
+                time.sleep(0.05)
+            check("pg rows written", n, 5)
+            pg.halt()
+            codes = [send(d.port, BAD_IP if i % 2 else GOOD_IP, "rej.example")
+                     for i in range(300)]
+            check("mail unaffected with the store down",
+                  sorted(set(codes)), ["continue"])
+            check("daemon alive", d.proc.poll(), None)
+            pg.resume()
+        log = d.log_text()
+        m = re.search(r"history: (\d+) rows recorded, (\d+) written, (\d+) dropped", log)
+        check("totals line", m is not None, True)
+        if m:
+            rec, wr, dr = map(int, m.groups())
+            check("drop counter rose", dr > 0, True)
+            check("written >= 5", wr >= 5, True)
+            check("recorded + full drops = messages", rec + dr >= 305, True)
+        check("drop warning", "rows dropped so far" in log, True)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="sa-report-d-")
+    try:
+        with Nsd(zone()) as ns:
+            sqlite_part(ns, work)
+            pg_part(ns, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("report-daemon: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
