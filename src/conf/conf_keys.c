@@ -351,11 +351,25 @@ static int check_user(const char *s, char *why, size_t whylen)
 /* check_authserv_id - "" or a host-name-like RFC 8601 token */
 static int check_authserv_id(const char *s, char *why, size_t whylen)
 {
+    size_t label = 0;
+
     for (const char *p = s; *p; p++) {
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_') {
             snprintf(why, whylen, "\"%s\" may contain only letters, digits, '.', '-' and '_'", s);
             return -1;
         }
+        if (*p != '.') {
+            label++;
+        } else if (label == 0) {
+            break;
+        } else {
+            label = 0;
+        }
+    }
+    /* The id must be a host-name-like token: forged headers are recognised by it. */
+    if (*s != '\0' && (label == 0 || strstr(s, "..") != NULL)) {
+        snprintf(why, whylen, "\"%s\" must be dot-separated non-empty labels (a host name)", s);
+        return -1;
     }
     return 0;
 }

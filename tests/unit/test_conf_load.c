@@ -64,6 +64,10 @@ static const struct bad_case {
      {"t.conf:1: milter.socket_owner: \"a:b:c\" must be \"user:group\", \"user\" or \":group\""}},
     {"milter = { user = \"-root\"; };\n",
      {"t.conf:1: milter.user: \"-root\" is not a valid user name"}},
+    {"authserv_id = \".\";\n", /* never recognisable as ours in a forged header */
+     {"t.conf:1: authserv_id: \".\" must be dot-separated non-empty labels (a host name)"}},
+    {"authserv_id = \"mx..example\";\n",
+     {"t.conf:1: authserv_id: \"mx..example\" must be dot-separated non-empty labels (a host name)"}},
     {"authserv_id = \"mx example\";\n",
      {"t.conf:1: authserv_id: \"mx example\" may contain only letters, digits, '.', '-' and "
       "'_'"}},
