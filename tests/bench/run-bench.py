@@ -145,8 +145,8 @@ class Peer:
         self.name, self.port = name, port
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
-        subst = {"@DIR@": self.dir, "@PORT@": str(port), "@NSDPORT@": str(nsd_port)}
-        subst.update(extra or {})
+        subst = dict(extra or {})  # first: their values may hold @DIR@
+        subst.update({"@DIR@": self.dir, "@PORT@": str(port), "@NSDPORT@": str(nsd_port)})
         for t in templates:
             with open(os.path.join(PEERS, t)) as f:
                 text = f.read()
@@ -237,7 +237,7 @@ def versions():
     return out
 
 
-def start_impls(impls, work, nsd_port, sa_bin):
+def start_impls(impls, work, nsd_port, sa_bin, dkim_resolver_conf=False):
     """Start every implementation, adding each to impls as soon as it runs (so the
     caller stops what did start when a later one fails)."""
     conf = {"trusted_networks": [], "skip_authenticated": True, "log": {"level": "info"},
@@ -250,7 +250,9 @@ def start_impls(impls, work, nsd_port, sa_bin):
     impls["senderauthd"]["pids"].append(d.proc.pid)
 
     dk = Peer("opendkim", work, ["/usr/sbin/opendkim", "-f", "-x", "@DIR@/opendkim.conf"],
-              free_port(), nsd_port, ["opendkim.conf", "unbound.conf"])
+              free_port(), nsd_port, ["opendkim.conf", "unbound.conf"],
+              {"@RESOLVER@": "ResolverConfiguration   @DIR@/unbound.conf"
+               if dkim_resolver_conf or nsd_port != 53 else "Nameservers             127.0.0.1"})
     chain = {"ports": [dk.port], "pids": [], "obj": [dk]}
     impls["opendkim+opendmarc"] = chain
     dk.start()
@@ -391,9 +393,9 @@ def callgrind(work, nsd_port, exe, corpus_dir, sa_bin, nmsgs):
     # The explicit dump is the one written by --dump (callgrind.out.N); the final one
     # (callgrind.out) holds the shutdown only.
     dump = next((p for p in dumps if p != "callgrind.out"), dumps[-1])
-    ann = subprocess.run(["callgrind_annotate", "--threshold=100", os.path.join(work, dump)],
-                         capture_output=True, text=True).stdout
-    incl = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
+                          os.path.join(work, dump)], capture_output=True, text=True).stdout
+    incl = subprocess.run(["callgrind_annotate", "--auto=no", "--inclusive=yes", "--threshold=100",
                            os.path.join(work, dump)], capture_output=True, text=True).stdout
     total = re.search(r"^([\d,]+)\s+\(100.0%\)\s+PROGRAM TOTALS", ann, re.M)
     total_ir = int(total.group(1).replace(",", "")) if total else None
@@ -419,7 +421,15 @@ def callgrind(work, nsd_port, exe, corpus_dir, sa_bin, nmsgs):
             seen.add(bare)
             rows.append((int(m.group(1).replace(",", "")), float(m.group(2)), name))
         return rows[:n]
-    return {"messages": res["messages"], "total_ir": total_ir,
+    by_obj = {}
+    for line in ann.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*?)(?: \[(.*)\])?$", line)
+        if not m or "PROGRAM TOTALS" in line or re.search(r":(clone|start_thread)$", m.group(2)):
+            continue
+        obj = os.path.basename(m.group(3)) if m.group(3) else "(no object named)"
+        by_obj[obj] = by_obj.get(obj, 0) + int(m.group(1).replace(",", ""))
+    return {"by_object": sorted(by_obj.items(), key=lambda kv: -kv[1])[:10],
+            "messages": res["messages"], "total_ir": total_ir,
             "ir_per_msg": total_ir / res["messages"] if total_ir and res["messages"] else None,
             "self": top(ann, 25), "inclusive": top(incl, 40), "file": dump}
 
@@ -473,6 +483,10 @@ def render(data):
     L.append("Machine: %s; %d CPUs; load average at start %s. Versions: %s." % (
         data["cpu_model"], data["ncpu"], data["loadavg"],
         ", ".join("%s %s" % kv for kv in sorted(data["versions"].items()))))
+    L.append("")
+    L.append("OpenDKIM resolves with `%s` (see below about `ResolverConfiguration`)." %
+             ("Nameservers 127.0.0.1" if data.get("opendkim_resolver") == "Nameservers"
+              else "ResolverConfiguration"))
     L.append("")
     L.append("Each row is the median of %d runs of %.1f s (after a warm-up pass over the "
              "corpus, so DNS answers are cached wherever the implementation caches them). "
@@ -562,12 +576,21 @@ def render(data):
             fmt(cpu / pf["one_rsa_us"], 1) if cpu else "-",
             fmt(cpu / pf["mix_us"], 1) if cpu else "-"))
     L.append("")
+    L.extend(targets(data, s))
     cg = data.get("callgrind")
     if cg:
         L.append("**Profile** (`valgrind --tool=callgrind` on senderauthd, %d messages of "
                  "the 2k corpus after a warm-up pass; counters zeroed after the warm-up): "
                  "%s instructions in total, **%s per message**." % (
                      cg["messages"], fmt(cg["total_ir"]), fmt(cg["ir_per_msg"])))
+        L.append("")
+        L.append("Own instructions by library:")
+        L.append("")
+        L.append("| library | Ir per message | % |")
+        L.append("|---|---|---|")
+        for obj, ir in cg.get("by_object", []):
+            L.append("| %s | %s | %.1f |" % (obj, fmt(ir / cg["messages"]),
+                                            100.0 * ir / cg["total_ir"]))
         L.append("")
         L.append("Top functions by own instructions (`callgrind_annotate`):")
         L.append("")
@@ -585,6 +608,70 @@ def render(data):
         L.append("")
     L.append(END)
     return "\n".join(L)
+
+
+def targets(data, s):
+    """The issue's targets, checked against this run's medians."""
+    rows = []
+
+    def get(impl, size, c, k):
+        v = s.get((impl, size, c))
+        return v[k] if v else None
+
+    def ok(cond):
+        return "-" if cond is None else ("met" if cond else "**not met**")
+    for size in ("2k", "50k"):
+        if ("senderauthd", size, 1) not in s:
+            continue
+        sa_best = max(get("senderauthd", size, c, "msgs_per_s") or 0 for c in CONCS)
+        surv = [get("opendkim+opendmarc", size, c, "msgs_per_s") for c in CONCS
+                if s.get(("opendkim+opendmarc", size, c))
+                and not s[("opendkim+opendmarc", size, c)]["crashes"]]
+        ch = max(surv) if surv else None
+        r = sa_best / ch if ch else None
+        rows.append(("throughput ≥ 10× OpenDKIM+OpenDMARC at its best surviving "
+                     "concurrency (%s)" % size,
+                     "%s vs %s msg/s = %s×" % (fmt(sa_best), fmt(ch), fmt(r, 1)),
+                     ok(r >= 10 if r else None)))
+        a, b = get("senderauthd", size, 8, "msgs_per_s"), get("rspamd", size, 8, "msgs_per_s")
+        r = a / b if a and b else None
+        rows.append(("throughput ≥ 3× rspamd at 8 connections (%s)" % size,
+                     "%s vs %s msg/s = %s×" % (fmt(a), fmt(b), fmt(r, 1)),
+                     ok(r >= 3 if r else None)))
+        a, b = get("senderauthd", size, 8, "p99_ms"), get("rspamd", size, 8, "p99_ms")
+        r = b / a if a and b else None
+        rows.append(("p99 ≤ 1/5 of rspamd's at 8 connections (%s)" % size,
+                     "%s vs %s ms = 1/%s" % (fmt(a, 1), fmt(b, 1), fmt(r, 1)),
+                     ok(r >= 5 if r else None)))
+    fl = data["floor"]["per_size"].get("2k")
+    cpu = med([get("senderauthd", "2k", c, "cpu_us") for c in CONCS])
+    if fl and cpu:
+        rows.append(("CPU per 2 KB message ≤ 3× the crypto floor (one RSA-2048 verify + "
+                     "SHA-256 of the body)", "%s µs vs %s µs = %s× (corpus mix floor %s µs: "
+                     "%s×)" % (fmt(cpu), fmt(fl["one_rsa_us"], 1), fmt(cpu / fl["one_rsa_us"], 1),
+                               fmt(fl["mix_us"], 1), fmt(cpu / fl["mix_us"], 1)),
+                     ok(cpu <= 3 * fl["one_rsa_us"])))
+    many = (data.get("many") or {}).get("senderauthd")
+    if many and "failed" not in many:
+        rss = many["peak_rss_kb"] / 1024
+        rows.append(("peak RSS ≤ 32 MB with 1,000 open connections", "%s MB" % fmt(rss, 1),
+                     ok(rss <= 32)))
+        rows.append(("1,000 concurrent connections without an error or a refusal",
+                     "%s messages, %s refused, %s other errors" % (
+                         fmt(many["messages"]), fmt(many["error_kinds"]["refused"]),
+                         fmt(many["errors"] - many["error_kinds"]["refused"])),
+                     ok(many["errors"] == 0)))
+    if ("senderauthd", "1m", 1) in s and ("senderauthd", "50k", 1) in s:
+        worst = max(get("senderauthd", "1m", c, "rss_mb") / get("senderauthd", "50k", c, "rss_mb")
+                    for c in CONCS)
+        rows.append(("peak RSS of 1 MB messages within 10% of 50 KB ones (same conns)",
+                     "worst ratio %s" % fmt(worst, 2), ok(worst <= 1.10)))
+    if not rows:
+        return []
+    out = ["**Targets** (issue: performance; this run's medians):", "",
+           "| target | measured | |", "|---|---|---|"]
+    out += ["| %s | %s | %s |" % r for r in rows]
+    return out + [""]
 
 
 def write_doc(section):
@@ -613,6 +700,9 @@ def main():
     ap.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--opendkim-resolver-conf", action="store_true",
+                    help="OpenDKIM resolves through ResolverConfiguration (unbound.conf) "
+                    "instead of Nameservers 127.0.0.1 (it then crashes under concurrency)")
     a = ap.parse_args()
     runs = a.runs or (1 if a.quick else 3)
     duration = a.duration or (1.5 if a.quick else 3.0)
@@ -649,7 +739,9 @@ def main():
     with Nsd(recs, port=nsd_port) as ns:
         log("NSD on 127.0.0.1:%d" % ns.port)
         try:
-            start_impls(impls, work, ns.port, sa_bin)
+            start_impls(impls, work, ns.port, sa_bin, a.opendkim_resolver_conf)
+            data["opendkim_resolver"] = ("ResolverConfiguration" if a.opendkim_resolver_conf
+                                         or ns.port != 53 else "Nameservers")
             for size in sizes:
                 for name, impl in impls.items():
                     if name not in impls_wanted:
