@@ -91,8 +91,8 @@ static void emit(struct arc_body *b, const void *p, size_t n)
     unsigned long long room = n;
 
     if (b->limit >= 0) {
-        room = b->total >= (unsigned long long)b->limit ? 0
-                                                         : (unsigned long long)b->limit - b->total;
+        room =
+            b->total >= (unsigned long long)b->limit ? 0 : (unsigned long long)b->limit - b->total;
         if (room > n)
             room = n;
     }

@@ -184,8 +184,7 @@ int arc_eval_header(struct arc_eval *v, const char *name, const char *value)
             goto over;
         if (lf == NULL)
             break;
-        if ((lf == value || lf[-1] != '\r') &&
-            buf_append(&v->hdr, "\r", 1) < 0)
+        if ((lf == value || lf[-1] != '\r') && buf_append(&v->hdr, "\r", 1) < 0)
             goto over;
         if (buf_append(&v->hdr, "\n", 1) < 0)
             goto over;
@@ -551,8 +550,7 @@ static int hash_field(struct arc_eval *v, EVP_MD_CTX *md, int fi, int relaxed, i
         if (arc_canon_header(copy, f->len - (b - a), relaxed, crlf, tmp, sizeof(v->c->scratch),
                              &len) < 0)
             return -1;
-    } else if (arc_canon_header(raw, f->len, relaxed, crlf, tmp, sizeof(v->c->scratch), &len) <
-               0) {
+    } else if (arc_canon_header(raw, f->len, relaxed, crlf, tmp, sizeof(v->c->scratch), &len) < 0) {
         return -1;
     }
     return EVP_DigestUpdate(md, tmp, len) == 1 ? 0 : -1;

@@ -13,12 +13,12 @@
 #include "dns/dns.h"
 #include "senderauth/result.h"
 
-#define ARC_MAX_INSTANCES 50         /* RFC 8617 4.2.1: i= is 1..50 */
-#define ARC_MAX_FIELDS 1000          /* header fields kept for h= (more: arc=fail) */
-#define ARC_MAX_HEADER_BYTES 262144  /* bytes of header fields kept (more: arc=fail) */
-#define ARC_MAX_FIELD 65536          /* one header field */
-#define ARC_MIN_RSA_BITS 1024        /* RFC 8301 3.2 */
-#define ARC_MAX_KEYS 8               /* distinct (selector, domain) keys fetched per message */
+#define ARC_MAX_INSTANCES 50        /* RFC 8617 4.2.1: i= is 1..50 */
+#define ARC_MAX_FIELDS 1000         /* header fields kept for h= (more: arc=fail) */
+#define ARC_MAX_HEADER_BYTES 262144 /* bytes of header fields kept (more: arc=fail) */
+#define ARC_MAX_FIELD 65536         /* one header field */
+#define ARC_MIN_RSA_BITS 1024       /* RFC 8301 3.2 */
+#define ARC_MAX_KEYS 8              /* distinct (selector, domain) keys fetched per message */
 
 /* The reasons (struct arc_res.reason) this module writes. */
 #define ARC_REASON_STRUCTURE "broken ARC set structure"
@@ -43,7 +43,7 @@ struct arc_set_res {
     int ams_valid;        /* 1: its AMS verified against the message as it is now */
     char ams_reason[64];  /* why it did not ("" when valid or not checked) */
     /* From this hop's ARC-Authentication-Results (untrusted unless the sealer is): */
-    int aar_dmarc_pass;      /* a dmarc=pass result is present */
+    int aar_dmarc_pass;       /* a dmarc=pass result is present */
     char aar_dmarc_from[256]; /* its header.from (lower-case), "" when absent */
     char aar_remote_ip[64];   /* smtp.remote-ip of any result, "" when absent */
 };
@@ -98,7 +98,7 @@ int arc_canon_header(const char *field, size_t n, int relaxed, int crlf, char *o
 /* Streaming body canonicalization (RFC 6376 3.4.3, 3.4.4) into a callback. */
 struct arc_body {
     int relaxed;
-    long long limit; /* l= bytes to pass on, -1 = all */
+    long long limit;            /* l= bytes to pass on, -1 = all */
     unsigned long long total;   /* canonical bytes produced (also past the limit) */
     unsigned long long pending; /* empty lines held back */
     int wsp, cr, content;

@@ -24,8 +24,7 @@ static int sealer_trusted(const char *list, const char *d);
 static int find_trusted_hop(const struct sa_msg *m);
 
 /* arc_hook_header - see msg.h: the evaluator starts at the first field */
-void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name,
-                     const char *value)
+void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name, const char *value)
 {
     if (m->skip != NULL || !m->conf->arc_enable || m->arc_error)
         return;
@@ -139,8 +138,8 @@ void arc_hook_eom(struct sa_msg *m)
     if (m->arc->result == AUTH_PASS && m->arc_hop == 0) { /* the oldest trusted hop's IP */
         int newer_trusted = 1;
         for (int i = m->arc->nsets; i >= 1 && newer_trusted; i--)
-            if ((newer_trusted = sealer_trusted(m->conf->arc_trusted_sealers,
-                                                m->arc->set[i].sealer)))
+            if ((newer_trusted =
+                     sealer_trusted(m->conf->arc_trusted_sealers, m->arc->set[i].sealer)))
                 m->arc_ip_hop = i;
     }
     if (m->arc_hop > 0)
@@ -150,8 +149,8 @@ void arc_hook_eom(struct sa_msg *m)
         sa_strlcpy(m->arc_comment, m->arc->reason, sizeof(m->arc_comment));
     else if (m->arc_override != NULL)
         snprintf(m->arc_comment, sizeof(m->arc_comment),
-                 "dmarc override arc: trusted sealer %s i=%d",
-                 m->arc->set[m->arc_hop].sealer, m->arc_hop);
+                 "dmarc override arc: trusted sealer %s i=%d", m->arc->set[m->arc_hop].sealer,
+                 m->arc_hop);
 }
 
 /* arc_hook_ar - see msg.h: arc=pass|fail with header.oldest-pass, and smtp.remote-ip as

@@ -11,8 +11,8 @@
 #define IPREV_MAX_PTR 10 /* PTR names checked forward (as SPF's ptr, RFC 7208 5.5) */
 
 struct iprev_res {
-    enum auth_res result; /* pass fail temperror permerror (none only when not run) */
-    char ip[64];          /* the address as checked (IPv4-mapped IPv6 written as IPv4) */
+    enum auth_res result;        /* pass fail temperror permerror (none only when not run) */
+    char ip[64];                 /* the address as checked (IPv4-mapped IPv6 written as IPv4) */
     char name[DNS_MAX_NAME + 1]; /* on pass: the PTR name that led back; else "" */
     int nptr;                    /* PTR names returned (before the cap) */
     int no_ptr;                  /* the address has no PTR record at all */

@@ -31,8 +31,8 @@ static void test_canon_header(void **state)
     for (size_t i = 0; i < sizeof(hdr_cases) / sizeof(hdr_cases[0]); i++) {
         char out[256];
         size_t len = 0;
-        int rc = arc_canon_header(hdr_cases[i].in, strlen(hdr_cases[i].in), hdr_cases[i].relaxed,
-                                  1, out, sizeof(out) - 1, &len);
+        int rc = arc_canon_header(hdr_cases[i].in, strlen(hdr_cases[i].in), hdr_cases[i].relaxed, 1,
+                                  out, sizeof(out) - 1, &len);
         out[len] = '\0';
         if (rc != 0 || strcmp(out, hdr_cases[i].want) != 0)
             fail_msg("arc_canon_header(\"%s\", relaxed=%d): got \"%s\" (rc %d), want \"%s\"",
@@ -97,8 +97,8 @@ static void test_canon_body(void **state)
         s.buf[s.n] = '\0';
         if (strcmp(s.buf, body_cases[i].want) != 0 || b.total != body_cases[i].total)
             fail_msg("body #%zu relaxed=%d l=%lld: got \"%s\" total %llu, want \"%s\" %llu", i,
-                     body_cases[i].relaxed, body_cases[i].limit, s.buf, b.total,
-                     body_cases[i].want, body_cases[i].total);
+                     body_cases[i].relaxed, body_cases[i].limit, s.buf, b.total, body_cases[i].want,
+                     body_cases[i].total);
     }
 }
 
@@ -146,9 +146,9 @@ static void test_tags(void **state)
         }
         if (ix < 0 || t.t[ix].vlen != strlen(tag_cases[i].value) ||
             memcmp(in + t.t[ix].voff, tag_cases[i].value, t.t[ix].vlen) != 0)
-            fail_msg("arc_tags_parse(\"%s\"): %s got \"%.*s\", want \"%s\"", in,
-                     tag_cases[i].name, ix < 0 ? 0 : (int)t.t[ix].vlen,
-                     ix < 0 ? "" : in + t.t[ix].voff, tag_cases[i].value);
+            fail_msg("arc_tags_parse(\"%s\"): %s got \"%.*s\", want \"%s\"", in, tag_cases[i].name,
+                     ix < 0 ? 0 : (int)t.t[ix].vlen, ix < 0 ? "" : in + t.t[ix].voff,
+                     tag_cases[i].value);
     }
 }
 
@@ -157,11 +157,10 @@ static const struct {
     int ok, instance, dmarc_pass;
     const char *from, *ip;
 } aar_cases[] = {
-    {"i=1; mx.example; dmarc=pass header.from=Bank.Example; spf=pass smtp.remote-ip=192.0.2.1",
-     1, 1, 1, "bank.example", "192.0.2.1"},
+    {"i=1; mx.example; dmarc=pass header.from=Bank.Example; spf=pass smtp.remote-ip=192.0.2.1", 1,
+     1, 1, "bank.example", "192.0.2.1"},
     {" i = 12 ;mx.example 1; dmarc=fail (p=reject) header.from=x.example", 1, 12, 0, "", ""},
-    {"i=2; mx.example; dkim=pass header.d=dmarc.example (dmarc=pass); dmarc=none", 1, 2, 0, "",
-     ""},
+    {"i=2; mx.example; dkim=pass header.d=dmarc.example (dmarc=pass); dmarc=none", 1, 2, 0, "", ""},
     {"i=3; dmarc=pass header.from=x.example", 1, 3, 0, "", ""}, /* dmarc= is the authserv-id */
     {"i=1; mx.example; arc=none smtp.remote-ip=\"2001:db8::1\"; dmarc=pass", 1, 1, 1, "",
      "2001:db8::1"},

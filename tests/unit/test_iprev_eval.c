@@ -76,8 +76,8 @@ static void test_table(void **state)
         int q = dns_stub_queries(d) - before;
 
         if (r.result != cases[i].want)
-            fail_msg("iprev_eval(%s): got %s (%s), want %s", cases[i].ip,
-                     auth_res_name(r.result), r.reason, auth_res_name(cases[i].want));
+            fail_msg("iprev_eval(%s): got %s (%s), want %s", cases[i].ip, auth_res_name(r.result),
+                     r.reason, auth_res_name(cases[i].want));
         if (strcmp(r.name, cases[i].name) != 0)
             fail_msg("iprev_eval(%s): name got '%s', want '%s'", cases[i].ip, r.name,
                      cases[i].name);
@@ -85,11 +85,9 @@ static void test_table(void **state)
             fail_msg("iprev_eval(%s): no_ptr got %d, want %d", cases[i].ip, r.no_ptr,
                      cases[i].no_ptr);
         if (q != cases[i].queries)
-            fail_msg("iprev_eval(%s): queries got %d, want %d", cases[i].ip, q,
-                     cases[i].queries);
+            fail_msg("iprev_eval(%s): queries got %d, want %d", cases[i].ip, q, cases[i].queries);
         if (strcmp(r.ip, cases[i].ip_out) != 0)
-            fail_msg("iprev_eval(%s): ip got '%s', want '%s'", cases[i].ip, r.ip,
-                     cases[i].ip_out);
+            fail_msg("iprev_eval(%s): ip got '%s', want '%s'", cases[i].ip, r.ip, cases[i].ip_out);
         if ((rc < 0) != (cases[i].want == AUTH_PERMERROR))
             fail_msg("iprev_eval(%s): returned %d", cases[i].ip, rc);
         if ((r.result == AUTH_PASS) != (r.reason[0] == '\0'))
