@@ -308,14 +308,17 @@ def load(exe, impl, corpus_dir, conns, duration=None, count=None, per_conn=10,
     argv.append(corpus_dir)
     pids = impl["pids"]
     reset_hwm(pids)
-    c0 = cpu_seconds(pids)
+    each0 = [cpu_seconds([p]) for p in pids]
     r = subprocess.run(argv, capture_output=True, text=True)
-    c1 = cpu_seconds(pids)
+    each1 = [cpu_seconds([p]) for p in pids]
+    c0, c1 = sum(each0), sum(each1)
     if r.returncode != 0:
         raise RuntimeError("milter-load failed: %s" % r.stderr)
     res = json.loads(r.stdout)
     res["cpu_s"] = c1 - c0
     res["cpu_us_per_msg"] = (c1 - c0) * 1e6 / res["messages"] if res["messages"] else None
+    res["cpu_us_per_msg_each"] = [(b - a) * 1e6 / res["messages"] if res["messages"] else None
+                                  for a, b in zip(each0, each1)]
     res["peak_rss_kb"] = peak_rss_kb(pids)
     res["crashed"] = revive(impl) if impl.get("obj") and isinstance(impl["obj"], list) else False
     if res["crashed"]:
@@ -526,6 +529,14 @@ def render(data):
                     impl, c, fmt(v["msgs_per_s"]), fmt(v["p50_ms"], 2), fmt(v["p99_ms"], 2),
                     err, fmt(v["cpu_us"]), fmt(v["rss_mb"], 1), 100 * v["pass"],
                     fmt(rt, 2) if rt else "", fmt(rc, 1) if rc else ""))
+        L.append("")
+    split = [r["cpu_us_per_msg_each"] for r in data["results"]
+             if r["impl"] == "opendkim+opendmarc" and r["size"] == "2k"
+             and not r.get("crashed") and len(r.get("cpu_us_per_msg_each") or []) == 2]
+    if split:
+        L.append("The chain's CPU per 2 KB message (median over its points) splits into "
+                 "OpenDKIM %s µs and OpenDMARC %s µs." % (fmt(med([x[0] for x in split])),
+                                                          fmt(med([x[1] for x in split]))))
         L.append("")
     if data.get("many"):
         L.append("**1,000 concurrent connections** (2k, each connection opened at once and "
