@@ -411,6 +411,21 @@ static int finish(struct sa_conf *c, config_t *cf, const struct conf_src *src,
     }
     if (c->dmarc_discovery == CONF_DISCOVERY_TREEWALK)
         c->dmarc_tree_walk = 1; /* dmarc.discovery is the newer spelling of dmarc.tree_walk */
+    if (c->quarantine_action == CONF_QUARANTINE_SUBADDRESS) {
+        s = config_lookup(cf, "quarantine.action");
+        if (c->policy_subaddress_delimiter == NULL || c->policy_subaddress_delimiter[0] == '\0' ||
+            strpbrk(c->quarantine_tag, c->policy_subaddress_delimiter) != NULL) {
+            conf_err_add(errs, 0, conf_setting_loc(s, src), "quarantine.action",
+                         "\"subaddress\" needs a policy.subaddress_delimiter that "
+                         "quarantine.tag does not contain");
+            return -1;
+        }
+        if (!c->policy_reject_as_quarantine || c->policy_on_temperror != CONF_ON_ERROR_ACCEPT)
+            conf_err_add(errs, 1, conf_setting_loc(s, src), "quarantine.action",
+                         "\"subaddress\": mixed transactions are still split, because "
+                         "policy.reject_as_quarantine is false or policy.on_temperror is "
+                         "\"tempfail\" (docs/enforcement.md)");
+    }
     if (c->psl_path != NULL && stat(c->psl_path, &st) != 0) {
         s = config_lookup(cf, "psl.path");
         conf_err_add(errs, 1, conf_setting_loc(s, src), "psl.path",

@@ -89,6 +89,7 @@ enum conf_mixed {
 enum conf_quarantine_action {
     CONF_QUARANTINE_HEADER = 0, /* add quarantine.header_name: yes */
     CONF_QUARANTINE_HOLD,       /* the MTA's hold queue (smfi_quarantine) */
+    CONF_QUARANTINE_SUBADDRESS, /* rewrite each consenting recipient to local+TAG@domain */
 };
 
 enum conf_log_level {
@@ -198,6 +199,7 @@ struct sa_conf {
     /* quarantine.* */
     enum conf_quarantine_action quarantine_action;
     char *quarantine_header_name;
+    char *quarantine_tag; /* subaddress tag of quarantine.action = subaddress */
 
     /* lists.* and headers.* (docs/webmail-headers.md) */
     char *lists_warning_file;   /* "" = no warning list */

@@ -34,7 +34,7 @@ static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
 static const char *const policy_mode_names[] = {"off", "measure", "enforce", NULL};
 static const char *const mixed_names[] = {"split", "never", NULL};
-static const char *const quarantine_names[] = {"header", "hold", NULL};
+static const char *const quarantine_names[] = {"header", "hold", "subaddress", NULL};
 static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
 static const char *const iprev_policy_names[] = {"off", "measure", "tag", NULL};
 static const char *const discovery_names[] = {"psl", "treewalk", NULL};
@@ -214,11 +214,19 @@ const struct conf_key conf_keys[] = {
     {"quarantine.action", CONF_T_ENUM, "\"header\"", 0, 0, F(quarantine_action),
      quarantine_names, NULL,
      "How a quarantined message is marked: \"header\" (quarantine.header_name: yes, for "
-     "Sieve or the delivery agent) or \"hold\" (the MTA's hold queue)."},
+     "Sieve or the delivery agent), \"hold\" (the MTA's hold queue) or \"subaddress\" "
+     "(each consenting recipient becomes local+TAG@domain, quarantine.tag, for the "
+     "delivery agent to file; with policy.reject_as_quarantine and on_temperror = "
+     "\"accept\", mixed transactions need no split)."},
     {"quarantine.header_name", CONF_T_STRING, "\"X-Senderauth-Quarantine\"", 1, 64,
      F(quarantine_header_name), NULL, check_header_name,
      "Header field added by quarantine.action = \"header\"; copies arriving with the "
      "message are removed."},
+    {"quarantine.tag", CONF_T_STRING, "\"quarantine\"", 1, 64, F(quarantine_tag), NULL,
+     check_token,
+     "Subaddress tag of quarantine.action = \"subaddress\": user@d becomes "
+     "user+quarantine@d (the first policy.subaddress_delimiter); a tag the address "
+     "already has is replaced."},
 
     /* lists (docs/webmail-headers.md) */
     {"lists.warning_file", CONF_T_STRING, "\"\"", 0, 4095, F(lists_warning_file), NULL,

@@ -68,8 +68,9 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
             d->result == AUTH_PERMERROR || !d->has_record)
             sa_strlcpy(dmarc_comment, d->reason, dmarc_comment_len);
         else
-            snprintf(dmarc_comment, dmarc_comment_len, "p=%s dis=none",
-                     dmarc_policy_name(d->rec.p != DMARC_POLICY_UNSPEC ? d->rec.p : d->policy));
+            snprintf(dmarc_comment, dmarc_comment_len, "p=%s dis=%s",
+                     dmarc_policy_name(d->rec.p != DMARC_POLICY_UNSPEC ? d->rec.p : d->policy),
+                     enforce_disposition(m)); /* enforce_eom ran before */
         ri = ar_header_add(h, "dmarc", d->result, dmarc_comment);
         if (m->from_status == FROM_OK)
             ar_resinfo_prop(ri, "header.from", m->from.domain);

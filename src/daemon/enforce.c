@@ -4,8 +4,11 @@
  * passive; the first accepted recipient fixes the transaction's class and a later one
  * of the other class gets 452 4.5.3 (split) or makes the transaction mixed (never).
  * At EOM: the local overrides, then decide_action, then the reply (550 5.7.1 from
- * policy.reject_template, 451 on temperror) or the quarantine mark (header or hold).
- * Recipients are never removed (no smfi_delrcpt) and never named in a header.
+ * policy.reject_template, 451 on temperror) or the quarantine mark (header, hold, or
+ * subaddress). Recipients are never dropped and never named in a header; with
+ * quarantine.action = subaddress a consenting recipient is replaced by its tagged form
+ * (smfi_addrcpt first, then smfi_delrcpt, so that a failure never loses it), and a
+ * mixed transaction needs no split when nothing but quarantine can happen.
  * Owns struct enforce_proc (store handle, cache, rng, counters) and m->enf; not the
  * decision table (src/policy/decide.c), the cache (src/policy/consent.c) or the store.
  * Threads: the store handle is (re)opened under store_lock, at most once per
@@ -27,6 +30,7 @@
 #include "policy/consent.h"
 #include "senderauth/store.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #define STORE_RETRY 10 /* seconds between two attempts to open a failed store */
 #define CLS_PASSIVE 1
@@ -42,7 +46,7 @@ struct enforce_proc {
     struct consent *consent;
     struct decide_rng rng;
     atomic_ulong n_reject, n_quarantine, n_tempfail, n_would_reject, n_would_quarantine,
-        n_would_tempfail, n_deferred, n_mixed, n_override;
+        n_would_tempfail, n_deferred, n_mixed, n_override, n_tagged;
 };
 
 static double now_mono(void);
@@ -56,6 +60,10 @@ static int cidr_match(const struct conf_cidr_list *l, const struct sa_conn *c);
 static const char *find_override(const struct sa_msg *m, const struct sa_conn *c);
 static void expand_template(const char *t, const char *domain, const char *policy, char *out,
                             size_t outlen);
+static int tag_mixed_ok(const struct sa_conf *conf, const struct sa_conn *c);
+static struct enforce_rcpt *new_tag(struct sa_msg *m, const char *rcpt);
+static int tag_added(const struct enforce_rcpt *list, const struct enforce_rcpt *r);
+static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m);
 
 static double now_mono(void)
 {
@@ -151,12 +159,12 @@ struct enforce_proc *enforce_proc_free(struct enforce_proc *e)
         consent_stats(e->consent, &cs);
         log_info("policy counters: reject=%lu quarantine=%lu tempfail=%lu would_reject=%lu "
                  "would_quarantine=%lu would_tempfail=%lu deferred=%lu mixed=%lu override=%lu "
-                 "consent_lookups=%llu consent_hits=%llu store_errors=%llu",
+                 "tagged=%lu consent_lookups=%llu consent_hits=%llu store_errors=%llu",
                  atomic_load(&e->n_reject), atomic_load(&e->n_quarantine),
                  atomic_load(&e->n_tempfail), atomic_load(&e->n_would_reject),
                  atomic_load(&e->n_would_quarantine), atomic_load(&e->n_would_tempfail),
                  atomic_load(&e->n_deferred), atomic_load(&e->n_mixed), atomic_load(&e->n_override),
-                 cs.lookups, cs.hits, cs.errors);
+                 atomic_load(&e->n_tagged), cs.lookups, cs.hits, cs.errors);
     }
     consent_free(e->consent);
     store_close(atomic_load(&e->store));
@@ -214,12 +222,39 @@ static enum decide_mode rcpt_mode(const struct sa_conf *conf, const char *rcpt)
                                                       : DECIDE_MODE_OFF;
 }
 
+/* tag_mixed_ok - a mixed transaction can be served by tagging the consenting
+ * recipients: the quarantine is per recipient, nothing but quarantine can happen at end
+ * of message (no reject, no tempfail), and the MTA lets us change recipients */
+static int tag_mixed_ok(const struct sa_conf *conf, const struct sa_conn *c)
+{
+    return conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
+           conf->policy_reject_as_quarantine && conf->policy_on_temperror == CONF_ON_ERROR_ACCEPT &&
+           (c->actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) == (SMFIF_ADDRCPT | SMFIF_DELRCPT);
+}
+
+/* new_tag - a consenting recipient and its tagged form (tagged NULL when it cannot be
+ * tagged), in the message pool and not yet listed; NULL when out of memory */
+static struct enforce_rcpt *new_tag(struct sa_msg *m, const char *rcpt)
+{
+    struct enforce_rcpt *r = pool_alloc(m->pool, sizeof(*r));
+    char t[ENFORCE_RCPT_MAX];
+
+    if (r == NULL || (r->orig = pool_strdup(m->pool, rcpt)) == NULL)
+        return NULL;
+    if (decide_tag_rcpt(rcpt, m->conf->policy_subaddress_delimiter, m->conf->quarantine_tag, t,
+                        sizeof(t)) == 0 &&
+        (r->tagged = pool_strdup(m->pool, t)) == NULL)
+        return NULL;
+    return r;
+}
+
 /* enforce_rcpt - see enforce.h */
 sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt)
 {
     struct enforce_state *s = &m->enf;
     struct consent_answer a;
     enum decide_mode mode;
+    struct enforce_rcpt *tr = NULL;
     int cls = CLS_PASSIVE;
 
     if (m->skip != NULL || !enabled(m->conf) || m->proc->enforce == NULL)
@@ -239,11 +274,21 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
                   : a.enforce ? "yes"
                               : "no",
                   a.error ? "" : " via=", a.error ? "" : store_match_name(a.via));
+    if (cls == CLS_ACTIVE && m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
+        (tr = new_tag(m, rcpt)) == NULL) {
+        log_warn("%s: out of memory at RCPT: recipient deferred", m->qid);
+        smfi_setreply(ctx, "452", "4.3.1", "Insufficient system resources, try again later");
+        return SMFIS_TEMPFAIL;
+    }
     if (s->cls == 0) {
         s->cls = cls;
-    } else if (s->cls != cls) {
-        /* Local submission cannot split: it is treated as "never" (enforced for nobody). */
-        if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp) {
+    } else if (s->cls != cls || s->tagmix) {
+        /* Both classes: tagging serves them in one transaction when every consenting
+         * recipient can be tagged; otherwise split, and local submission, which cannot
+         * split, is treated as "never" (enforced for nobody). */
+        if (tag_mixed_ok(m->conf, c) && s->nuntaggable == 0 && (tr == NULL || tr->tagged != NULL)) {
+            s->tagmix = 1;
+        } else if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp) {
             s->ndeferred++;
             atomic_fetch_add(&m->proc->enforce->n_deferred, 1);
             log_info("%s: recipient deferred with 452 4.5.3: its enforcement class differs "
@@ -252,15 +297,27 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
             smfi_setreply(ctx, "452", "4.5.3",
                           "Recipient deferred: please deliver it in a separate transaction");
             return SMFIS_TEMPFAIL;
+        } else {
+            if (!s->mixed)
+                atomic_fetch_add(&m->proc->enforce->n_mixed, 1);
+            s->mixed = 1;
         }
-        if (!s->mixed)
-            atomic_fetch_add(&m->proc->enforce->n_mixed, 1);
-        s->mixed = 1;
     }
     if (cls == CLS_ACTIVE)
         s->nactive++;
     else
         s->npassive++;
+    if (tr != NULL) { /* kept for quarantine.action = subaddress */
+        tr->next = s->tag;
+        s->tag = tr;
+        s->ntag++;
+        if (tr->tagged == NULL) {
+            s->nuntaggable++;
+            log_info("%s: a consenting recipient cannot be given a subaddress tag "
+                     "(quoted local part, no domain or too long)",
+                     m->qid);
+        }
+    }
     if (cls == CLS_PASSIVE && a.enforce && mode == DECIDE_MODE_MEASURE)
         s->nmeasure++;
     return SMFIS_CONTINUE;
@@ -356,7 +413,7 @@ void enforce_eom(struct sa_msg *m, const struct sa_conn *c)
     dc.on_temperror_tempfail = m->conf->policy_on_temperror == CONF_ON_ERROR_TEMPFAIL;
     memset(&in, 0, sizeof(in));
     in.dmarc = m->dmarc_ran ? &m->dmarc : NULL;
-    if (s->cls == CLS_ACTIVE || s->mixed) {
+    if (s->cls == CLS_ACTIVE || s->mixed || s->tagmix) {
         in.mode = DECIDE_MODE_ENFORCE;
         in.consent = 1;
     } else if (s->nmeasure > 0) {
@@ -370,6 +427,20 @@ void enforce_eom(struct sa_msg *m, const struct sa_conn *c)
     in.override = s->override;
     decide_action(&dc, &in, &e->rng, &s->out);
     s->decided = 1;
+    if (s->tagmix && (s->out.action == DECIDE_REJECT || s->out.action == DECIDE_TEMPFAIL)) {
+        /* Cannot happen (tag_mixed_ok); a reply would reach the others too. */
+        log_warn("%s: %s in a tagged mixed transaction: accepted", m->qid,
+                 decide_act_name(s->out.action));
+        s->out.action = DECIDE_ACCEPT;
+    }
+    if (s->out.action == DECIDE_QUARANTINE &&
+        m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
+        (s->tagmix ||
+         ((c->actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) == (SMFIF_ADDRCPT | SMFIF_DELRCPT) &&
+          s->nuntaggable == 0)))
+        s->ntagged = s->ntag - s->nuntaggable; /* else the header (all consented) */
+    if (s->ntagged > 0)
+        atomic_fetch_add(&e->n_tagged, (unsigned long)s->ntagged);
     if (s->override != NULL && in.consent && !s->mixed)
         atomic_fetch_add(&e->n_override, 1);
     switch (s->out.action) {
@@ -438,6 +509,40 @@ int enforce_reply(SMFICTX *ctx, const struct sa_msg *m, sfsistat *r)
     return 0;
 }
 
+/* tag_added - an entry before r in list has the same tagged form (user and user+x
+ * both become user+TAG: that one is added once) */
+static int tag_added(const struct enforce_rcpt *list, const struct enforce_rcpt *r)
+{
+    for (; list != NULL && list != r; list = list->next)
+        if (list->tagged != NULL && strcasecmp(list->tagged, r->tagged) == 0)
+            return 1;
+    return 0;
+}
+
+/* tag_rcpts - replace each consenting recipient by its quarantine subaddress: the new
+ * one is added before the old one is removed, so a refusal never loses a recipient
+ * (at worst it gets the message twice). 0, or -1 after a refusal (logged). */
+static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m)
+{
+    int rc = 0;
+
+    for (const struct enforce_rcpt *r = m->enf.tag; r != NULL; r = r->next) {
+        if (r->tagged == NULL) {
+            log_warn("%s: a consenting recipient has no subaddress form: not quarantined", m->qid);
+            rc = -1;
+        } else if (!tag_added(m->enf.tag, r) && smfi_addrcpt(ctx, r->tagged) != MI_SUCCESS) {
+            log_warn("%s: the MTA refused to add a tagged recipient: not quarantined", m->qid);
+            rc = -1;
+        } else if (smfi_delrcpt(ctx, r->orig) != MI_SUCCESS) {
+            log_warn("%s: the MTA refused to remove a recipient after adding its tagged form: "
+                     "it gets both copies",
+                     m->qid);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 /* enforce_apply - see enforce.h */
 int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
@@ -456,6 +561,12 @@ int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     }
     if (!m->enf.decided || m->enf.out.action != DECIDE_QUARANTINE)
         return rc;
+    if (m->enf.ntagged > 0 || m->enf.tagmix)
+        return tag_rcpts(ctx, m) < 0 ? -1 : rc; /* the others' copy is left alone */
+    if (m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS)
+        log_info("%s: quarantine by subaddress is not possible (the MTA does not offer "
+                 "recipient changes, or a recipient cannot be tagged); marking with %s",
+                 m->qid, hname);
     if (m->conf->quarantine_action == CONF_QUARANTINE_HOLD && (c->actions & SMFIF_QUARANTINE)) {
         snprintf(reason, sizeof(reason), "DMARC p=%s of %s",
                  dmarc_policy_name(m->enf.out.published), m->from.domain);
@@ -471,6 +582,18 @@ int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         rc = -1;
     }
     return rc;
+}
+
+/* enforce_disposition - see enforce.h */
+const char *enforce_disposition(const struct sa_msg *m)
+{
+    if (!m->enf.decided)
+        return "none";
+    if (m->enf.out.action == DECIDE_REJECT)
+        return "reject";
+    if (m->enf.out.action == DECIDE_QUARANTINE && !m->enf.tagmix)
+        return "quarantine";
+    return "none";
 }
 
 /* enforce_action - see enforce.h */
@@ -498,6 +621,8 @@ void enforce_log(const struct sa_msg *m, struct buf *b)
     buf_printf(b, " enforce=%s", s->out.why);
     if (s->out.draw >= 0)
         buf_printf(b, " pct_draw=%d", s->out.draw);
+    if (s->ntagged > 0)
+        buf_printf(b, " tagged=%d", s->ntagged);
     if (s->out.action != DECIDE_ACCEPT)
         buf_printf(b, " outcome=%s", decide_act_name(s->out.action));
     else if (s->out.would != DECIDE_ACCEPT)

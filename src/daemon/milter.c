@@ -23,9 +23,12 @@
 #include "daemon/stats.h"
 #include "util/log.h"
 
-/* Actions we use: add our fields, delete forged A-R fields, hold (quarantine.action). */
+/* Actions we use: add our fields, delete forged A-R fields, hold and recipient changes
+ * (quarantine.action hold / subaddress). The flags are fixed at registration, so the
+ * recipient changes are asked for even when not configured: they only permit, they
+ * cost nothing until used. */
 #define HDR_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
-#define WANT_ACTIONS (HDR_ACTIONS | SMFIF_QUARANTINE)
+#define WANT_ACTIONS (HDR_ACTIONS | SMFIF_QUARANTINE | SMFIF_ADDRCPT | SMFIF_DELRCPT)
 /* Steps we never answer with anything but "continue": ask for no reply to save round
  * trips (not RCPT: enforce.c may answer 452 4.5.3 there); steps we do not need (DATA,
  * unknown commands) are not sent; values keep their leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY

@@ -1,9 +1,12 @@
 /* decide.c - the enforcement decision for one message and one recipient class (see
  * decide.h for the rules and docs/enforcement.md for the reasoning).
- * Owns the decision table and the pct random source; not the consent lookup
+ * Owns the decision table, the pct random source and the quarantine subaddress of a
+ * recipient (decide_tag_rcpt); not the consent lookup
  * (consent.c), the recipient classes or the MTA actions (src/daemon/enforce.c).
  * Threads: decide_action is a pure function; the rng is one atomic counter. */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +138,44 @@ int decide_action(const struct decide_conf *conf, const struct decide_in *in,
                out);
     else
         out->why = out->sampled_out ? "pct-sampled-out" : "testing";
+    return 0;
+}
+
+/* decide_tag_rcpt - see decide.h */
+int decide_tag_rcpt(const char *rcpt, const char *delims, const char *tag, char *out, size_t outlen)
+{
+    const char *p = rcpt, *at;
+    size_t n, local;
+    int w;
+
+    if (out == NULL || outlen == 0)
+        return -1;
+    out[0] = '\0';
+    if (rcpt == NULL || delims == NULL || delims[0] == '\0' || tag == NULL || tag[0] == '\0')
+        return -1;
+    n = strlen(p);
+    if (n >= 2 && p[0] == '<' && p[n - 1] == '>') {
+        p++;
+        n -= 2;
+    }
+    if (n == 0 || p[0] == '"' || p[0] == '@' || memchr(p, '<', n) || memchr(p, '>', n))
+        return -1; /* null path, quoted local part, source route */
+    for (at = p + n; at > p && at[-1] != '@'; at--)
+        ;
+    if (at == p || at == p + n) /* no '@', or nothing after it */
+        return -1;
+    at--;
+    local = strcspn(p, delims);
+    if (local > (size_t)(at - p))
+        local = (size_t)(at - p);
+    if (local == 0)
+        return -1;
+    w = snprintf(out, outlen, "<%.*s%c%s%.*s>", (int)local, p, delims[0], tag, (int)(p + n - at),
+                 at);
+    if (w < 0 || (size_t)w >= outlen) {
+        out[0] = '\0';
+        return -1;
+    }
     return 0;
 }
 

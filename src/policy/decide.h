@@ -17,6 +17,7 @@
 #define SA_POLICY_DECIDE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dmarc/dmarc.h"
@@ -72,6 +73,16 @@ int decide_rng_draw(struct decide_rng *r);
  * Returns 0; -1 (out->action accept, why "internal") only when an argument is NULL. */
 int decide_action(const struct decide_conf *conf, const struct decide_in *in,
                   struct decide_rng *rng, struct decide_out *out);
+
+/* decide_tag_rcpt - the recipient rcpt ("<local@domain>" or "local@domain") with its
+ * local part tagged for quarantine.action = subaddress: "<local" D tag "@domain>",
+ * D being the first character of delims. A tag the address already has (from the first
+ * character of delims found in the local part) is replaced, not nested, so that the
+ * delivery agent sees exactly one detail. 0, or -1 (out "") when rcpt cannot be
+ * tagged: empty, no '@', an empty local part, a quoted local part or a source route,
+ * empty delims or tag, or out too small. */
+int decide_tag_rcpt(const char *rcpt, const char *delims, const char *tag, char *out,
+                    size_t outlen);
 
 /* decide_act_name - "accept" "quarantine" "reject" "tempfail". */
 const char *decide_act_name(enum decide_act a);

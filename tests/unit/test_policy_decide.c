@@ -1,6 +1,7 @@
 /* test_policy_decide.c - the enforcement decision table (src/policy/decide.c): mode,
  * consent, overrides, DMARC result, published policy, pct with a fixed seed, t=y,
- * reject-as-quarantine and on_temperror; and the seeded random source. */
+ * reject-as-quarantine and on_temperror; the seeded random source; and the quarantine
+ * subaddress of a recipient. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +216,64 @@ static void test_rng(void **state)
         fail_msg("5000 draws: got %d of 0..99 never drawn, want all", missing);
 }
 
+/* The quarantine subaddress of a recipient (quarantine.action = subaddress). */
+static void test_tag_rcpt(void **state)
+{
+    static const struct {
+        const char *rcpt, *delims, *tag;
+        size_t outlen;
+        int want_rc;
+        const char *want;
+    } tags[] = {
+        {"<alice@example.jp>", "+", "quarantine", 128, 0, "<alice+quarantine@example.jp>"},
+        {"alice@example.jp", "+", "quarantine", 128, 0, "<alice+quarantine@example.jp>"},
+        /* a tag the address already has is replaced, never nested */
+        {"<alice+news@example.jp>", "+", "quarantine", 128, 0, "<alice+quarantine@example.jp>"},
+        {"<alice+a+b@example.jp>", "+", "q", 128, 0, "<alice+q@example.jp>"},
+        /* several delimiters: any of them ends the local part, the first one is written */
+        {"<alice-news@example.jp>", "+-", "spam", 128, 0, "<alice+spam@example.jp>"},
+        {"<alice@my-domain.jp>", "+-", "spam", 128, 0, "<alice+spam@my-domain.jp>"},
+        {"<Alice.Smith@Example.JP>", "+", "quarantine", 128, 0,
+         "<Alice.Smith+quarantine@Example.JP>"},
+        /* the last '@' separates the domain */
+        {"<a@b@example.jp>", "+", "q", 128, 0, "<a@b+q@example.jp>"},
+        /* exactly fits: 27 bytes and the NUL */
+        {"<bob@example.jp>", "+", "quarantine", 28, 0, "<bob+quarantine@example.jp>"},
+        /* cannot be tagged */
+        {"<>", "+", "quarantine", 128, -1, ""},
+        {"", "+", "quarantine", 128, -1, ""},
+        {"<postmaster>", "+", "quarantine", 128, -1, ""},
+        {"<alice@>", "+", "quarantine", 128, -1, ""},
+        {"<@example.jp>", "+", "quarantine", 128, -1, ""},
+        {"<+news@example.jp>", "+", "quarantine", 128, -1, ""},
+        {"<\"a b\"@example.jp>", "+", "quarantine", 128, -1, ""},
+        {"<@relay.example:alice@example.jp>", "+", "quarantine", 128, -1, ""},
+        {"<alice@example.jp>", "", "quarantine", 128, -1, ""},
+        {"<alice@example.jp>", "+", "", 128, -1, ""},
+        {"<alice@example.jp>", "+", "quarantine", 29, -1, ""}, /* needs 30 */
+        {NULL, "+", "quarantine", 128, -1, ""},
+    };
+    int bad = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+        char out[128];
+        size_t outlen = tags[i].outlen;
+        int rc;
+
+        memset(out, 'x', sizeof(out));
+        rc = decide_tag_rcpt(tags[i].rcpt, tags[i].delims, tags[i].tag, out, outlen);
+        if (rc != tags[i].want_rc || strcmp(out, tags[i].want) != 0) {
+            print_error("decide_tag_rcpt(\"%s\", \"%s\", \"%s\", %zu): got %d \"%s\", want %d "
+                        "\"%s\"\n",
+                        tags[i].rcpt ? tags[i].rcpt : "(null)", tags[i].delims, tags[i].tag, outlen,
+                        rc, out, tags[i].want_rc, tags[i].want);
+            bad++;
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
 static void test_null_args(void **state)
 {
     struct decide_out out;
@@ -229,9 +288,8 @@ static void test_null_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_pct50_seeded),
-        cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_table),     cmocka_unit_test(test_pct50_seeded),
+        cmocka_unit_test(test_rng),       cmocka_unit_test(test_tag_rcpt),
         cmocka_unit_test(test_null_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
