@@ -1,8 +1,8 @@
 #!/bin/bash
 # build-deb.sh - build the senderauth .deb with dpkg-buildpackage -us -uc -b.
 #   packaging/build-deb.sh [OUTDIR]      (default OUTDIR: ./dist)
-# Copies the tracked source files and packaging/debian (as debian/) to a temporary
-# build tree, installs missing build dependencies with apt-get (when run as root),
+# Copies the committed source (HEAD; SA_DEB_TREE=worktree: the tracked files as they
+# are) and packaging/debian (as debian/) to a temporary build tree, installs missing build dependencies with apt-get (when run as root),
 # builds, and leaves senderauth_*.deb (and the .buildinfo/.changes) in OUTDIR.
 # The temporary tree is removed afterwards unless SA_KEEP is set.
 set -euo pipefail
@@ -17,10 +17,16 @@ trap cleanup EXIT
 
 tree=$work/senderauth-$(sed -n '1s/.*(\([^)-]*\).*/\1/p' "$src/packaging/debian/changelog")
 mkdir -p "$tree"
-# The source: files git tracks (as they are in the work tree), without packaging scratch.
-(cd "$src" && git ls-files -z -- . ':!:dist' ':!:src/webmail/node_modules' |
-    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-    xargs -0 cp --parents -t "$tree")
+# The source: the committed tree (HEAD), so that edits in progress in the work tree do
+# not end up in a package; SA_DEB_TREE=worktree takes the tracked files as they are now.
+if [ "${SA_DEB_TREE:-head}" = worktree ]; then
+    (cd "$src" && git ls-files -z -- . ':!:dist' |
+        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+        xargs -0 cp --parents -t "$tree")
+else
+    (cd "$src" && git archive --format=tar HEAD) | tar -x -C "$tree"
+fi
+# packaging/debian always comes from the work tree (to try a change before committing).
 rm -rf "$tree/debian"
 cp -r "$src/packaging/debian" "$tree/debian"
 
