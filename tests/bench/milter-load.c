@@ -85,6 +85,7 @@ struct cmsg {
 	int nhdrs;
 	const char *body;
 	size_t bodylen;
+	char *raw; /* the file's bytes; hdrs and body point into it */
 };
 
 struct filter_addr {
@@ -226,6 +227,7 @@ static void load_corpus(const char *dir)
 			fprintf(stderr, "milter-load: %s: bad corpus file\n", path);
 			exit(2);
 		}
+		corpus[ncorpus].raw = buf;
 		ncorpus++;
 	}
 	closedir(d);
@@ -618,7 +620,7 @@ static int content(struct conn *c, int fi, const struct cmsg *m, const char *con
 /* one_message - MAIL .. EOM through every filter; returns R_CONT when accepted */
 static int one_message(struct conn *c, const struct cmsg *m, int first)
 {
-	char qid[32], connmac[300];
+	char qid[32], connmac[340];
 	snprintf(qid, sizeof(qid), "4B%08lX", (long)atomic_fetch_add(&qid_seq, 1));
 	int r;
 	free_mods(c);
@@ -868,5 +870,16 @@ int main(int argc, char **argv)
 	printf("}, \"with_ar\": %ld, \"spf_pass\": %ld, \"dkim_pass\": %ld, "
 	       "\"dmarc_pass\": %ld, \"conns\": %d, \"filters\": %d}\n",
 	       ar, spf, dkim, dmarc, conns, nfilters);
+	fflush(stdout);
+	for (int i = 0; i < conns; i++)
+		free(st[i].lat_us);
+	for (int i = 0; i < ncorpus; i++)
+		free(corpus[i].raw);
+	free(corpus);
+	free(all);
+	free(st);
+	free(th);
+	pthread_attr_destroy(&attr);
+	pthread_barrier_destroy(&barrier);
 	return 0;
 }

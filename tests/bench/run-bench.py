@@ -24,7 +24,7 @@ What it does, in order:
   7. writes the medians into docs/performance.md between the milter-bench markers and
      the raw results as JSON next to the work directory (path printed).
 
---quick: 1 run, 1.5 s per point, sizes 2k and 50k, no callgrind (about 4 minutes).
+--quick: 1 run, 1.5 s per point, sizes 2k and 50k, no callgrind (about 3 minutes).
 """
 import argparse
 import json
