@@ -134,9 +134,10 @@ def summary_line(d, since):
 def folded(name, value, indent="   "):
     """A header field printed folded where its writer folded it."""
     out = []
-    for j, part in enumerate(p.strip() for p in value.replace("\r\n", "\n").split("\n")):
+    for part in (p.strip() for p in value.replace("\r\n", "\n").split("\n")):
         if part:
-            out.append(indent + ("%s: %s" % (name, part) if j == 0 else "        " + part))
+            out.append(("%s%s: %s" % (indent, name, part)) if not out else
+                       " " * len(indent) + "        " + part)
     return out
 
 
@@ -378,9 +379,8 @@ def run_milter(samples, built, d, verbose):
                 print("     - " + f.replace("\n", "\n       "))
         res = [short(ar, m) for m in ("spf", "dkim", "dmarc")] if ar else summary_words(line)
         r = rep["reply"]
-        outcome = "accepted" if accepted else (r.text.split(" ", 2)[:2] and
-                                               " ".join(r.text.split(" ")[:2])
-                                               if r and r.text else (r.code if r else "-"))
+        outcome = "accepted" if accepted else (" ".join(r.text.split(" ")[:2]) if r and r.text
+                                               else (r.code if r else "-"))
         rows.append([i, s["_id"], s["envelope"]["rcpt"][0].split("@")[0]] + res +
                     [outcome, "yes" if not failures else "NO"])
     return rows, bad
