@@ -618,6 +618,23 @@ def render(data):
         for ir, pct, name in cg["inclusive"]:
             L.append("| %s | %.2f | `%s` |" % (fmt(ir), pct, name.replace("|", "\\|")))
         L.append("")
+    cg = data.get("callgrind_1m")
+    if cg:
+        L.append("**Profile, 1 MB messages** (%d messages of the 1m corpus, same method): "
+                 "**%s instructions per message**. By library, and the top functions by "
+                 "inclusive instructions:" % (cg["messages"], fmt(cg["ir_per_msg"])))
+        L.append("")
+        L.append("| library | Ir per message | % |")
+        L.append("|---|---|---|")
+        for obj, ir in cg.get("by_object", [])[:6]:
+            L.append("| %s | %s | %.1f |" % (obj, fmt(ir / cg["messages"]),
+                                            100.0 * ir / cg["total_ir"]))
+        L.append("")
+        L.append("| Ir | % | function |")
+        L.append("|---|---|---|")
+        for ir, pct, name in cg["inclusive"][:14]:
+            L.append("| %s | %.2f | `%s` |" % (fmt(ir), pct, name.replace("|", "\\|")))
+        L.append("")
     L.append(END)
     return "\n".join(L)
 
@@ -819,6 +836,10 @@ def main():
             log("callgrind profile of senderauthd (200 messages)")
             data["callgrind"] = callgrind(work, ns.port, exe, os.path.join(cdir, "2k"), sa_bin,
                                           200)
+            if "1m" in sizes:
+                log("callgrind profile of senderauthd (24 messages of 1 MB)")
+                data["callgrind_1m"] = callgrind(work, ns.port, exe, os.path.join(cdir, "1m"),
+                                                 sa_bin, 24)
     data["elapsed_s"] = time.monotonic() - t_begin
     raw = work.rstrip("/") + ".json"
     with open(raw, "w") as f:
