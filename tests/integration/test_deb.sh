@@ -58,8 +58,9 @@ if [ "$(id -u)" -ne 0 ]; then echo "skip: install steps need root"; finish; fi
 if dpkg-query -W -f='${Status}' senderauth 2>/dev/null | grep -q 'ok installed'; then
     echo "skip: senderauth is installed on this machine; not touching it"; finish
 fi
-if apt-get install -y --no-install-recommends "$deb" >"$work/install.log" 2>&1 ||
-    dpkg -i "$deb" >>"$work/install.log" 2>&1; then
+# Another apt/dpkg on this machine may hold the lock for a while: wait for it (bounded).
+lockwait="-o DPkg::Lock::Timeout=180"
+if apt-get install -y --no-install-recommends $lockwait "$deb" >"$work/install.log" 2>&1; then
     ok "installed"
 else
     bad "install" "$(tail -20 "$work/install.log")"; finish
@@ -117,7 +118,7 @@ pid=""
 [ $rc -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc" "$(cat "$work/run.log")"
 
 # 5. purge
-if dpkg --purge senderauth >"$work/purge.log" 2>&1; then ok "purged"; else bad "purge" "$(cat "$work/purge.log")"; fi
+if apt-get purge -y $lockwait senderauth >"$work/purge.log" 2>&1; then ok "purged"; else bad "purge" "$(cat "$work/purge.log")"; fi
 left=""
 for f in /usr/sbin/senderauthd /etc/senderauth/senderauth.conf /var/lib/senderauth \
     /lib/systemd/system/senderauthd.service; do
