@@ -19,8 +19,9 @@ What it does, in order:
      the peak RSS (clear_refs), reads the CPU time of the whole process tree from
      /proc/<pid>/stat (utime+stime+cutime+cstime), runs milter-load for a fixed time,
      reads again; the chain is one milter-load with two filters, its CPU is the sum;
-  6. 1,000 concurrent connections (2k), the Postfix-faithful latency check (no quick
-     ACK), the crypto floor (openssl speed) and a callgrind profile of senderauthd;
+  6. 1,000 concurrent connections (2k, kept busy for 10 s), the Postfix-faithful latency
+     check (no quick ACK), the crypto floor (openssl speed) and callgrind profiles of
+     senderauthd (200 messages of 2 KB, 24 of 1 MB; counters zeroed after a warm-up);
   7. writes the medians into docs/performance.md between the milter-bench markers and
      the raw results as JSON next to the work directory (path printed).
 
