@@ -4,6 +4,7 @@
  * Owns the query sequence; not policy selection or alignment (dmarc_eval.c).
  * Threads: reentrant; uses only the struct dns it is given; no allocation except the
  * answers the dns layer returns (freed here). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,21 @@
 
 static int label_starts(const char *name, size_t *starts, int max);
 static const char *suffix_labels(const char *name, int keep);
+static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* set_reason - format a reason comment when the caller wants one; a long name is cut
+ * (the reason is a comment for logs and the A-R, never parsed) */
+static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (reason == NULL || reasonlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(reason, reasonlen, fmt, ap);
+    va_end(ap);
+}
 
 /* dmarc_lookup_name - the v=DMARC1 records at _dmarc.<domain>, reduced to one verdict */
 enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct dmarc_record *rec,
@@ -46,8 +62,7 @@ enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct 
     case DNS_BADREPLY:
     default:
         dns_answer_free(ans);
-        if (reason != NULL)
-            snprintf(reason, reasonlen, "DNS %s for %s", dns_status_name(st), qname);
+        set_reason(reason, reasonlen, "DNS %s for %s", dns_status_name(st), qname);
         return DMARC_LOOKUP_TEMP;
     }
     for (int i = 0; ans != NULL && i < ans->nrr; i++) {
@@ -60,8 +75,7 @@ enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct 
     }
     /* More than DNS_MAX_RRS records: a dropped one may be a second DMARC record. */
     if (ndmarc > 1 || (ndmarc == 1 && ans->truncated)) {
-        if (reason != NULL)
-            snprintf(reason, reasonlen, "multiple DMARC records at %s", qname);
+        set_reason(reason, reasonlen, "multiple DMARC records at %s", qname);
         res = DMARC_LOOKUP_MULTI;
     } else if (ndmarc == 1) {
         char why[64];
@@ -69,8 +83,7 @@ enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct 
         if (dmarc_parse_record(one->u.txt.data, one->u.txt.len, rec, why, sizeof(why)) == 0) {
             res = DMARC_LOOKUP_FOUND;
         } else {
-            if (reason != NULL)
-                snprintf(reason, reasonlen, "invalid DMARC record at %s: %s", qname, why);
+            set_reason(reason, reasonlen, "invalid DMARC record at %s: %s", qname, why);
             res = DMARC_LOOKUP_INVALID;
         }
     }
