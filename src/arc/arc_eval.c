@@ -5,6 +5,8 @@
  * Owns struct arc_eval and its chain state; not the keys' DNS (arc_key.c) nor the trust
  * decision (the daemon's arc_hook.c).
  * Threads: one message, one thread at a time. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -77,6 +79,8 @@ struct arc_eval {
 };
 
 static int field_kind(const char *name);
+static void set_reason(char *reason, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static const char *value_of(const struct arc_eval *v, int fi, size_t *n);
 static int chain_fail(struct arc_eval *v, const char *reason, int instance);
 static int set_slot(struct arc_eval *v, int fi);
@@ -142,6 +146,16 @@ int arc_eval_has_arc(const struct arc_eval *v)
 }
 
 /* field_kind - KIND_* for an ARC field name, else 0 */
+/* set_reason - a reason comment; long parts are cut (it is text for logs and the A-R) */
+static void set_reason(char *reason, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, len, fmt, ap);
+    va_end(ap);
+}
+
 static int field_kind(const char *name)
 {
     if (strcasecmp(name, "ARC-Authentication-Results") == 0)
@@ -696,7 +710,7 @@ int arc_eval_finish(struct arc_eval *v, struct arc_res *out)
     memcpy(out->set, c->sets, sizeof(out->set));
     if (v->fail_reason != NULL) {
         if (v->fail_detail != NULL)
-            snprintf(out->reason, sizeof(out->reason), "%s (i=%d: %s)", v->fail_reason,
+            set_reason(out->reason, sizeof(out->reason), "%s (i=%d: %s)", v->fail_reason,
                      v->fail_instance, v->fail_detail);
         else
             sa_strlcpy(out->reason, v->fail_reason, sizeof(out->reason));
@@ -736,7 +750,7 @@ int arc_eval_finish(struct arc_eval *v, struct arc_res *out)
         if (rc == 0) {
             out->dns_temp = temp;
             out->fail_instance = i;
-            snprintf(out->reason, sizeof(out->reason), "%s (i=%d: %s)",
+            set_reason(out->reason, sizeof(out->reason), "%s (i=%d: %s)",
                      temp ? ARC_REASON_DNS_TEMP : ARC_REASON_AS, i, why);
             return 0;
         }

@@ -148,9 +148,10 @@ void arc_hook_eom(struct sa_msg *m)
     if (m->arc->result != AUTH_PASS)
         sa_strlcpy(m->arc_comment, m->arc->reason, sizeof(m->arc_comment));
     else if (m->arc_override != NULL)
-        snprintf(m->arc_comment, sizeof(m->arc_comment),
-                 "dmarc override arc: trusted sealer %s i=%d", m->arc->set[m->arc_hop].sealer,
-                 m->arc_hop);
+        if (snprintf(m->arc_comment, sizeof(m->arc_comment),
+                     "dmarc override arc: trusted sealer %s i=%d", m->arc->set[m->arc_hop].sealer,
+                     m->arc_hop) < 0) /* a long sealer name is cut: the comment is text */
+            m->arc_comment[0] = '\0';
 }
 
 /* arc_hook_ar - see msg.h: arc=pass|fail with header.oldest-pass, and smtp.remote-ip as
