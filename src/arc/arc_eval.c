@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "arc/arc_int.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -338,7 +339,8 @@ static const char *check_common(struct arc_eval *v, int fi, struct sig *s)
     if (!tag_is(val, t, "a", "rsa-sha256") && !tag_is(val, t, "a", "ed25519-sha256"))
         return tag_is(val, t, "a", "rsa-sha1") ? "rsa-sha1 not allowed" : "unknown algorithm";
     if ((ix = arc_tags_get(t, "b")) < 0 || t->t[ix].vlen == 0 ||
-        arc_base64_decode(val + t->t[ix].voff, t->t[ix].vlen, sig, sizeof(sig), &blen) < 0 ||
+        base64_decode(val + t->t[ix].voff, t->t[ix].vlen, sig, sizeof(sig), &blen, BASE64_LENIENT) <
+            0 ||
         blen == 0)
         return "b= missing or not base64";
     if ((ix = arc_tags_get(t, "d")) < 0 || !valid_domain(val + t->t[ix].voff, t->t[ix].vlen, 0))
@@ -397,7 +399,8 @@ static const char *check_ams(struct arc_eval *v, int i)
     if ((why = check_common(v, s->field, s)) != NULL)
         return why;
     if ((ix = arc_tags_get(t, "bh")) < 0 ||
-        arc_base64_decode(val + t->t[ix].voff, t->t[ix].vlen, bh, sizeof(bh), &blen) < 0 ||
+        base64_decode(val + t->t[ix].voff, t->t[ix].vlen, bh, sizeof(bh), &blen, BASE64_LENIENT) <
+            0 ||
         blen != 32)
         return "bh= missing or invalid";
     /* No c=: relaxed/relaxed, as dkimpy and the ValiMail suite (ams_fields_c_na) do; every
@@ -584,8 +587,8 @@ static int check_sig(struct arc_eval *v, const struct sig *s, EVP_MD_CTX *md, ch
 
     if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != 32)
         return -1;
-    if (arc_base64_decode(val + s->tags.t[ix].voff, s->tags.t[ix].vlen, sig, sizeof(sig), &slen) <
-        0)
+    if (base64_decode(val + s->tags.t[ix].voff, s->tags.t[ix].vlen, sig, sizeof(sig), &slen,
+                      BASE64_LENIENT) < 0)
         return -1; /* checked at end of header */
     k = arc_keys_get(&v->keys, s->s, s->d);
     if (k->status != ARC_KEY_OK) {
@@ -625,7 +628,8 @@ static int verify_ams(struct arc_eval *v, int i, char *reason, size_t reasonlen,
     }
     hs = &c->h[s->hasher];
     ix = arc_tags_get(&s->tags, "bh");
-    arc_base64_decode(val + s->tags.t[ix].voff, s->tags.t[ix].vlen, bh, sizeof(bh), &blen);
+    base64_decode(val + s->tags.t[ix].voff, s->tags.t[ix].vlen, bh, sizeof(bh), &blen,
+                  BASE64_LENIENT);
     if (s->l >= 0 && hs->body.total < (unsigned long long)s->l) {
         sa_strlcpy(reason, "l= exceeds body length", reasonlen);
         return 0;
@@ -711,7 +715,7 @@ int arc_eval_finish(struct arc_eval *v, struct arc_res *out)
     if (v->fail_reason != NULL) {
         if (v->fail_detail != NULL)
             set_reason(out->reason, sizeof(out->reason), "%s (i=%d: %s)", v->fail_reason,
-                     v->fail_instance, v->fail_detail);
+                       v->fail_instance, v->fail_detail);
         else
             sa_strlcpy(out->reason, v->fail_reason, sizeof(out->reason));
         out->fail_instance = v->fail_instance;
@@ -751,7 +755,7 @@ int arc_eval_finish(struct arc_eval *v, struct arc_res *out)
             out->dns_temp = temp;
             out->fail_instance = i;
             set_reason(out->reason, sizeof(out->reason), "%s (i=%d: %s)",
-                     temp ? ARC_REASON_DNS_TEMP : ARC_REASON_AS, i, why);
+                       temp ? ARC_REASON_DNS_TEMP : ARC_REASON_AS, i, why);
             return 0;
         }
     }

@@ -41,7 +41,5 @@ int arc_key_error(struct arc_key *k, const char *reason);
 /* arc_key_verify - 1 good signature of the SHA-256 digest, 0 bad, -1 internal error. */
 int arc_key_verify(const struct arc_key *k, const unsigned char *digest, const unsigned char *sig,
                    size_t siglen);
-/* arc_base64_decode - base64, white space ignored; 0 or -1 (bad input, overflow). */
-int arc_base64_decode(const char *s, size_t n, unsigned char *out, size_t outlen, size_t *olen);
 
 #endif

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "arc/arc_int.h"
+#include "util/base64.h"
 #include "util/xalloc.h"
 
 #define KEY_MAX_DER 4096 /* 16384-bit RSA keys fit */
@@ -19,53 +20,6 @@
 static int fetch(struct arc_keys *ks, struct arc_key *k, const char *selector, const char *domain);
 static int parse_record(struct arc_key *k, const char *txt, size_t len);
 static int word_in_list(const char *list, size_t n, const char *word);
-
-/* arc_base64_decode - base64 with white space ignored; -1 on bad input or overflow */
-int arc_base64_decode(const char *s, size_t n, unsigned char *out, size_t outlen, size_t *olen)
-{
-    unsigned int acc = 0;
-    int bits = 0, pad = 0;
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int v;
-
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        if (pad > 0)
-            return -1; /* data after padding */
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+')
-            v = 62;
-        else if (c == '/')
-            v = 63;
-        else
-            return -1;
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= outlen)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (pad > 2 || bits >= 6)
-        return -1;
-    *olen = o;
-    return 0;
-}
 
 /* word_in_list - word is one of the ':'-separated entries of list (FWS trimmed) */
 static int word_in_list(const char *list, size_t n, const char *word)
@@ -119,7 +73,8 @@ static int parse_record(struct arc_key *k, const char *txt, size_t len)
         return arc_key_error(k, "key syntax error");
     if (t.t[ix].vlen == 0)
         return arc_key_error(k, "key revoked");
-    if (arc_base64_decode(txt + t.t[ix].voff, t.t[ix].vlen, der, sizeof(der), &dlen) < 0)
+    if (base64_decode(txt + t.t[ix].voff, t.t[ix].vlen, der, sizeof(der), &dlen, BASE64_LENIENT) <
+        0)
         return arc_key_error(k, "key syntax error");
     k->ed25519 = ed;
     if (ed) {

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "dkim/dkim_int.h"
+#include "util/base64.h"
 
 #define DKIM_KEY_NAME "_domainkey" /* RFC 6376 3.6.2.1 */
 #define KEY_MAX_DER 2048           /* decoded p= we look at (RSA 8192 SPKI is ~1.1 KB) */
@@ -24,7 +25,6 @@
 static int label_char(int c);
 static int is_fws(int c);
 static int find_tag(const char *rec, size_t len, char name, size_t *vstart, size_t *vend);
-static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize, size_t *outlen);
 
 /* label_char - letters, digits, hyphen; underscore too (seen in real selectors) */
 static int label_char(int c)
@@ -97,55 +97,6 @@ static int find_tag(const char *rec, size_t len, char name, size_t *vstart, size
     return -1;
 }
 
-/* b64_decode - base64 with FWS anywhere and '=' padding only at the end (RFC 6376
- * 3.6.1 p=). 0, or -1 on a bad character, bad padding or more than outsize bytes. */
-static int b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize, size_t *outlen)
-{
-    unsigned int acc = 0;
-    int bits = 0, pad = 0;
-    size_t o = 0, nchars = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)in[i], v;
-
-        if (is_fws(c))
-            continue;
-        if (c == '=') {
-            pad++;
-            nchars++;
-            continue;
-        }
-        if (pad > 0)
-            return -1; /* data after padding */
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+')
-            v = 62;
-        else if (c == '/')
-            v = 63;
-        else
-            return -1;
-        nchars++;
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= outsize)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (pad > 2 || nchars % 4 != 0)
-        return -1;
-    *outlen = o;
-    return 0;
-}
-
 /* seq_of_integer - der is a DER SEQUENCE (X.690 8.9) whose first element is an INTEGER */
 static int seq_of_integer(const unsigned char *der, size_t n)
 {
@@ -181,7 +132,8 @@ int dkim_dns_key_rewrap(const char *rec, size_t len, char *out, size_t outsize)
     if (find_tag(rec, len, 'k', &kv0, &kv1) == 0 &&
         (kv1 - kv0 != 3 || strncmp(rec + kv0, "rsa", 3) != 0))
         return 0;
-    if (b64_decode(rec + pv0, pv1 - pv0, der, sizeof(der), &nder) < 0 || nder == 0)
+    if (base64_decode(rec + pv0, pv1 - pv0, der, sizeof(der), &nder, BASE64_PADDED) < 0 ||
+        nder == 0)
         return 0;
     /* SubjectPublicKeyInfo opens with SEQUENCE { SEQUENCE (the algorithm) ...; an
      * RSAPublicKey with SEQUENCE { INTEGER (the modulus) .... Anything but the latter
