@@ -7,8 +7,12 @@
  * addresses, local parts, subjects, message ids or any other content.
  * Owns the mapping from struct sa_msg to struct store_hist_row; not the queue
  * (src/report/history.c) nor the SQL (src/store/store_history.c).
- * Threads: the history pointer is set by hist_start before the milter threads start and
- * cleared by hist_stop after they end; hist_record only reads it. */
+ * Threads: the history pointer is atomic. hist_start (before the milter threads) or
+ * hist_reload (main thread, SIGHUP) set it once; hist_stop clears it after the milter
+ * threads and the metrics server have ended. hist_record and hist_get_stats only read it.
+ * A writer, once started, runs until hist_stop: report.enable = false on reload only
+ * stops new rows (each message follows its own configuration snapshot). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,7 +22,8 @@
 #include "report/history.h"
 #include "util/log.h"
 
-static struct history *hist;
+static _Atomic(struct history *) hist;
+static struct sa_conf *held; /* the conf a writer started at reload borrows (our reference) */
 
 static void lower_copy(char *dst, const char *src, size_t n);
 static void disposition(const struct sa_msg *m, const char *action, struct store_hist_row *r);
@@ -27,19 +32,50 @@ static void set_reason(struct store_hist_row *r, const char *type, const char *c
 /* hist_start - see hist.h */
 int hist_start(const struct sa_conf *conf)
 {
+    struct history *h;
+
     if (!conf->report_enable)
         return 0;
-    if ((hist = history_new(conf)) == NULL) {
+    if ((h = history_new(conf)) == NULL) {
         log_warn("cannot start the history writer");
         return -1;
     }
+    atomic_store(&hist, h);
     return 0;
+}
+
+/* hist_reload - see hist.h */
+void hist_reload(struct sa_conf *nc)
+{
+    struct sa_conf *ref;
+
+    if (!nc->report_enable || atomic_load(&hist) != NULL)
+        return;
+    ref = conf_ref(nc);
+    if (hist_start(ref) < 0) {
+        conf_unref(ref);
+        return;
+    }
+    held = ref;
+    log_info("reload: report.enable: the history writer started");
 }
 
 /* hist_stop - see hist.h */
 void hist_stop(void)
 {
-    hist = history_free(hist);
+    history_free(atomic_exchange(&hist, NULL));
+    held = conf_unref(held);
+}
+
+/* hist_get_stats - see hist.h */
+int hist_get_stats(struct history_stats *out)
+{
+    struct history *h = atomic_load(&hist);
+
+    if (h == NULL)
+        return -1;
+    history_get_stats(h, out);
+    return 0;
 }
 
 /* lower_copy - ASCII lower-case copy, truncated to n - 1 */
@@ -163,9 +199,11 @@ int hist_fill_row(const struct sa_msg *m, const struct sa_conn *c, const char *a
 /* hist_record - see hist.h */
 void hist_record(const struct sa_msg *m, const struct sa_conn *c, const char *action)
 {
+    struct history *h = atomic_load(&hist);
     struct store_hist_row r;
 
-    if (hist == NULL || hist_fill_row(m, c, action, (long long)time(NULL), &r) < 0)
+    if (h == NULL || !m->conf->report_enable ||
+        hist_fill_row(m, c, action, (long long)time(NULL), &r) < 0)
         return;
-    history_add(hist, &r); /* a dropped row is counted there */
+    history_add(h, &r); /* a dropped row is counted there */
 }

@@ -1,11 +1,12 @@
 /* hist.h - senderauthd's side of DMARC reporting: one history row per evaluated
  * message, built from struct sa_msg at the end of the message and handed to the
  * history queue (src/report/history.h). Nothing here waits for the store.
- * Threads: hist_start / hist_stop from main() before / after the milter threads;
- * hist_record from any milter thread. */
+ * Threads: hist_start / hist_stop from main() before / after the milter threads,
+ * hist_reload from the main thread; hist_record and hist_get_stats from any thread. */
 #ifndef SA_DAEMON_HIST_H
 #define SA_DAEMON_HIST_H
 
+#include "report/history.h"
 #include "senderauth/store.h"
 
 struct sa_conf;
@@ -15,8 +16,15 @@ struct sa_msg;
 /* hist_start - when conf->report_enable, start the history writer (conf is borrowed
  * until hist_stop). 0, or -1 when it cannot start (out of memory, no thread). */
 int hist_start(const struct sa_conf *conf);
+/* hist_reload - after a SIGHUP reload to nc (main thread): when nc turns report.enable on
+ * and no writer runs yet, start one on nc (a reference is kept until hist_stop). Turning
+ * it off needs nothing here: hist_record follows each message's own configuration. The
+ * queue and store keys of a running writer change only at restart. */
+void hist_reload(struct sa_conf *nc);
 /* hist_stop - write what is queued, stop the writer, log the totals. */
 void hist_stop(void);
+/* hist_get_stats - the history counters now (for the metrics); -1 when no writer runs. */
+int hist_get_stats(struct history_stats *out);
 /* hist_record - queue the row for m (action: what senderauthd answered: accept,
  * quarantine, reject, tempfail). Messages that were not checked (m->skip) and
  * messages without a From domain get no row. */

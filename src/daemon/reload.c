@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/hist.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
 #include "daemon/reload.h"
@@ -174,6 +175,7 @@ static void restart_warn(const struct sa_conf *o, const struct sa_conf *n)
         "store.backend",     "store.sqlite_path",     "store.pg_conninfo",
         "store.pg_pool_size", "store.busy_timeout_ms", "policy.cache_ttl",
         "policy.cache_size", "policy.random_seed",    "metrics.listen",
+        "report.queue_size", "report.batch_size",     "report.flush_interval_ms",
     };
     const int changed[] = {
         strcmp(o->milter_socket.spec, n->milter_socket.spec) != 0,
@@ -197,6 +199,9 @@ static void restart_warn(const struct sa_conf *o, const struct sa_conf *n)
         CHANGED_INT(policy_cache_size),
         CHANGED_INT(policy_random_seed),
         CHANGED_STR(metrics_listen),
+        CHANGED_INT(report_queue_size),
+        CHANGED_INT(report_batch_size),
+        CHANGED_INT(report_flush_interval_ms),
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -236,6 +241,7 @@ int reload_now(const char *path)
         restart_warn(old, nc);
         conf_unref(old);
     }
+    hist_reload(nc);      /* report.enable turned on: start the history writer */
     conf_set_current(nc); /* takes our reference; messages keep theirs to the old one */
     snap_publish(s);
     metrics_count(METRICS_RELOAD_OK, 1);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/hist.h"
 #include "daemon/msg.h"
 #include "daemon/stats.h"
 #include "metrics/metrics.h"
@@ -21,6 +22,7 @@ static enum dns_status count_query_ttl(struct dns *d, const char *name, uint16_t
                                        struct dns_answer **ans, uint32_t *neg_ttl);
 static void count_free(struct dns *d);
 static void collect(void);
+static void collect_history(void);
 
 /* stats_message - see stats.h */
 void stats_message(const struct sa_msg *m, const char *action)
@@ -113,6 +115,19 @@ struct dns *stats_dns_new(struct dns *upstream)
     return d;
 }
 
+/* collect_history - the DMARC history writer's counters (hist.c), when it runs */
+static void collect_history(void)
+{
+    struct history_stats hs;
+
+    if (hist_get_stats(&hs) < 0)
+        return;
+    metrics_set(METRICS_HISTORY_WRITTEN, hs.written);
+    metrics_set(METRICS_HISTORY_DROPPED_FULL, hs.dropped_full);
+    metrics_set(METRICS_HISTORY_DROPPED_STORE, hs.dropped_store);
+    metrics_set(METRICS_HISTORY_QUEUED, hs.queued);
+}
+
 /* collect - before a scrape: totals kept by other modules */
 static void collect(void)
 {
@@ -122,6 +137,7 @@ static void collect(void)
         dns_cache_get_stats(cache_for_scrape, &st);
         metrics_set(METRICS_DNS_CACHE_HITS, st.hits);
     }
+    collect_history();
 }
 
 void stats_init(struct dns *cache)

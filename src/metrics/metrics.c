@@ -135,6 +135,20 @@ char *metrics_render(size_t *len)
                    "senderauth_reloads_total{result=\"failed\"} %llu\n",
                (unsigned long long)metrics_get(METRICS_RELOAD_OK),
                (unsigned long long)metrics_get(METRICS_RELOAD_FAILED));
+    buf_printf(&b, "# HELP senderauth_history_rows_total DMARC history rows written to the "
+                   "store, or dropped (queue full, store failed).\n"
+                   "# TYPE senderauth_history_rows_total counter\n"
+                   "senderauth_history_rows_total{result=\"written\"} %llu\n"
+                   "senderauth_history_rows_total{result=\"dropped_queue_full\"} %llu\n"
+                   "senderauth_history_rows_total{result=\"dropped_store\"} %llu\n"
+                   "# HELP senderauth_history_queue_rows DMARC history rows waiting in the "
+                   "queue.\n"
+                   "# TYPE senderauth_history_queue_rows gauge\n"
+                   "senderauth_history_queue_rows %llu\n",
+               (unsigned long long)metrics_get(METRICS_HISTORY_WRITTEN),
+               (unsigned long long)metrics_get(METRICS_HISTORY_DROPPED_FULL),
+               (unsigned long long)metrics_get(METRICS_HISTORY_DROPPED_STORE),
+               (unsigned long long)metrics_get(METRICS_HISTORY_QUEUED));
     buf_printf(&b, "# HELP senderauth_eom_seconds End-of-message processing time.\n"
                    "# TYPE senderauth_eom_seconds histogram\n");
     for (int i = 0; i <= METRICS_NBUCKETS; i++) {

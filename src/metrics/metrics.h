@@ -10,6 +10,8 @@
  *   senderauth_dns_timeouts_total                  queries that got no usable answer
  *   senderauth_store_errors_total                  consent store failures
  *   senderauth_reloads_total{result}               SIGHUP reloads, ok / failed
+ *   senderauth_history_rows_total{result}          DMARC history rows written / dropped
+ *   senderauth_history_queue_rows                  (gauge) rows waiting in the queue
  *   senderauth_eom_seconds                         histogram of end-of-message processing
  *
  * Threads: every counter is one lock-free atomic, so metrics_count and friends may be
@@ -38,6 +40,10 @@ enum metrics_counter {
     METRICS_STORE_ERRORS,
     METRICS_RELOAD_OK,
     METRICS_RELOAD_FAILED,
+    METRICS_HISTORY_WRITTEN,       /* DMARC history rows committed to the store */
+    METRICS_HISTORY_DROPPED_FULL,  /* ... refused: the queue was full */
+    METRICS_HISTORY_DROPPED_STORE, /* ... lost: the store failed */
+    METRICS_HISTORY_QUEUED,        /* a gauge: rows waiting now */
     METRICS_NCOUNTERS
 };
 

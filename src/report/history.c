@@ -1,9 +1,12 @@
 /* history.c - the bounded history queue and its writer thread (see history.h).
  * Owns the ring of rows, the writer thread, its store_history handle and the counters;
  * not the rows' contents (src/daemon/hist.c builds them) nor the SQL (store_history.c).
- * Threads: mu guards ring/head/n/stop and is held only to copy rows in or out, never
- * while the store is written. The writer waits on cv for batch_size rows or the flush
- * interval. Counters are atomics. The store handle belongs to the writer thread. */
+ * Threads: mu guards ring/head/n/stop and why, and is held only to copy rows or why in
+ * or out, never while the store is written. The writer waits on cv for batch_size rows
+ * or the flush interval. Counters and the warning's time are atomics: the drop warning
+ * may come from the writer or from a milter thread whose row was refused (so a writer
+ * stuck in the store does not hide the drops); a compare-and-swap on last_warn lets one
+ * thread log per HISTORY_WARN_SEC. The store handle belongs to the writer thread. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,14 +30,15 @@ struct history {
     struct store_history *st;
     struct store_hist_row *buf;
     time_t next_try;
-    time_t last_warn;
-    unsigned long long warned_drops;
-    char why[256];
+    atomic_llong last_warn;         /* monotonic seconds of the last warning, 0 = none */
+    atomic_ullong warned_drops;     /* drops counted by the last warning */
+    char why[256];                  /* the store's last error (under mu) */
 };
 
 static void *writer(void *arg);
 static void write_batch(struct history *h, int k);
 static void maybe_warn(struct history *h, int force);
+static void set_why(struct history *h, const char *why);
 static time_t now_mono(void);
 
 /* now_mono - seconds on the monotonic clock */
@@ -115,6 +119,7 @@ int history_add(struct history *h, const struct store_hist_row *row)
     if (h->n == h->cap || h->stop) {
         pthread_mutex_unlock(&h->mu);
         atomic_fetch_add(&h->dropped_full, 1);
+        maybe_warn(h, 0);
         return -1;
     }
     memcpy(&h->ring[(h->head + h->n) % h->cap], row, sizeof(*row));
@@ -188,13 +193,13 @@ static void write_batch(struct history *h, int k)
         return;
     }
     if (h->st == NULL && (h->st = store_history_open(h->conf, err, sizeof(err))) == NULL) {
-        sa_strlcpy(h->why, err, sizeof(h->why));
+        set_why(h, err);
         h->next_try = now_mono() + HISTORY_RETRY_SEC;
         atomic_fetch_add(&h->dropped_store, (unsigned long long)k);
         return;
     }
     if (store_history_insert(h->st, h->buf, k) < 0) {
-        sa_strlcpy(h->why, store_strerror(), sizeof(h->why));
+        set_why(h, store_strerror());
         h->next_try = now_mono() + HISTORY_RETRY_SEC;
         atomic_fetch_add(&h->dropped_store, (unsigned long long)k);
         return;
@@ -205,20 +210,33 @@ static void write_batch(struct history *h, int k)
     atomic_fetch_add(&h->written, (unsigned long long)k);
 }
 
+/* set_why - remember the store's last error for the warning */
+static void set_why(struct history *h, const char *why)
+{
+    pthread_mutex_lock(&h->mu);
+    sa_strlcpy(h->why, why, sizeof(h->why));
+    pthread_mutex_unlock(&h->mu);
+}
+
 /* maybe_warn - one line about rows dropped since the last one, at most every
- * HISTORY_WARN_SEC seconds (force: now, if any) */
+ * HISTORY_WARN_SEC seconds (force: now, if any); any thread */
 static void maybe_warn(struct history *h, int force)
 {
     unsigned long long full = atomic_load(&h->dropped_full);
     unsigned long long store = atomic_load(&h->dropped_store);
-    time_t now = now_mono();
+    long long now = (long long)now_mono(), last = atomic_load(&h->last_warn);
+    char why[sizeof(h->why)];
 
-    if (full + store == h->warned_drops)
+    if (full + store == atomic_load(&h->warned_drops))
         return;
-    if (!force && h->last_warn != 0 && now - h->last_warn < HISTORY_WARN_SEC)
+    if (!force && last != 0 && now - last < HISTORY_WARN_SEC)
         return;
+    if (!atomic_compare_exchange_strong(&h->last_warn, &last, now) && !force)
+        return; /* another thread is warning now */
+    atomic_store(&h->warned_drops, full + store);
+    pthread_mutex_lock(&h->mu);
+    sa_strlcpy(why, h->why, sizeof(why));
+    pthread_mutex_unlock(&h->mu);
     log_warn("history: %llu rows dropped so far (queue full %llu, store failed %llu)%s%s",
-             full + store, full, store, h->why[0] ? "; store: " : "", h->why);
-    h->warned_drops = full + store;
-    h->last_warn = now;
+             full + store, full, store, why[0] ? "; store: " : "", why);
 }

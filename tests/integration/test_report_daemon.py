@@ -7,6 +7,11 @@
   row per message, written at the latest when the daemon stops; no recipient address
   and no content (subject, message id) anywhere in the database file; trusted clients
   get no row; senderauth-report then builds a report from them that passes the XSD.
+- SIGHUP and metrics (SQLite): report.enable off -> on -> off by reload (no rows while
+  off; the writer starts on the reload that turns it on); a tiny queue (16 rows) whose
+  writer is held up by a lock on the database: mail unaffected, rows dropped as "queue
+  full", senderauth_history_rows_total on the metrics endpoint agrees with the totals
+  line, one (rate-limited) warning; dmarc.discovery = treewalk by reload reaches the row.
 - PostgreSQL (when Debian's server is installed): rows reach the database; with the
   server halted, a burst of messages is answered normally (mail unaffected), the daemon
   stays up, and its drop counter rises (warning line and the totals line at stop).
@@ -16,6 +21,7 @@ import gzip
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -28,11 +34,13 @@ BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 SUITES = os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
 XSD = os.path.join(SUITES, "dmarc-aggregate-schema", "rfc9990", "dmarc-xml-0.2.xsd")
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from satest import milter  # noqa: E402
 from satest import pg as pgmod  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
+from satest.nsd import Nsd, free_port  # noqa: E402
+from test_ops_reload import metric, scrape, wait_log  # noqa: E402
 
 GOOD_IP = "192.0.2.10"
 BAD_IP = "203.0.113.5"
@@ -154,6 +162,93 @@ def sqlite_part(ns, work):
             check("xsd " + f, v.returncode, 0)
 
 
+def hist_metrics(port):
+    text = scrape(port)
+    return {k: metric(text, 'senderauth_history_rows_total{result="%s"}' % k)
+            for k in ("written", "dropped_queue_full", "dropped_store")}
+
+
+def poll(fn, done, tries=400):
+    """Bounded poll (0.05 s steps) until done(fn()); returns the last value."""
+    v = fn()
+    for _ in range(tries):
+        if done(v):
+            break
+        time.sleep(0.05)  # poll interval, not a timing assumption
+        v = fn()
+    return v
+
+
+def hup(d, enable, count, **dmarc):
+    d.conf["report"]["enable"] = enable
+    d.conf.setdefault("dmarc", {}).update(dmarc)
+    d.write_conf()
+    d.proc.send_signal(signal.SIGHUP)
+    return wait_log(d, r"reloaded ", count)
+
+
+def ops_part(ns, work):
+    db = os.path.join(work, "ops.db")
+    mport = free_port()
+    conf = report_conf({"store": {"sqlite_path": db, "busy_timeout_ms": 60000},
+                        "metrics": {"listen": "127.0.0.1:%d" % mport},
+                        "log": {"level": "info"}})
+    conf["report"].update({"enable": False, "queue_size": 16, "batch_size": 16,
+                           "flush_interval_ms": 60000})
+    d = Senderauthd(ns.port, conf=conf, workdir=os.path.join(work, "ops"))
+    os.mkdir(d.dir)
+    d.write_conf()
+    check("ops ctl init", ctl(d.conf_path, "init").returncode, 0)
+    n_burst = 60
+    with d:
+        for _ in range(3):
+            send(d.port, GOOD_IP, "none.example")
+        check("off: no writer, counters 0", hist_metrics(mport),
+              dict(written=0, dropped_queue_full=0, dropped_store=0))
+        check("on by SIGHUP", hup(d, True, 1), 1)
+        check("writer started at reload", "history writer started" in d.log_text(), True)
+        lock = sqlite3.connect(db, timeout=0, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # the writer now waits in the store
+        codes = [send(d.port, BAD_IP if i % 2 else GOOD_IP, "rej.example")
+                 for i in range(n_burst)]
+        check("queue full: mail unaffected", sorted(set(codes)), ["continue"])
+        m = hist_metrics(mport)
+        check("queue full: drops counted (16-row queue, one batch in the writer)",
+              m["dropped_queue_full"] >= n_burst - 32 and m["written"] == 0, True)
+        check("one warning so far (rate-limited)", wait_log(d, "rows dropped so far", 1), 1)
+        lock.execute("ROLLBACK")
+        lock.close()
+        m = poll(lambda: hist_metrics(mport),
+                 lambda v: v["written"] + v["dropped_queue_full"] >= n_burst)
+        check("metrics: written + dropped = burst",
+              (m["written"] + m["dropped_queue_full"], m["dropped_store"]), (n_burst, 0))
+        check("off by SIGHUP", hup(d, False, 2), 2)
+        for _ in range(4):
+            send(d.port, GOOD_IP, "none.example")
+        check("on again, tree walk, by SIGHUP", hup(d, True, 3, discovery="treewalk"), 3)
+        send(d.port, GOOD_IP, "sub.none.example", "none.example")
+        check("daemon alive", d.proc.poll(), None)
+    log = d.log_text()
+    running = log[:log.rindex("SIGHUP")] if "SIGHUP" in log else log
+    check("28+ drops, one warning while running (rate-limited)",
+          len(re.findall("rows dropped so far", running)), 1)
+    tot = re.search(r"history: (\d+) rows recorded, (\d+) written, (\d+) dropped "
+                    r"\(queue full (\d+), store failed (\d+)\)", log)
+    check("totals line", tot is not None, True)
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT header_from, discovery FROM dmarc_history ORDER BY id").fetchall()
+    con.close()
+    if tot:
+        rec, wr, dr, full, store = map(int, tot.groups())
+        check("totals agree with the metrics", (wr, full, store),
+              (m["written"] + 1, m["dropped_queue_full"], 0))
+        check("rows in the store = written", len(rows), wr)
+    check("no rows while off (none.example)",
+          [r for r in rows if r[0] == "none.example"], [])
+    check("discovery after the reload", rows[-1:], [("sub.none.example", "treewalk")])
+    check("discovery before it", sorted({r[1] for r in rows[:-1]}), ["psl"])
+
+
 def pg_part(ns, work):
     why = pgmod.missing()
     if why:
@@ -200,6 +295,7 @@ def main():
     try:
         with Nsd(zone()) as ns:
             sqlite_part(ns, work)
+            ops_part(ns, work)
             pg_part(ns, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
