@@ -185,4 +185,17 @@ int bimi_eval(const struct bimi_in *in, struct dns *dns, struct bimi_res *out);
 /* bimi_res_clear - free out->svg; the struct may be reused. */
 void bimi_res_clear(struct bimi_res *out);
 
+/* ---- header values for the delivery agent (bimi_header.c) ---- */
+#define BIMI_LOCATION_NAME "BIMI-Location"
+#define BIMI_INDICATOR_NAME "BIMI-Indicator"
+#define BIMI_SELECTOR_NAME "BIMI-Selector"
+#define BIMI_INDICATOR_LINE 76 /* base64 characters per folded line */
+/* bimi_format_location - "v=BIMI1; l=<l>[; a=<a>]" into out. 0, or -1 when too small. */
+int bimi_format_location(const struct bimi_record *rec, char *out, size_t outlen);
+/* bimi_indicator_size - bytes bimi_format_indicator needs for n bytes of SVG (with NUL). */
+size_t bimi_indicator_size(size_t n, const char *fold);
+/* bimi_format_indicator - base64 of svg in lines of BIMI_INDICATOR_LINE characters
+ * joined by fold ("\n\t" for libmilter). 0, or -1 when out is too small. */
+int bimi_format_indicator(const char *svg, size_t n, const char *fold, char *out, size_t outlen);
+
 #endif

@@ -212,6 +212,19 @@ struct sa_conf {
     int headers_warn_on_enforcing_policy;
     char *headers_trustmark_name;
 
+    /* bimi.* (docs/bimi.md) */
+    int bimi_enable;
+    char *bimi_trust_file;     /* PEM CA bundle for mark certificates */
+    char *bimi_https_ca_file;  /* PEM CA bundle for the logo servers; "" = system */
+    int bimi_accept_vmc;
+    int bimi_accept_cmc;
+    int bimi_timeout;          /* seconds for record lookup and both fetches */
+    int bimi_max_svg_bytes;
+    int bimi_max_cert_bytes;
+    int bimi_cache_ttl;        /* seconds */
+    int bimi_cache_entries;
+    int bimi_indicator;        /* add BIMI-Indicator (base64 SVG) */
+
     /* report.* (docs/reports.md) */
     int report_enable; /* senderauthd records history */
     int report_queue_size;

@@ -259,6 +259,37 @@ const struct conf_key conf_keys[] = {
      F(headers_trustmark_name), NULL, check_x_name,
      "Trust-mark field (from=...; basis=dmarc or author-signature)."},
 
+    /* bimi (docs/bimi.md) */
+    {"bimi.enable", CONF_T_BOOL, "false", 0, 1, F(bimi_enable), NULL, NULL,
+     "Check BIMI (brand logos) for messages that pass DMARC under an enforcing policy: "
+     "bimi= in Authentication-Results, BIMI-Location and BIMI-Indicator for the delivery "
+     "agent, level=bimi for webmail. Incoming BIMI-Location/BIMI-Indicator are removed."},
+    {"bimi.trust_file", CONF_T_STRING, "\"\"", 0, 4095, F(bimi_trust_file), NULL,
+     check_opt_abs_path,
+     "PEM file of the CA certificates that issue mark certificates (VMC and CMC); "
+     "empty = no logo can pass (bimi=temperror)."},
+    {"bimi.https_ca_file", CONF_T_STRING, "\"\"", 0, 4095, F(bimi_https_ca_file), NULL,
+     check_opt_abs_path,
+     "PEM file of the CAs trusted for the HTTPS servers of logos and certificates; "
+     "empty = the system's CA store."},
+    {"bimi.accept_vmc", CONF_T_BOOL, "true", 0, 1, F(bimi_accept_vmc), NULL, NULL,
+     "Accept Verified Mark Certificates (registered or government marks)."},
+    {"bimi.accept_cmc", CONF_T_BOOL, "true", 0, 1, F(bimi_accept_cmc), NULL, NULL,
+     "Accept Common Mark Certificates (prior-use or modified registered marks)."},
+    {"bimi.timeout", CONF_T_INT, "5", 1, 60, F(bimi_timeout), NULL, NULL,
+     "Seconds for one message's BIMI check (record lookup and both fetches); when they "
+     "run out the result is bimi=temperror and the message goes on."},
+    {"bimi.max_svg_bytes", CONF_T_INT, "32768", 1024, 32768, F(bimi_max_svg_bytes), NULL, NULL,
+     "Largest logo accepted (SVG Tiny PS; bigger ones fail)."},
+    {"bimi.max_cert_bytes", CONF_T_INT, "65536", 4096, 262144, F(bimi_max_cert_bytes), NULL,
+     NULL, "Largest mark certificate file accepted (PEM, with its chain)."},
+    {"bimi.cache_ttl", CONF_T_INT, "3600", 0, 86400, F(bimi_cache_ttl), NULL, NULL,
+     "Seconds a fetched logo or certificate (or a permanent fetch failure) is reused."},
+    {"bimi.cache_entries", CONF_T_INT, "256", 0, 1000000, F(bimi_cache_entries), NULL, NULL,
+     "Documents kept in the fetch cache (0 = no cache)."},
+    {"bimi.indicator", CONF_T_BOOL, "true", 0, 1, F(bimi_indicator), NULL, NULL,
+     "Add BIMI-Indicator (the validated SVG, base64) next to BIMI-Location on bimi=pass."},
+
     /* log */
     {"log.level", CONF_T_ENUM, "\"info\"", 0, 0, F(log_level), log_level_names, NULL,
      "\"warning\", \"info\" (one summary line per message) or \"debug\"."},

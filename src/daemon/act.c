@@ -53,7 +53,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
      * (with dkim.max_signatures above 13 they could crowd it out); the log line still
      * names every signature. */
     arc_hook_ar(m, h);
-    dkim_room = AR_MAX_RESINFO - h->nres - (m->dmarc_ran ? 1 : 0);
+    dkim_room = AR_MAX_RESINFO - h->nres - (m->dmarc_ran ? 1 : 0) - (m->bimi != NULL ? 1 : 0);
     for (int i = 0; m->dkim_ran && i < m->ndkim && i < dkim_room; i++) {
         const struct dkim_sig_res *s = &m->dkim[i];
         ri = ar_header_add(h, "dkim", s->result, s->result == AUTH_PASS ? NULL : s->reason);
@@ -77,6 +77,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
         if (d->has_record)
             ar_resinfo_prop(ri, "policy.dmarc", dmarc_policy_name(d->policy));
     }
+    bimi_hook_ar(m, h);
 }
 
 /* act_tempfail_wanted - see msg.h */
@@ -174,6 +175,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
     }
     arc_hook_log(m, &b);
     iprev_hook_log(m, &b);
+    bimi_hook_log(m, &b);
     enforce_log(m, &b);
     log_word(&b, "action", action);
     log_info("%s", b.data ? b.data : m->qid);
@@ -198,7 +200,7 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     int fail = 0;
     sfsistat reply;
 
-    if (m->too_many_forged || badge_blocked(c, m) ||
+    if (m->too_many_forged || badge_blocked(c, m) || bimi_hook_blocked(c, m) ||
         (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
         log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid, m->nours);
         act_log(m, c, "tempfail");
@@ -223,7 +225,7 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
             return SMFIS_TEMPFAIL; /* never pass a forged header on */
         }
     }
-    if (badge_strip(ctx, m) < 0) { /* incoming X-Senderauth-* fields */
+    if (badge_strip(ctx, m) < 0 || bimi_hook_strip(ctx, m) < 0) { /* X-Senderauth-*, BIMI-* */
         act_log(m, c, "tempfail");
         return SMFIS_TEMPFAIL;
     }
@@ -241,6 +243,8 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     if (badge_add(ctx, c, m) < 0) /* trust level, warning, trust mark (webmail) */
         fail = 1;
     if (iprev_hook_apply(ctx, c, m) < 0) /* iprev.policy tag */
+        fail = 1;
+    if (bimi_hook_apply(ctx, c, m) < 0) /* BIMI-Location, BIMI-Indicator */
         fail = 1;
     if (enforce_apply(ctx, c, m) < 0) /* quarantine mark, inbound copies removed */
         fail = 1;

@@ -161,6 +161,8 @@ static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_
     in->dkim = din;
     in->ndkim = n;
     in->warn_on_enforcing = m->conf->headers_warn_on_enforcing_policy;
+    in->bimi_authority = bimi_hook_authority(m);
+    in->bimi_pass = in->bimi_authority != NULL;
 }
 
 /* insert_field - name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no space

@@ -149,6 +149,7 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     if (c != NULL && c->msg != NULL) {
         msg_header(c->msg, c, name, value);
         badge_header(c->msg, name);
+        bimi_hook_header(c->msg, name, value);
         enforce_header(c->msg, name, value);
     }
     return next(c, SMFIP_NR_HDR);

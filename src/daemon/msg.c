@@ -88,6 +88,7 @@ struct sa_msg *msg_free(struct sa_msg *m)
         return NULL;
     dkim_eval_free(m->dkim_v);
     arc_hook_free(m);
+    bimi_hook_free(m);
     dns_free(m->dns_spf);
     dns_free(m->dns_dkim);
     dns_free(m->dns_dmarc);
@@ -318,4 +319,5 @@ void msg_eval_eom(struct sa_msg *m)
     if (m->conf->dmarc_enable)
         run_dmarc(m);
     arc_hook_eom(m); /* after DMARC: the trusted-sealer override needs its result */
+    bimi_hook_eom(m); /* after DMARC: only enforced dmarc=pass is eligible */
 }

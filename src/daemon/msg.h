@@ -45,6 +45,7 @@ struct sa_msg;
 struct lists_file;
 struct reload_snap;
 struct badge_state;
+struct bimi_state;
 
 struct sa_conn {
     char ip[MSG_IP_LEN]; /* client address as text; "" when the MTA gave none */
@@ -111,6 +112,8 @@ struct sa_msg {
     const char *arc_override; /* "arc": DMARC failed, a trusted sealer saw it pass (enforce.c) */
     int iprev_ran;
     struct iprev_res iprev;
+
+    struct bimi_state *bimi; /* bimi_hook.c: incoming BIMI fields, selector, result; NULL = none */
 };
 
 /* conn.c */
@@ -161,6 +164,21 @@ void iprev_hook_mail(struct sa_msg *m, const struct sa_conn *c);
 void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h);
 int iprev_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
 void iprev_hook_log(const struct sa_msg *m, struct buf *b);
+
+/* bimi_hook.c - BIMI (bimi.enable, docs/bimi.md). bimi_hook_header notes BIMI-Selector
+ * and the incoming BIMI-Location/BIMI-Indicator fields (every message, checked or not);
+ * bimi_hook_eom (after DMARC) checks; bimi_hook_blocked is 1 when those fields cannot be
+ * removed (defer); bimi_hook_strip removes them and bimi_hook_apply adds ours on a pass
+ * (0, or -1 when the MTA refused); bimi_hook_authority is "vmc"/"cmc" on a pass, else NULL. */
+void bimi_hook_header(struct sa_msg *m, const char *name, const char *value);
+void bimi_hook_eom(struct sa_msg *m);
+void bimi_hook_ar(const struct sa_msg *m, struct ar_header *h);
+int bimi_hook_blocked(const struct sa_conn *c, const struct sa_msg *m);
+int bimi_hook_strip(SMFICTX *ctx, const struct sa_msg *m);
+int bimi_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+const char *bimi_hook_authority(const struct sa_msg *m);
+void bimi_hook_log(const struct sa_msg *m, struct buf *b);
+void bimi_hook_free(struct sa_msg *m);
 
 /* act.c */
 struct ar_header;

@@ -171,7 +171,10 @@ int ar_format_header(const struct ar_header *h, const char *fold, char *out, siz
             continue;
         if (written++ > 0)
             put(&w, ";", 1);
-        n = snprintf(item, sizeof(item), "%s=%s", ri->method, auth_res_name(ri->result));
+        n = snprintf(item, sizeof(item), "%s=%s", ri->method,
+                     ar_value_is_token(ri->word) && strlen(ri->word) <= AR_MAX_METHOD
+                         ? ri->word
+                         : auth_res_name(ri->result));
         put_item(&w, item, (size_t)n, 1);
         if (ar_clean_comment(ri->reason, reason, sizeof(reason)) > 0) {
             n = snprintf(item, sizeof(item), "(%s)", reason);

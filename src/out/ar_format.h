@@ -32,6 +32,8 @@ struct ar_resinfo {
     const char *method; /* "spf", "dkim", "dmarc": from our code */
     enum auth_res result;
     const char *reason; /* comment after the result; NULL or "" = none */
+    const char *word;   /* result word written instead of result's ("skipped" for bimi,
+                           RFC 8601 2.7 allows method-specific words); NULL = result's */
     int nprop;
     struct ar_prop prop[AR_MAX_PROPS];
 };

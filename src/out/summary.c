@@ -94,7 +94,14 @@ void summary_eval(const struct summary_in *in, struct summary *out)
             in->warn_listed || (in->warn_on_enforcing && d->has_record && enforcing(d->policy));
         return;
     }
-    if ((out->mark = trust_basis(in, dom)) != SUMMARY_MARK_NONE) {
+    out->mark = trust_basis(in, dom);
+    if (in->bimi_pass && d != NULL && d->result == AUTH_PASS && in->bimi_authority != NULL &&
+        (strcmp(in->bimi_authority, "vmc") == 0 || strcmp(in->bimi_authority, "cmc") == 0)) {
+        out->level = SUMMARY_BIMI; /* the trust mark, when earned, is still written */
+        sa_strlcpy(out->authority, in->bimi_authority, sizeof(out->authority));
+        return;
+    }
+    if (out->mark != SUMMARY_MARK_NONE) {
         out->level = SUMMARY_LISTED;
         return;
     }
@@ -115,7 +122,10 @@ int summary_format_trust(const struct summary *s, char *out, size_t outlen)
 {
     int n;
 
-    if (s->from[0] != '\0')
+    if (s->from[0] != '\0' && s->level == SUMMARY_BIMI && s->authority[0] != '\0')
+        n = snprintf(out, outlen, "level=%s; from=%s; authority=%s", summary_level_name(s->level),
+                     s->from, s->authority);
+    else if (s->from[0] != '\0')
         n = snprintf(out, outlen, "level=%s; from=%s", summary_level_name(s->level), s->from);
     else
         n = snprintf(out, outlen, "level=%s", summary_level_name(s->level));

@@ -24,7 +24,7 @@ enum summary_level {
     SUMMARY_DMARC_MONITOR,
     SUMMARY_DMARC_ENFORCED,
     SUMMARY_LISTED,
-    SUMMARY_BIMI, /* reserved */
+    SUMMARY_BIMI, /* bimi=pass (src/bimi): a verified brand logo */
 };
 
 enum summary_basis {
@@ -45,6 +45,8 @@ struct summary_in {
     int warn_listed;       /* from_domain is on the warning list */
     int trust_listed;      /* from_domain is on the trust-mark list */
     int warn_on_enforcing; /* headers.warn_on_enforcing_policy */
+    int bimi_pass;               /* bimi=pass for the From domain */
+    const char *bimi_authority;  /* "vmc" or "cmc" with bimi_pass */
 };
 
 struct summary {
@@ -52,13 +54,14 @@ struct summary {
     int warning;             /* add the warning field */
     enum summary_basis mark; /* SUMMARY_MARK_NONE: no trust-mark field */
     char from[256];          /* sanitized author domain, "" when none */
+    char authority[4];       /* level bimi: "vmc" or "cmc" */
 };
 
 /* summary_eval - the level, warning and trust mark for in (see the contract); always
  * fills *out. out->from is the sanitized from_domain when from_ok, else "". */
 void summary_eval(const struct summary_in *in, struct summary *out);
 
-/* summary_format_trust - "level=<level>[; from=<domain>]" into out. 0, or -1 when out
+/* summary_format_trust - "level=<level>[; from=<domain>][; authority=vmc|cmc]" into out. 0, or -1 when out
  * is too small. */
 int summary_format_trust(const struct summary *s, char *out, size_t outlen);
 /* summary_format_trustmark - "from=<domain>; basis=<basis>"; -1 when there is no mark

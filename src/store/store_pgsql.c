@@ -8,7 +8,10 @@
  * a free slot and marks it taken; the mutex is never held during network I/O. A slot
  * connects lazily, outside the lock; a connection that fails (CONNECTION_BAD) is
  * closed at release, so the next acquire reconnects, and store.c retries a failed
- * lookup once on the fresh connection. Connections use connect_timeout = 5 s unless
+ * lookup once on the fresh connection. A dead connection usually means the server
+ * restarted, which killed the idle ones too (libpq notices only when it next uses
+ * them): release marks them stale, and acquire reconnects a stale slot before use, so
+ * that the retry never lands on another connection from before the restart. Connections use connect_timeout = 5 s unless
  * the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
  * with statement_timeout = store.busy_timeout_ms and default_transaction_read_only; a
  * writable one with lock_timeout = store.busy_timeout_ms and no statement limit; a
@@ -38,6 +41,7 @@ struct store_conn {
     PGconn *pg;
     unsigned prepared; /* bit (kind * P_NKIND + P_*) */
     int broken;
+    int stale; /* made before a connection died: reconnect before use */
     int taken;
     int in_copy;
     char *copybuf; /* import: rows not yet sent */
@@ -254,10 +258,11 @@ static struct store_conn *pg_acquire(struct store *st)
     }
     c->taken = 1;
     pthread_mutex_unlock(&s->mu);
-    if (c->pg != NULL && PQstatus(c->pg) != CONNECTION_OK) {
+    if (c->pg != NULL && (c->stale || PQstatus(c->pg) != CONNECTION_OK)) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
+    c->stale = 0;
     if (c->pg == NULL && pg_connect(s, c) < 0) {
         pthread_mutex_lock(&s->mu);
         c->taken = 0;
@@ -273,6 +278,7 @@ static struct store_conn *pg_acquire(struct store *st)
 static void pg_release(struct store *st, struct store_conn *c)
 {
     struct pg_store *s = (struct pg_store *)st;
+    int died = c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK;
 
     if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         c->broken = 1; /* a failed call left a transaction: start clean */
@@ -284,6 +290,9 @@ static void pg_release(struct store *st, struct store_conn *c)
     c->in_copy = 0;
     c->copylen = 0;
     pthread_mutex_lock(&s->mu);
+    for (int i = 0; died && i < s->size; i++)
+        if (!s->slot[i].taken && s->slot[i].pg != NULL)
+            s->slot[i].stale = 1; /* the same server restart killed them too */
     c->taken = 0;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);

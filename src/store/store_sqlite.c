@@ -10,6 +10,9 @@
  * release pushes it back, or closes it when SQLITE_IDLE_MAX are already idle or when
  * it failed with an I/O or corruption error. So there are as many connections as
  * threads in a store call at once, and no SQLite call is made under the mutex.
+ * A connection remembers the file (device, inode) it opened; acquire drops an idle one
+ * whose path no longer names that file (removed, or replaced by another file), so that
+ * lookups never go on reading a deleted database: the new open reports the fault.
  * A store opened without STORE_OPEN_WRITE sets PRAGMA query_only on each connection.
  * Writes run in BEGIN IMMEDIATE transactions (the row and its event together). */
 #include <pthread.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -31,6 +35,8 @@ struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[2][S_NSTMT_KIND]; /* [kind][S_*], prepared on first use */
     sqlite3_stmt *event;
+    dev_t dev; /* the file opened (same_file) */
+    ino_t ino;
     int broken;
     struct store_conn *next;
 };
@@ -63,6 +69,7 @@ static const char sql_event[] =
     " explanation_version, scope_version, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 static struct store_conn *conn_open(struct sqlite_store *s);
+static int same_file(const struct sqlite_store *s, const struct store_conn *c);
 static void conn_close(struct store_conn *c);
 static int fail(struct store_conn *c, const char *what);
 static sqlite3_stmt *stmt(struct store_conn *c, sqlite3_stmt **slot, const char *sql);
@@ -87,6 +94,7 @@ static struct store_conn *conn_open(struct sqlite_store *s)
 {
     struct store_conn *c = xcalloc(1, sizeof(*c));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    struct stat sb;
 
     if ((s->head.flags & STORE_OPEN_INIT) != 0)
         flags |= SQLITE_OPEN_CREATE;
@@ -112,7 +120,19 @@ static struct store_conn *conn_open(struct sqlite_store *s)
         conn_close(c);
         return NULL;
     }
+    if (stat(s->path, &sb) == 0) {
+        c->dev = sb.st_dev;
+        c->ino = sb.st_ino;
+    }
     return c;
+}
+
+/* same_file - the path still names the file c opened */
+static int same_file(const struct sqlite_store *s, const struct store_conn *c)
+{
+    struct stat sb;
+
+    return stat(s->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino;
 }
 
 /* conn_close - statements and handle */
@@ -205,7 +225,7 @@ static void sq_close(struct store *st)
     free(s);
 }
 
-/* sq_acquire - an idle connection, or a new one */
+/* sq_acquire - an idle connection still on the configured file, or a new one */
 static struct store_conn *sq_acquire(struct store *st)
 {
     struct sqlite_store *s = (struct sqlite_store *)st;
@@ -217,6 +237,10 @@ static struct store_conn *sq_acquire(struct store *st)
         s->nidle--;
     }
     pthread_mutex_unlock(&s->mu);
+    if (c != NULL && !same_file(s, c)) {
+        conn_close(c); /* its file was removed or replaced */
+        c = NULL;
+    }
     if (c == NULL)
         c = conn_open(s);
     if (c != NULL)
