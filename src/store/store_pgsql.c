@@ -11,8 +11,8 @@
  * lookup once on the fresh connection. A dead connection usually means the server
  * restarted, which killed the idle ones too (libpq notices only when it next uses
  * them): release marks them stale, and acquire reconnects a stale slot before use, so
- * that the retry never lands on another connection from before the restart. Connections use connect_timeout = 5 s unless
- * the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
+ * that the retry never lands on another connection from before the restart.
+ * Connections use connect_timeout = 5 s unless the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
  * with statement_timeout = store.busy_timeout_ms and default_transaction_read_only; a
  * writable one with lock_timeout = store.busy_timeout_ms and no statement limit; a
  * read-only one opened with STORE_OPEN_BULK (export) has no statement limit either.
