@@ -12,14 +12,14 @@
  * restarted, which killed the idle ones too (libpq notices only when it next uses
  * them): release marks them stale, and acquire reconnects a stale slot before use, so
  * that the retry never lands on another connection from before the restart.
- * Connections use connect_timeout = 5 s unless the conninfo sets it. A store opened without STORE_OPEN_WRITE (senderauthd) runs
- * with statement_timeout = store.busy_timeout_ms and default_transaction_read_only; a
- * writable one with lock_timeout = store.busy_timeout_ms and no statement limit; a
- * read-only one opened with STORE_OPEN_BULK (export) has no statement limit either.
- * Statements are prepared once per connection on first use. One change is one SQL
- * statement (a data-modifying WITH writes the row and its event atomically); an
- * import streams rows with COPY into a temporary table and merges it in the same
- * transaction. */
+ * Connections use connect_timeout = 5 s unless the conninfo sets it. A store opened without
+ * STORE_OPEN_WRITE (senderauthd) runs with statement_timeout = store.busy_timeout_ms and
+ * default_transaction_read_only; a writable one with lock_timeout = store.busy_timeout_ms
+ * and no statement limit; a read-only one opened with STORE_OPEN_BULK (export) has no
+ * statement limit either. Statements are prepared once per connection on first use. One
+ * change is one SQL statement (a data-modifying WITH writes the row and its event
+ * atomically); an import streams rows with COPY into a temporary table and merges it in the
+ * same transaction. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
