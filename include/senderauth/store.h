@@ -236,6 +236,7 @@ struct store_history;
 #define STORE_HIST_RUA_MAX 512    /* the rua tag as published */
 #define STORE_HIST_WORD_MAX 16    /* results, policies, dispositions, reasons */
 #define STORE_HIST_COMMENT_MAX 64 /* reason comment */
+#define STORE_HIST_REASON_MAX 24  /* PolicyOverrideType, e.g. "trusted_forwarder" */
 
 /* One evaluated message. Every string is NUL-terminated ("" when unknown/absent).
  * dkim: one word per verified signature, "result:d=domain:selector" without the "d=",
@@ -263,7 +264,7 @@ struct store_hist_row {
     int testing; /* t=y */
     char adkim[2], aspf[2];
     char disposition[STORE_HIST_WORD_MAX];
-    char reason[STORE_HIST_WORD_MAX];
+    char reason[STORE_HIST_REASON_MAX];
     char reason_comment[STORE_HIST_COMMENT_MAX];
     char discovery[STORE_HIST_WORD_MAX]; /* "psl" or "treewalk" */
     char rua[STORE_HIST_RUA_MAX];

@@ -28,6 +28,7 @@ static struct sa_conf *held; /* the conf a writer started at reload borrows (our
 static void lower_copy(char *dst, const char *src, size_t n);
 static void disposition(const struct sa_msg *m, const char *action, struct store_hist_row *r);
 static void set_reason(struct store_hist_row *r, const char *type, const char *comment);
+static void arc_comment(const struct sa_msg *m, struct store_hist_row *r);
 
 /* hist_start - see hist.h */
 int hist_start(const struct sa_conf *conf)
@@ -95,14 +96,40 @@ static void set_reason(struct store_hist_row *r, const char *type, const char *c
     sa_strlcpy(r->reason_comment, comment, sizeof(r->reason_comment));
 }
 
+/* arc_comment - "arc=pass as[N].d=SEALER" (RFC 8617 7.2.1): the trusted sealer whose
+ * set carried the override; a long sealer name is cut (the comment is free text) */
+static void arc_comment(const struct sa_msg *m, struct store_hist_row *r)
+{
+    int n = snprintf(r->reason_comment, sizeof(r->reason_comment), "arc=pass as[%d].d=%s",
+                     m->arc_hop, m->arc->set[m->arc_hop].sealer);
+
+    if (n < 0)
+        sa_strlcpy(r->reason_comment, "arc=pass", sizeof(r->reason_comment));
+}
+
 /* disposition - what was applied (RFC 9990 ActionDispositionType) and, when a failing
- * message got less than its published policy, why */
+ * message got less than its published policy, why: first a local rule that skips
+ * enforcement whatever the recipients (enforce.c find_override, or the ARC override when
+ * enforcement did not run), then the sender's own record (pct, t=y), then our settings
+ * (reject as quarantine, measure mode, consent, enforcement off) */
 static void disposition(const struct sa_msg *m, const char *action, struct store_hist_row *r)
 {
+    static const struct {
+        const char *rule, *type, *comment;
+    } rules[] = {
+        {"override-forwarder", "trusted_forwarder", ""},
+        {"override-arc", "local_policy", "arc=pass"},
+        {"override-list-id", "mailing_list", ""},
+        {"override-allow-from", "local_policy", "allowed From domain"},
+        {"mixed-recipients", "local_policy", "mixed recipients"},
+    };
     const struct enforce_state *s = &m->enf;
     enum dmarc_policy pol = m->dmarc.has_record ? m->dmarc.policy : DMARC_POLICY_UNSPEC;
     int enforcing = pol == DMARC_POLICY_QUARANTINE || pol == DMARC_POLICY_REJECT;
     const char *why = s->decided ? s->out.why : "";
+    const char *rule = s->decided && s->override != NULL ? s->override
+                       : m->arc_override != NULL          ? "override-arc"
+                                                          : "";
 
     if (strcmp(action, "reject") == 0 || strcmp(action, "quarantine") == 0)
         sa_strlcpy(r->disposition, action, sizeof(r->disposition));
@@ -114,15 +141,14 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
         return;
     if (strcmp(r->disposition, dmarc_policy_name(pol)) == 0)
         return;
-    if (strcmp(why, "override-forwarder") == 0)
-        set_reason(r, "trusted_forwarder", "");
-    else if (strcmp(why, "override-list-id") == 0)
-        set_reason(r, "mailing_list", "");
-    else if (strcmp(why, "override-allow-from") == 0)
-        set_reason(r, "local_policy", "allowed From domain");
-    else if (strcmp(why, "mixed-recipients") == 0)
-        set_reason(r, "local_policy", "mixed recipients");
-    else if (s->decided && s->out.sampled_out)
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (strcmp(rule, rules[i].rule) == 0) {
+            set_reason(r, rules[i].type, rules[i].comment);
+            if (strcmp(rule, "override-arc") == 0 && m->arc != NULL && m->arc_hop > 0)
+                arc_comment(m, r);
+            return;
+        }
+    if (s->decided && s->out.sampled_out)
         set_reason(r, "other", "sampled_out");
     else if (m->dmarc.rec.testing)
         set_reason(r, "policy_test_mode", "");

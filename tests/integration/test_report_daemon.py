@@ -7,6 +7,10 @@
   row per message, written at the latest when the daemon stops; no recipient address
   and no content (subject, message id) anywhere in the database file; trusted clients
   get no row; senderauth-report then builds a report from them that passes the XSD.
+- Override reasons from real decisions (SQLite, policy.mode = enforce): consent, no
+  consent, trusted forwarder, mailing list, allowed From domain, t=y, pct=0 (sampled
+  out), measure mode: action / would / disposition / reason / comment in each row, and
+  the same reasons with their counts in the XSD-valid reports.
 - SIGHUP and metrics (SQLite): report.enable off -> on -> off by reload (no rows while
   off; the writer starts on the reload that turns it on); a tiny queue (16 rows) whose
   writer is held up by a lock on the database: mail unaffected, rows dropped as "queue
@@ -62,6 +66,9 @@ def check(name, got, want):
 def zone():
     recs = []
     for d, dm in (("rej.example", "v=DMARC1; p=reject; rua=mailto:agg@rej.example"),
+                  ("allowed.example", "v=DMARC1; p=reject; rua=mailto:agg@allowed.example"),
+                  ("t.example", "v=DMARC1; p=reject; t=y; rua=mailto:agg@t.example"),
+                  ("pct.example", "v=DMARC1; p=reject; pct=0; rua=mailto:agg@pct.example"),
                   ("none.example", "v=DMARC1; p=none; sp=quarantine; adkim=s; "
                                    "rua=mailto:a@none.example,mailto:b@none.example")):
         recs += [(d, "TXT", "v=spf1 ip4:192.0.2.0/24 -all"), (d, "A", "192.0.2.1"),
@@ -69,19 +76,20 @@ def zone():
     return recs
 
 
-def send(port, ip, from_domain, mailfrom_domain=None):
+def send(port, ip, from_domain, mailfrom_domain=None, rcpt=RCPT_LOCAL + "@isp.example",
+         extra=()):
     QID[0] += 1
     qid = "RQ%05d" % QID[0]
     with milter.MilterClient("127.0.0.1", port) as m:
         m.connect("mail.sender.test", ip)
         m.helo("mail.sender.test")
         m.mail("user@%s" % (mailfrom_domain or from_domain), macros={"i": qid})
-        m.rcpt("<%s@isp.example>" % RCPT_LOCAL)
+        m.rcpt(rcpt)
         m.data()
         for n, v in (("From", " Sender <user@%s>" % from_domain),
-                     ("To", " %s@isp.example" % RCPT_LOCAL),
+                     ("To", " %s" % rcpt),
                      ("Subject", " secret-subject-%s" % qid),
-                     ("Message-ID", " <%s@secret-msgid.example>" % qid)):
+                     ("Message-ID", " <%s@secret-msgid.example>" % qid)) + tuple(extra):
             m.header(n, v)
         m.eoh()
         m.body(b"secret body text\r\n")
@@ -249,6 +257,96 @@ def ops_part(ns, work):
     check("discovery before it", sorted({r[1] for r in rows[:-1]}), ["psl"])
 
 
+# Why a failing message of a p=reject domain got less than reject, as the row and the
+# report say: (From domain, client, recipient, extra fields) -> (action, would,
+# disposition, reason type, comment). taro consents (enforce), jiro does not, hanako
+# consents in a measure-mode domain.
+REASONS = [
+    (("rej.example", BAD_IP, "taro@isp.example", ()), ("reject", "reject", "reject", "", "")),
+    (("rej.example", BAD_IP, "jiro@isp.example", ()),
+     ("accept", "accept", "none", "local_policy", "no consent")),
+    (("rej.example", "198.18.0.5", "taro@isp.example", ()),
+     ("accept", "accept", "none", "trusted_forwarder", "")),
+    (("rej.example", BAD_IP, "taro@isp.example", (("List-Id", " <users.lists.example.org>"),)),
+     ("accept", "accept", "none", "mailing_list", "")),
+    (("allowed.example", BAD_IP, "taro@isp.example", ()),
+     ("accept", "accept", "none", "local_policy", "allowed From domain")),
+    (("t.example", BAD_IP, "taro@isp.example", ()),
+     ("quarantine", "quarantine", "quarantine", "policy_test_mode", "")),
+    (("pct.example", BAD_IP, "taro@isp.example", ()),
+     ("quarantine", "quarantine", "quarantine", "other", "sampled_out")),
+    (("rej.example", BAD_IP, "hanako@meas.example", ()),
+     ("accept", "reject", "none", "local_policy", "measure mode")),
+]
+NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
+
+
+def xml_reasons(path):
+    """{(disposition, reason type, comment): count} of one report file."""
+    import xml.etree.ElementTree as ET
+    out = {}
+    root = ET.fromstring(gzip.open(path).read())
+    for rec in root.iter(NS + "record"):
+        pe = rec.find(NS + "row").find(NS + "policy_evaluated")
+        r = pe.find(NS + "reason")
+        k = (pe.findtext(NS + "disposition"), r.findtext(NS + "type") if r is not None else "",
+             (r.findtext(NS + "comment") or "") if r is not None else "")
+        out[k] = out.get(k, 0) + int(rec.find(NS + "row").findtext(NS + "count"))
+    return out, root.find(NS + "policy_published").findtext(NS + "testing")
+
+
+def reasons_part(ns, work):
+    """Override reasons from a real enforcement decision into rows and reports."""
+    db = os.path.join(work, "why.db")
+    conf = report_conf({"store": {"sqlite_path": db},
+                        "policy": {"mode": "enforce", "cache_ttl": 0, "random_seed": 7,
+                                   "domain_modes": "meas.example=measure",
+                                   "forwarders": ["198.18.0.0/15"],
+                                   "list_ids": "users.lists.example.org",
+                                   "allow_from_domains": "allowed.example"}})
+    d = Senderauthd(ns.port, conf=conf, workdir=os.path.join(work, "why"))
+    os.mkdir(d.dir)
+    d.write_conf()
+    check("why ctl init", ctl(d.conf_path, "init").returncode, 0)
+    for u in ("taro@isp.example", "hanako@meas.example"):
+        check("consent " + u, ctl(d.conf_path, "user", "set", u, "on", "--channel",
+                                   "test").returncode, 0)
+    with d:
+        codes = [send(d.port, ip, dom, rcpt=rcpt, extra=extra)
+                 for (dom, ip, rcpt, extra), _ in REASONS]
+    check("replies", codes, ["replycode" if w[0] == "reject" else "continue" for _, w in REASONS])
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT header_from, action, would, disposition, reason, "
+                       "reason_comment FROM dmarc_history ORDER BY id").fetchall()
+    con.close()
+    check("one row per message", len(rows), len(REASONS))
+    for (inp, w), got in zip(REASONS, rows):
+        check("row %s %s %s" % (inp[0], inp[1], inp[2]), got[1:], w)
+    out = os.path.join(work, "why-xml")
+    os.mkdir(out)
+    now = int(time.time())
+    p = subprocess.run([os.path.join(BUILD, "senderauth-report"), "-c", d.conf_path, "run",
+                        "--from", str(now - 3600), "--to", str(now + 3600), "--xml-only", out],
+                       capture_output=True, text=True)
+    check("why report run", (p.returncode, p.stderr), (0, ""))
+    got = {}
+    for f in sorted(os.listdir(out)):
+        path = os.path.join(out, f)
+        got[f.split("!")[1]] = xml_reasons(path)
+        if os.path.exists(XSD) and shutil.which("xmllint"):
+            x = os.path.join(work, "why.xml")
+            open(x, "wb").write(gzip.open(path).read())
+            v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
+            check("xsd " + f, v.returncode, 0)
+    want = {}
+    for (dom, _, _, _), (_, _, disp, typ, comment) in REASONS:
+        want.setdefault(dom, {}).setdefault((disp, typ, comment), 0)
+        want[dom][(disp, typ, comment)] += 1
+    for dom in sorted(want):
+        check("reasons in the report of " + dom, got.get(dom, ({}, None))[0], want[dom])
+    check("testing=y published", got.get("t.example", ({}, None))[1], "y")
+
+
 def pg_part(ns, work):
     why = pgmod.missing()
     if why:
@@ -296,6 +394,7 @@ def main():
         with Nsd(zone()) as ns:
             sqlite_part(ns, work)
             ops_part(ns, work)
+            reasons_part(ns, work)
             pg_part(ns, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
