@@ -6,7 +6,8 @@ SA_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
  libmilter-dev libopendkim-dev libspf2-dev libpsl-dev libconfig-dev libssl-dev libcmocka-dev
  libsqlite3-dev publicsuffix nsd python3 python3-yaml python3-dkim python3-nacl
  python3-dnslib opendkim-tools dnsutils libpq-dev postgresql sqlite3 chromium fonts-noto-cjk
- postfix swaks libcurl4-openssl-dev libxml2-dev python3-cryptography"
+ postfix swaks libcurl4-openssl-dev libxml2-dev python3-cryptography
+ python3-spf libmail-dmarc-perl"
 
 sa_install_deps() {
     local missing=""
