@@ -102,6 +102,18 @@ enum conf_iprev_policy {
     CONF_IPREV_OFF = 0, /* the A-R result only */
     CONF_IPREV_MEASURE, /* also log and count what tag would do */
     CONF_IPREV_TAG,     /* also mark iprev=fail messages (docs/forwarding.md) */
+    CONF_IPREV_TEMPFAIL, /* 4xx for matching clients, at iprev.stage */
+    CONF_IPREV_REJECT,   /* 5xx for matching clients, at iprev.stage */
+};
+
+enum conf_iprev_on {
+    CONF_IPREV_ON_NO_PTR = 0, /* the policy applies to clients without a PTR record */
+    CONF_IPREV_ON_FAIL,       /* ... to every iprev=fail (also PTR names not leading back) */
+};
+
+enum conf_iprev_stage {
+    CONF_IPREV_STAGE_RCPT = 0, /* reply at RCPT TO (authenticated clients are known) */
+    CONF_IPREV_STAGE_CONNECT,  /* reply at connect (only trusted networks are known) */
 };
 
 enum conf_dmarc_discovery {
@@ -163,6 +175,12 @@ struct sa_conf {
     char *arc_trusted_sealers; /* ARC-Seal d= domains, spaces or commas; "" = none */
     int iprev_enable;
     enum conf_iprev_policy iprev_policy;
+    enum conf_iprev_on iprev_policy_on;
+    enum conf_iprev_stage iprev_stage;
+    enum conf_on_error iprev_on_temperror; /* accept / tempfail */
+    char *iprev_tempfail_reply;            /* "450 4.7.25 text" (checked at load) */
+    char *iprev_reject_reply;              /* "550 5.7.25 text" */
+    char *iprev_temperror_reply;           /* "451 4.4.3 text" */
 
     /* store.* (consent store, include/senderauth/store.h) */
     enum conf_store_backend store_backend;

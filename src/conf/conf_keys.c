@@ -29,6 +29,9 @@ static int check_token(const char *s, char *why, size_t whylen);
 static int check_text(const char *s, char *why, size_t whylen);
 static int check_email(const char *s, char *why, size_t whylen);
 static int check_listen(const char *s, char *why, size_t whylen);
+static int check_reply(const char *s, char klass, char *why, size_t whylen);
+static int check_reply_4xx(const char *s, char *why, size_t whylen);
+static int check_reply_5xx(const char *s, char *why, size_t whylen);
 
 static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
@@ -36,7 +39,10 @@ static const char *const policy_mode_names[] = {"off", "measure", "enforce", NUL
 static const char *const mixed_names[] = {"split", "never", NULL};
 static const char *const quarantine_names[] = {"header", "hold", "subaddress", NULL};
 static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
-static const char *const iprev_policy_names[] = {"off", "measure", "tag", NULL};
+static const char *const iprev_policy_names[] = {"off", "measure", "tag", "tempfail", "reject",
+                                                 NULL};
+static const char *const iprev_on_names[] = {"no_ptr", "fail", NULL};
+static const char *const iprev_stage_names[] = {"rcpt", "connect", NULL};
 static const char *const discovery_names[] = {"psl", "treewalk", NULL};
 
 #define F(field) offsetof(struct sa_conf, field)
@@ -137,9 +143,36 @@ const struct conf_key conf_keys[] = {
      "Check that the client address has a PTR name leading back to it (RFC 8601 iprev) and "
      "report iprev= in Authentication-Results."},
     {"iprev.policy", CONF_T_ENUM, "\"off\"", 0, 0, F(iprev_policy), iprev_policy_names, NULL,
-     "For iprev=fail: \"off\" (report only), \"measure\" (log and count what tag would "
-     "do) or \"tag\" (add X-Senderauth-Iprev: fail). Trusted and authenticated clients are "
-     "never checked."},
+     "For clients matched by iprev.policy_on: \"off\" (report only), \"measure\" (log and "
+     "count them), \"tag\" (add X-Senderauth-Iprev: fail), \"tempfail\" (iprev.tempfail_reply) "
+     "or \"reject\" (iprev.reject_reply), at iprev.stage. Any value but \"off\" also turns the "
+     "check on. Trusted networks and authenticated clients are exempt."},
+    {"iprev.policy_on", CONF_T_ENUM, "\"no_ptr\"", 0, 0, F(iprev_policy_on), iprev_on_names,
+     NULL,
+     "Which clients iprev.policy acts on: \"no_ptr\" (the address has no PTR record) or "
+     "\"fail\" (every iprev=fail: also PTR names that do not lead back)."},
+    {"iprev.stage", CONF_T_ENUM, "\"rcpt\"", 0, 0, F(iprev_stage), iprev_stage_names, NULL,
+     "Where tempfail and reject reply: \"rcpt\" (each RCPT TO; authenticated clients are "
+     "known there and the MTA logs the recipient) or \"connect\" (the connection; only "
+     "trusted networks can be exempted there)."},
+    {"iprev.on_temperror", CONF_T_ENUM, "\"accept\"", 0, 0, F(iprev_on_temperror),
+     on_error_names, NULL,
+     "iprev=temperror (DNS trouble) under tempfail or reject: \"accept\" or \"tempfail\" "
+     "(iprev.temperror_reply). It never rejects."},
+    {"iprev.tempfail_reply", CONF_T_STRING,
+     "\"450 4.7.25 Client host rejected: cannot find your reverse hostname\"", 1, 200,
+     F(iprev_tempfail_reply), NULL, check_reply_4xx,
+     "Reply for iprev.policy = tempfail: \"4XX 4.X.X text\" (RFC 7372 4.7.25); the client "
+     "address is appended as \", [ADDR]\"."},
+    {"iprev.reject_reply", CONF_T_STRING,
+     "\"550 5.7.25 Client host rejected: cannot find your reverse hostname\"", 1, 200,
+     F(iprev_reject_reply), NULL, check_reply_5xx,
+     "Reply for iprev.policy = reject: \"5XX 5.X.X text\"; the client address is appended."},
+    {"iprev.temperror_reply", CONF_T_STRING,
+     "\"451 4.4.3 Client host rejected: reverse DNS lookup failed, try again later\"", 1, 200,
+     F(iprev_temperror_reply), NULL, check_reply_4xx,
+     "Reply for iprev=temperror with iprev.on_temperror = tempfail: \"4XX 4.X.X text\"; the "
+     "client address is appended."},
 
     /* store (consent flags, docs/consent.md) */
     {"store.backend", CONF_T_ENUM, "\"sqlite\"", 0, 0, F(store_backend), store_backend_names, NULL,
@@ -594,6 +627,36 @@ static int check_text(const char *s, char *why, size_t whylen)
             return -1;
         }
     return 0;
+}
+
+/* check_reply - "DDD C.D.D text": a reply code of class klass, an enhanced status code
+ * (RFC 3463) of the same class and a printable text without '%' (libmilter's escape) */
+static int check_reply(const char *s, char klass, char *why, size_t whylen)
+{
+    int ok = s[0] == klass && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+             s[3] == ' ' && s[4] == klass && s[5] == '.';
+    const char *p = ok ? s + 6 : s;
+
+    for (int part = 0; ok && part < 2; part++) { /* subject.detail after "DDD C." */
+        size_t n = strspn(p, "0123456789");
+
+        ok = n >= 1 && n <= 3 && p[n] == (part == 0 ? '.' : ' ');
+        p += n + 1;
+    }
+    if (ok && *p != '\0' && strchr(p, '%') == NULL && check_text(p, why, whylen) == 0)
+        return 0;
+    snprintf(why, whylen, "must be \"%cXX %c.X.X text\" (printable, no %%)", klass, klass);
+    return -1;
+}
+
+static int check_reply_4xx(const char *s, char *why, size_t whylen)
+{
+    return check_reply(s, '4', why, whylen);
+}
+
+static int check_reply_5xx(const char *s, char *why, size_t whylen)
+{
+    return check_reply(s, '5', why, whylen);
 }
 
 /* check_email - "" or local@domain without spaces, control characters, <> or quotes */

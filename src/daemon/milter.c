@@ -81,7 +81,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     if (c == NULL)
         return SMFIS_TEMPFAIL;
     c->actions = f0 & WANT_ACTIONS;
-    c->proto = f1 & WANT_PROTO;
+    c->proto = f1 & WANT_PROTO & ~iprev_hook_proto_off();
     if ((c->actions & HDR_ACTIONS) != HDR_ACTIONS)
         log_warn("MTA does not offer header changes (actions 0x%lx): no headers will be "
                  "written and messages with forged Authentication-Results are deferred",
@@ -96,10 +96,13 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *addr)
 {
     struct sa_conn *c = conn_of(ctx);
+    sfsistat r;
 
     if (c == NULL)
         return SMFIS_TEMPFAIL;
     conn_set_client(c, host, addr);
+    if ((r = iprev_hook_connect(ctx, c, proc)) != SMFIS_CONTINUE)
+        return r; /* iprev.policy at connect */
     return next(c, SMFIP_NR_CONN);
 }
 
@@ -123,8 +126,10 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     c->msg = msg_new(proc, smfi_getsymval(ctx, "i"));
     if (c->msg == NULL)
         log_warn("out of memory at MAIL FROM: the message will be deferred");
-    else
+    else {
         msg_mail_from(c->msg, c, argv ? argv[0] : NULL, smfi_getsymval(ctx, "{auth_authen}"));
+        iprev_hook_mail(c->msg, c, smfi_getsymval(ctx, "{auth_authen}"));
+    }
     return next(c, SMFIP_NR_MAIL);
 }
 
@@ -133,6 +138,10 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     struct sa_conn *c = conn_of(ctx);
 
     if (c != NULL && c->msg != NULL) {
+        sfsistat r = iprev_hook_rcpt(ctx, c, c->msg);
+
+        if (r != SMFIS_CONTINUE)
+            return r; /* iprev.policy tempfail / reject */
         if (enforce_rcpt(ctx, c, c->msg, argv ? argv[0] : NULL) != SMFIS_CONTINUE)
             return SMFIS_TEMPFAIL; /* 452 4.5.3 for this recipient only */
         c->msg->nrcpt++;

@@ -178,7 +178,6 @@ void msg_mail_from(struct sa_msg *m, const struct sa_conn *c, const char *path, 
     }
     if (m->conf->spf_enable)
         run_spf(m, c);
-    iprev_hook_mail(m, c);
 }
 
 /* note_ours - remember the current A-R field index (m->nar) as ours */

@@ -18,6 +18,7 @@
 #include "arc/arc_eval.h"
 #include "dns/dns.h"
 #include "iprev/iprev.h"
+#include "iprev/iprev_policy.h"
 #include "mail/from.h"
 #include "spf/spf_eval.h"
 #include "util/xalloc.h"
@@ -59,6 +60,7 @@ struct sa_conn {
     unsigned long proto;   /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
     unsigned long nmsg;    /* transactions seen on this connection */
     struct sa_msg *msg;    /* the open transaction, or NULL */
+    struct iprev_client iprev; /* the client's iprev check, once per connection (iprev_hook.c) */
 };
 
 struct sa_msg {
@@ -158,12 +160,30 @@ void arc_hook_ar(const struct sa_msg *m, struct ar_header *h);
 void arc_hook_log(const struct sa_msg *m, struct buf *b);
 void arc_hook_free(struct sa_msg *m);
 
-/* iprev_hook.c - iprev (iprev.enable) at MAIL FROM for checked messages; iprev= in the
- * A-R; iprev.policy tag adds X-Senderauth-Iprev: fail at EOM (0, or -1 when refused). */
-void iprev_hook_mail(struct sa_msg *m, const struct sa_conn *c);
+/* iprev_hook.c - iprev (iprev.enable, or any iprev.policy but off), once per connection:
+ * at connect (iprev.stage = connect) or at the first checked MAIL FROM; iprev= in the A-R;
+ * the iprev.policy action and the per-client counters (docs/forwarding.md).
+ * iprev_hook_proto_off - the SMFIP_NR_* flags not to ask for at negotiate (NR_CONN when
+ * the policy may reply at connect). */
+unsigned long iprev_hook_proto_off(void);
+/* iprev_hook_connect - after conn_set_client: the check and, at stage connect, the
+ * tempfail/reject reply (SMFIS_TEMPFAIL / SMFIS_REJECT with the reply set). */
+sfsistat iprev_hook_connect(SMFICTX *ctx, struct sa_conn *c, const struct sa_proc *proc);
+/* iprev_hook_mail - after msg_mail_from: the check (unless done at connect or by an
+ * earlier transaction) for a checked message; authen is {auth_authen} (NULL = none):
+ * authenticated and skipped clients are exempt and counted so. */
+void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen);
+/* iprev_hook_rcpt - before enforce_rcpt: the tempfail/reject reply for a checked
+ * message (not local submission), else SMFIS_CONTINUE. */
+sfsistat iprev_hook_rcpt(SMFICTX *ctx, struct sa_conn *c, const struct sa_msg *m);
 void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h);
+/* iprev_hook_apply - iprev.policy tag adds X-Senderauth-Iprev: fail at EOM (0, or -1
+ * when refused). */
 int iprev_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
 void iprev_hook_log(const struct sa_msg *m, struct buf *b);
+/* iprev_hook_metrics - register senderauth_iprev_clients_total and the /iprev page (the
+ * hourly counters as JSON) on the metrics server; once, from main(). */
+void iprev_hook_metrics(void);
 
 /* bimi_hook.c - BIMI (bimi.enable, docs/bimi.md). bimi_hook_header notes BIMI-Selector
  * and the incoming BIMI-Location/BIMI-Indicator fields (every message, checked or not);

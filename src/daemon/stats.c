@@ -5,6 +5,7 @@
  * Threads: everything here is called from any libmilter thread or the metrics thread;
  * the counters are atomics inside src/metrics and this file keeps no other state except
  * the cache pointer, set once before the milter starts. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,11 +17,22 @@
 
 static struct dns *cache_for_scrape;
 
+#define NOVERRIDES 4
+static const char *const override_names[NOVERRIDES] = {"arc", "forwarder", "list_id",
+                                                       "allow_from"};
+static atomic_uint_fast64_t overrides[NOVERRIDES];
+static const struct metrics_family override_family = {
+    "senderauth_overrides_total",
+    "Messages whose DMARC disposition was overridden, by reason (arc: a trusted ARC sealer "
+    "saw DMARC pass; forwarder, list_id, allow_from: the local lists).",
+    "reason", override_names, NOVERRIDES, overrides};
+
 static enum dns_status count_query(struct dns *d, const char *name, uint16_t type,
                                    struct dns_answer **ans);
 static enum dns_status count_query_ttl(struct dns *d, const char *name, uint16_t type,
                                        struct dns_answer **ans, uint32_t *neg_ttl);
 static void count_free(struct dns *d);
+static void count_override(const struct sa_msg *m);
 static void collect(void);
 static void collect_history(void);
 
@@ -57,6 +69,28 @@ void stats_message(const struct sa_msg *m, const char *action)
         metrics_count_result(METRICS_DKIM, m->dkim[i].result);
     if (m->dmarc_ran)
         metrics_count_result(METRICS_DMARC, m->dmarc.result);
+    if (m->arc != NULL) /* a chain was checked */
+        metrics_count_result(METRICS_ARC, m->arc->result);
+    else if (m->conf->arc_enable && !m->arc_error) /* no ARC fields */
+        metrics_count_result(METRICS_ARC, AUTH_NONE);
+    if (m->iprev_ran)
+        metrics_count_result(METRICS_IPREV, m->iprev.result);
+    count_override(m);
+}
+
+/* count_override - senderauth_overrides_total: the local rule enforcement applied, or
+ * the trusted-sealer ARC override recorded in the A-R when enforcement did not look */
+static void count_override(const struct sa_msg *m)
+{
+    static const char *const rules[] = {"override-arc", "override-forwarder",
+                                        "override-list-id", "override-allow-from"};
+    const char *why = m->enf.override != NULL ? m->enf.override
+                      : m->arc_override != NULL ? "override-arc"
+                                                : NULL;
+
+    for (int i = 0; why != NULL && i < NOVERRIDES; i++)
+        if (strcmp(why, rules[i]) == 0)
+            atomic_fetch_add_explicit(&overrides[i], 1, memory_order_relaxed);
 }
 
 double stats_clock(void)
@@ -144,4 +178,6 @@ void stats_init(struct dns *cache)
 {
     cache_for_scrape = cache;
     metrics_set_collect(collect);
+    metrics_add_family(&override_family);
+    iprev_hook_metrics();
 }

@@ -20,7 +20,7 @@ void stats_eom_done(double t0);
  * out of memory. */
 struct dns *stats_dns_new(struct dns *upstream);
 /* stats_init - at each scrape, copy the shared DNS cache's hit count (cache may be
- * NULL: no cache). */
+ * NULL: no cache); register the override and iprev counter families and /iprev. */
 void stats_init(struct dns *cache);
 
 #endif

@@ -9,7 +9,7 @@
 #include "iprev/iprev_policy.h"
 #include "util/buf.h"
 
-static const char *const event_names[IPREV_NEVENTS] = {
+const char *const iprev_event_names[IPREV_NEVENTS] = {
     "seen", "exempt", "pass", "no_ptr", "fail", "temperror", "matched", "tagged", "tempfailed",
     "rejected"};
 
@@ -40,11 +40,6 @@ const char *iprev_action_name(enum iprev_action a)
     static const char *const names[] = {"none", "tag", "tempfail", "reject"};
 
     return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "none";
-}
-
-const char *iprev_event_name(enum iprev_event ev)
-{
-    return (unsigned)ev < IPREV_NEVENTS ? event_names[ev] : "";
 }
 
 void iprev_stats_init(struct iprev_stats *s)
@@ -110,7 +105,7 @@ int iprev_stats_json(struct iprev_stats *s, time_t now, struct buf *b)
     for (int r = 0; r < n && rc == 0; r++) {
         rc = buf_printf(b, "%s\n{\"start\":%lld", r ? "," : "", rows[r].start);
         for (int i = 0; i < IPREV_NEVENTS && rc == 0; i++)
-            rc = buf_printf(b, ",\"%s\":%llu", event_names[i], (unsigned long long)rows[r].n[i]);
+            rc = buf_printf(b, ",\"%s\":%llu", iprev_event_names[i], (unsigned long long)rows[r].n[i]);
         if (rc == 0)
             rc = buf_append_str(b, "}");
     }

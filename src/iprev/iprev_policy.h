@@ -31,6 +31,15 @@ struct iprev_policy {
     int temperror_tempfail; /* iprev=temperror under tempfail/reject: 1 = 4xx, 0 = accept */
 };
 
+/* One client's check and what has been counted for it (a member of the connection). */
+struct iprev_client {
+    int checked; /* res is valid */
+    int exempt;  /* trusted, authenticated or local: never acted on */
+    int counted; /* seen/exempt/result/matched/tagged counted */
+    int acted;   /* tempfailed/rejected counted and logged */
+    struct iprev_res res;
+};
+
 /* iprev_policy_match - 1 when r is a result the policy applies to: iprev=fail without a
  * PTR record, or (on_fail) any iprev=fail. temperror and permerror never match. */
 int iprev_policy_match(const struct iprev_res *r, const struct iprev_policy *p);
@@ -90,8 +99,8 @@ int iprev_stats_read(struct iprev_stats *s, time_t now, struct iprev_stats_row *
 /* iprev_stats_json - the same as JSON into b: {"bucket_seconds":3600,"hours":[{"start":T,
  * "seen":N,...},...]}. 0, or -1 when b is full. */
 int iprev_stats_json(struct iprev_stats *s, time_t now, struct buf *b);
-/* iprev_event_name - "seen", "exempt", "pass", "no_ptr", "fail", "temperror", "matched",
- * "tagged", "tempfailed", "rejected"; "" when out of range. */
-const char *iprev_event_name(enum iprev_event ev);
+/* The event names, index = enum iprev_event: "seen", "exempt", "pass", "no_ptr", "fail",
+ * "temperror", "matched", "tagged", "tempfailed", "rejected". */
+extern const char *const iprev_event_names[IPREV_NEVENTS];
 
 #endif

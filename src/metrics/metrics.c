@@ -5,6 +5,7 @@
  * HTTP thread only reads them. metrics_start/metrics_stop run in main(). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,11 +33,24 @@ static void (*_Atomic collect_fn)(void);
 static struct MHD_Daemon *httpd;
 static int bound_port;
 
+/* Registered families and pages: a slot is written under reg_lock, then published by
+ * the release store of the count; readers load the count (acquire) and take no lock. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct metrics_family *families[METRICS_MAX_FAMILIES];
+static atomic_int nfamilies;
+static struct {
+    const char *path, *type;
+    metrics_page_fn fn;
+} pages[METRICS_MAX_PAGES];
+static atomic_int npages;
+
 static const char *const method_names[METRICS_NMETHODS] = {"spf",   "spf_helo", "dkim",
                                                            "dmarc", "arc",      "iprev"};
 static const char *const action_names[] = {"accept", "reject", "quarantine", "tempfail", "split"};
 
 static void counter_line(struct buf *b, const char *name, const char *help, uint64_t v);
+static void render_families(struct buf *b);
+static int find_page(const char *url);
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *data,
                              size_t *data_len, void **state);
@@ -163,12 +177,74 @@ char *metrics_render(size_t *len)
     buf_printf(&b, "senderauth_eom_seconds_sum %.9f\nsenderauth_eom_seconds_count %llu\n",
                (double)atomic_load_explicit(&eom_sum_ns, memory_order_relaxed) / 1e9,
                (unsigned long long)cum);
+    render_families(&b);
     if (b.data == NULL) {
         buf_release(&b);
         return NULL;
     }
     *len = b.len;
     return b.data; /* the caller frees it */
+}
+
+/* render_families - the registered families, in registration order */
+static void render_families(struct buf *b)
+{
+    int n = atomic_load_explicit(&nfamilies, memory_order_acquire);
+
+    for (int i = 0; i < n; i++) {
+        const struct metrics_family *f = families[i];
+
+        buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
+        for (int v = 0; v < f->n; v++)
+            buf_printf(b, "%s{%s=\"%s\"} %llu\n", f->name, f->label, f->values[v],
+                       (unsigned long long)atomic_load_explicit(&f->counters[v],
+                                                                memory_order_relaxed));
+    }
+}
+
+/* metrics_add_family - see metrics.h */
+int metrics_add_family(const struct metrics_family *f)
+{
+    int n, rc = -1;
+
+    pthread_mutex_lock(&reg_lock);
+    n = atomic_load_explicit(&nfamilies, memory_order_relaxed);
+    if (n < METRICS_MAX_FAMILIES) {
+        families[n] = f;
+        atomic_store_explicit(&nfamilies, n + 1, memory_order_release);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return rc;
+}
+
+/* metrics_add_page - see metrics.h */
+int metrics_add_page(const char *path, const char *content_type, metrics_page_fn fn)
+{
+    int n, rc = -1;
+
+    pthread_mutex_lock(&reg_lock);
+    n = atomic_load_explicit(&npages, memory_order_relaxed);
+    if (n < METRICS_MAX_PAGES) {
+        pages[n].path = path;
+        pages[n].type = content_type;
+        pages[n].fn = fn;
+        atomic_store_explicit(&npages, n + 1, memory_order_release);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return rc;
+}
+
+/* find_page - the index of the registered page for url, or -1 */
+static int find_page(const char *url)
+{
+    int n = atomic_load_explicit(&npages, memory_order_acquire);
+
+    for (int i = 0; i < n; i++)
+        if (strcmp(url, pages[i].path) == 0)
+            return i;
+    return -1;
 }
 
 /* metrics_parse_listen - see metrics.h */
@@ -217,7 +293,7 @@ bad:
     return -1;
 }
 
-/* serve - GET /metrics; everything else 404 or 405 */
+/* serve - GET /metrics and the registered pages; everything else 404 or 405 */
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *data,
                              size_t *data_len, void **state)
@@ -228,13 +304,22 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     unsigned int code = MHD_HTTP_OK;
     char *text = NULL;
     size_t len = 0;
+    int page = -1;
+    const char *type = "text/plain; version=0.0.4; charset=utf-8";
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return MHD_NO; /* closes the connection */
-    if (strcmp(url, "/metrics") == 0 && (text = metrics_render(&len)) != NULL) {
+    if ((page = find_page(url)) >= 0) {
+        type = pages[page].type;
+        text = pages[page].fn(&len);
+    } else if (strcmp(url, "/metrics") == 0) {
+        text = metrics_render(&len);
+    }
+    if (text != NULL) {
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     } else {
-        code = strcmp(url, "/metrics") == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_NOT_FOUND;
+        code = page >= 0 || strcmp(url, "/metrics") == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                         : MHD_HTTP_NOT_FOUND;
         resp = MHD_create_response_from_buffer(sizeof(notfound) - 1, (void *)notfound,
                                                MHD_RESPMEM_PERSISTENT);
     }
@@ -243,8 +328,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type",
-                            code == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
-                                                : "text/plain; charset=utf-8");
+                            code == MHD_HTTP_OK ? type : "text/plain; charset=utf-8");
     ret = MHD_queue_response(conn, code, resp);
     MHD_destroy_response(resp);
     return ret;

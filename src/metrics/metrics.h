@@ -13,6 +13,7 @@
  *   senderauth_history_rows_total{result}          DMARC history rows written / dropped
  *   senderauth_history_queue_rows                  (gauge) rows waiting in the queue
  *   senderauth_eom_seconds                         histogram of end-of-message processing
+ * and after them the labelled families other modules register (metrics_add_family).
  *
  * Threads: every counter is one lock-free atomic, so metrics_count and friends may be
  * called from any thread at any time, also before metrics_start and after metrics_stop
@@ -21,6 +22,7 @@
 #ifndef SA_METRICS_H
 #define SA_METRICS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,5 +99,31 @@ int metrics_start(const char *listen);
 void metrics_stop(void);
 /* metrics_port - the bound port (useful with port 0), 0 when not serving. */
 int metrics_port(void);
+
+/* Labelled counter families and extra pages owned by other modules (registered once,
+ * from any thread, also while serving; never removed).
+ * A family is rendered after the fixed metrics at each scrape as
+ *   # HELP name help / # TYPE name counter / name{label="values[i]"} counters[i]
+ * Its strings and counters belong to the caller and must live as long as the process
+ * (static data); the caller updates the counters with relaxed atomic adds. */
+struct metrics_family {
+    const char *name;
+    const char *help;
+    const char *label;
+    const char *const *values;
+    int n;
+    atomic_uint_fast64_t *counters;
+};
+#define METRICS_MAX_FAMILIES 8
+#define METRICS_MAX_PAGES 4
+/* metrics_add_family - expose f (not copied). 0, or -1 when METRICS_MAX_FAMILIES are in
+ * use. */
+int metrics_add_family(const struct metrics_family *f);
+/* A page renderer: the body, malloc'd (the server frees it), *len its length; NULL on
+ * failure (500). Called in the HTTP thread. */
+typedef char *(*metrics_page_fn)(size_t *len);
+/* metrics_add_page - serve GET path (e.g. "/iprev", a string that lives as long as the
+ * process) with fn and this Content-Type. 0, or -1 when METRICS_MAX_PAGES are in use. */
+int metrics_add_page(const char *path, const char *content_type, metrics_page_fn fn);
 
 #endif

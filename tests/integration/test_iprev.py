@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """test_iprev.py - iprev (RFC 8601 3) through a real senderauthd and a real NSD: iprev=pass,
 fail (no PTR; PTR not leading back) and temperror (SERVFAIL) in the A-R with policy.iprev,
-iprev.policy tag (X-Senderauth-Iprev: fail added only for iprev=fail) and measure (logged,
-nothing added), trusted clients not checked, iprev.enable = false writes nothing.
+iprev.policy tag with policy_on fail (X-Senderauth-Iprev: fail added only for iprev=fail) and
+measure (logged as matched, nothing added), trusted clients not checked, iprev.enable = false writes nothing.
 Prints one line per check, then `iprev: N passed, M failed`."""
 import os
 import re
@@ -61,7 +61,8 @@ def main():
     with Nsd(RECS, servfail=SERVFAIL) as ns:
         try:
             tag = Senderauthd(ns.port, conf={"trusted_networks": ["198.51.100.200/32"],
-                                             "iprev": {"enable": True, "policy": "tag"}})
+                                             "iprev": {"enable": True, "policy": "tag",
+                                                       "policy_on": "fail"}})
             measure = Senderauthd(ns.port, conf={"iprev": {"enable": True,
                                                            "policy": "measure"}})
             off = Senderauthd(ns.port, conf={})
@@ -82,7 +83,7 @@ def main():
                  False, ["iprev=pass"], []),
                 (tag, "198.51.100.200", [], False, ["skip=trusted"], ["iprev="]),
                 (measure, "203.0.113.5", ["iprev=fail"], False,
-                 ["iprev=fail:no_ptr", "iprev_policy=would_tag"], []),
+                 ["iprev=fail:no_ptr", "iprev_policy=matched"], []),
                 (off, "203.0.113.5", [], False, [], ["iprev="]),
             ]
             for d, ip, ar_has, tagged, log_has, ar_lacks in cases:
