@@ -205,6 +205,13 @@ def main():
                                capture_output=True, text=True)
             check("ctl init", p.returncode, 0)
             rows = synth(rng, 6000)
+            for i, r in enumerate(rows):  # measure mode: enforce would have acted
+                if i % 7 == 0 and r["action"] == "accept" and r["disposition"] == "none":
+                    r["would"] = "reject" if i % 2 else "quarantine"
+            for u, on in (("taro@example.jp", "on"), ("jiro@example.jp", "off"),
+                          ("hanako@example.net", "on")):
+                subprocess.run([os.path.join(BUILD, "senderauthctl"), "-c", conf, "user", "set",
+                                u, on, "--channel", "test"], capture_output=True)
             con = sqlite3.connect(db)
             con.executemany("INSERT INTO dmarc_history (%s) VALUES (%s)" % (
                 ",".join(COLS), ",".join("?" * len(COLS))),
@@ -250,9 +257,26 @@ def main():
             check("summary line", "written=%d" % len(want) in so and "rows=%d" % total in so, True)
 
             # ---- mail through the fake sendmail ----
-            rc, so, se = tool(conf, "run", "--from", str(DAY), "--to", str(DAY + 86400))
+            prom = os.path.join(work, "report.prom")
+            rc, so, se = tool(conf, "run", "--from", str(DAY), "--to", str(DAY + 86400),
+                              "--metrics", prom)
             check("run exit (d04 fails)", rc, 1)
             lines = so.splitlines()
+            summ = dict(kv.split("=") for kv in lines[-1].split()[1:])
+            prom_v = {}
+            for ln in open(prom).read().splitlines() if os.path.exists(prom) else []:
+                if ln and not ln.startswith("#"):
+                    k, v = ln.rsplit(" ", 1)
+                    prom_v[k] = int(v)
+            check("metrics file = summary", [prom_v.get(k) for k in (
+                "senderauth_report_domains", "senderauth_report_rows",
+                'senderauth_report_destinations{status="sent"}',
+                'senderauth_report_destinations{status="failed"}',
+                'senderauth_report_destinations{status="skipped"}',
+                "senderauth_report_last_run_status", "senderauth_report_interval_end_seconds")],
+                [int(summ["domains"]), int(summ["rows"]), int(summ["sent"]), int(summ["failed"]),
+                 int(summ["skipped"]), 1, DAY + 86400])
+            check("no metrics temp file left", os.path.exists(prom + ".tmp"), False)
 
             def status(dom, dest):
                 for ln in lines:
@@ -335,6 +359,18 @@ def main():
             check("stats recipients", (csv.get(("recipients", "consenting")),
                                        csv.get(("recipients", "total"))),
                   (sum(r["rcpt_consent"] for r in inday), sum(r["rcpt_total"] for r in inday)))
+            for act in ("accept", "quarantine", "reject", "tempfail"):
+                check("stats would " + act, csv.get(("would", act), 0),
+                      sum(1 for r in inday if r["would"] == act))
+            check("stats measure mode differs from action",
+                  csv.get(("would", "reject"), 0) > csv.get(("action", "reject"), 0), True)
+            for reason in ("trusted_forwarder", "mailing_list", "policy_test_mode"):
+                check("stats override " + reason, csv.get(("override", reason), 0),
+                      sum(1 for r in inday if r["reason"] == reason))
+            check("stats consent uptake", [csv.get(k) for k in (
+                ("consent_on", "example.jp"), ("consent_users", "example.jp"),
+                ("consent_on", "example.net"), ("consent_users", "example.net"))],
+                [1, 2, 1, 1])
             check("stats: no reports sent during the day itself", csv.get(("reports", "sent")),
                   None)
             now = int(time.time())

@@ -1,10 +1,13 @@
 /* senderauth-report.c - DMARC aggregate reports and operator statistics from the history
  * that senderauthd records (docs/reports.md):
  *   senderauth-report [-c FILE] run [--from DATE] [--to DATE] [--xml-only DIR] [--dry-run]
+ *                                   [--metrics FILE]
  *   senderauth-report [-c FILE] stats --from DATE --to DATE [--format csv|json]
  * DATE is YYYY-MM-DD (UTC; as --to it includes that whole day), YYYY-MM-DDTHH:MM:SSZ or
  * seconds since the epoch (as --to: exclusive). run defaults to the previous UTC day.
  * Exit: 0 done, 1 some report failed, 2 usage or configuration, 3 store error.
+ * --metrics FILE: the run's figures in the Prometheus text format, replaced atomically
+ * (for node_exporter's textfile collector).
  * Owns the command line, the run summary and the statistics output; not the reports
  * (src/report) nor the SQL (src/store).
  * Threads: one. */
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 #include "dmarc/dmarc.h"
@@ -52,12 +56,14 @@ static int cmd_stats(struct sa_conf *conf, int argc, char **argv);
 static int add_stat(const char *key, long long n, void *arg);
 static int count_user(const struct store_row *row, void *arg);
 static void put_json_string(const char *s);
+static int write_metrics(const char *path, const struct report_run *r,
+                         const struct report_summary *sum, long long purged, int status);
 
 static void usage(void)
 {
     fprintf(stderr,
             "usage: senderauth-report [-c FILE] run [--from DATE] [--to DATE] [--xml-only DIR] "
-            "[--dry-run]\n"
+            "[--dry-run] [--metrics FILE]\n"
             "       senderauth-report [-c FILE] stats --from DATE --to DATE [--format csv|json]\n"
             "  DATE: YYYY-MM-DD (UTC, --to includes the day), YYYY-MM-DDTHH:MM:SSZ or epoch "
             "seconds\n");
@@ -113,6 +119,7 @@ static int cmd_run(struct sa_conf *conf, int argc, char **argv)
     char err[512];
     long long now = (long long)time(NULL), purged = 0;
     int have_from = 0, have_to = 0, status;
+    const char *metrics = NULL;
 
     memset(&r, 0, sizeof(r));
     r.conf = conf;
@@ -133,6 +140,8 @@ static int cmd_run(struct sa_conf *conf, int argc, char **argv)
             r.xml_only_dir = argv[++i];
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             r.dry_run = 1;
+        } else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) {
+            metrics = argv[++i];
         } else {
             usage();
         }
@@ -181,10 +190,60 @@ static int cmd_run(struct sa_conf *conf, int argc, char **argv)
            "skipped=%ld written=%ld purged=%lld\n",
            r.from, r.to, sum.domains, sum.rows, sum.records, sum.sent, sum.failed, sum.skipped,
            sum.written, purged);
+    if (metrics != NULL && write_metrics(metrics, &r, &sum, purged, status) < 0) {
+        fprintf(stderr, "senderauth-report: %s: cannot write the metrics\n", metrics);
+        if (status == 0)
+            status = 1;
+    }
     orgdomain_free(org);
     dns_free(r.dns);
     store_history_close(r.st);
     return status;
+}
+
+/* write_metrics - the run's figures as Prometheus text (gauges of the last run) into
+ * path, through path.tmp and rename(2) so a collector never reads half a file; 0 or -1 */
+static int write_metrics(const char *path, const struct report_run *r,
+                         const struct report_summary *sum, long long purged, int status)
+{
+    static const char *const dest[] = {"sent", "failed", "skipped", "written"};
+    const long n[] = {sum->sent, sum->failed, sum->skipped, sum->written};
+    char tmp[4096];
+    FILE *fp;
+    int bad;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp) ||
+        (fp = fopen(tmp, "w")) == NULL)
+        return -1;
+    fprintf(fp,
+            "# HELP senderauth_report_last_run_timestamp_seconds When senderauth-report last "
+            "ran.\n# TYPE senderauth_report_last_run_timestamp_seconds gauge\n"
+            "senderauth_report_last_run_timestamp_seconds %lld\n"
+            "# HELP senderauth_report_last_run_status Exit status of that run (0 done, 1 some "
+            "report failed, 3 store error).\n# TYPE senderauth_report_last_run_status gauge\n"
+            "senderauth_report_last_run_status %d\n"
+            "# HELP senderauth_report_interval_end_seconds End of the interval it reported.\n"
+            "# TYPE senderauth_report_interval_end_seconds gauge\n"
+            "senderauth_report_interval_end_seconds %lld\n"
+            "# HELP senderauth_report_domains Domains reported in that run.\n"
+            "# TYPE senderauth_report_domains gauge\nsenderauth_report_domains %ld\n"
+            "# HELP senderauth_report_rows History rows in those reports.\n"
+            "# TYPE senderauth_report_rows gauge\nsenderauth_report_rows %lld\n"
+            "# HELP senderauth_report_records Report records written.\n"
+            "# TYPE senderauth_report_records gauge\nsenderauth_report_records %ld\n"
+            "# HELP senderauth_report_purged_rows History rows deleted (retention).\n"
+            "# TYPE senderauth_report_purged_rows gauge\nsenderauth_report_purged_rows %lld\n"
+            "# HELP senderauth_report_destinations Report destinations by outcome.\n"
+            "# TYPE senderauth_report_destinations gauge\n",
+            r->now, status, r->to, sum->domains, sum->rows, sum->records, purged);
+    for (size_t i = 0; i < sizeof(dest) / sizeof(dest[0]); i++)
+        fprintf(fp, "senderauth_report_destinations{status=\"%s\"} %ld\n", dest[i], n[i]);
+    bad = ferror(fp);
+    if (fclose(fp) != 0 || bad || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 /* add_stat - one (section, key, count) */
