@@ -4,7 +4,8 @@
 #    source of truth: after adding a key, regenerate it with
 #    "$SA_BUILD/conf-gen man > docs/man/senderauth.conf.5");
 #  - every page formats without a groff/man warning;
-#  - every option in senderauthd's and senderauthctl's usage text is in its page.
+#  - every option in senderauthd's and senderauthctl's usage text is in its page;
+#  - every option and command of senderauth-report's usage text is in its page.
 set -u
 SA_SRC=${SA_SRC:-.}
 SA_BUILD=${SA_BUILD:-$SA_SRC/build}
@@ -12,7 +13,7 @@ pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -30 | sed 's/^/  /'; fail=$((fail + 1)); }
 
-for tool in conf-gen senderauthd senderauthctl; do
+for tool in conf-gen senderauthd senderauthctl senderauth-report; do
     [ -x "$SA_BUILD/$tool" ] || { echo "FAIL no $SA_BUILD/$tool (build it first)"; exit 1; }
 done
 command -v man >/dev/null || { echo "skip: no man (apt-get install man-db)"; exit 0; }
@@ -47,6 +48,16 @@ for c in $("$SA_BUILD/senderauthctl" -h 2>&1 | sed -n '/^Commands:/,/^$/p' | awk
 done
 if [ -z "$missing" ]; then ok "senderauthctl.8 documents every command"; else
     bad "senderauthctl.8 misses commands:$missing"; fi
+
+# senderauth-report's usage names its options inside the synopsis lines.
+page="$SA_SRC/docs/man/senderauth-report.8"
+missing=""
+for o in $("$SA_BUILD/senderauth-report" 2>&1 | grep -oE '[[ ]-{1,2}[a-z][a-z-]*' | tr -d '[ ' | sort -u); do
+    grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$page" || missing="$missing $o"
+done
+for c in run stats; do grep -q "^\.B $c\$" "$page" || missing="$missing $c"; done
+if [ -z "$missing" ]; then ok "senderauth-report.8 documents every option and command"; else
+    bad "senderauth-report.8 misses:$missing"; fi
 
 echo "manpages: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
