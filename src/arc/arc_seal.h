@@ -41,8 +41,9 @@ struct arc_seal_in {
     enum auth_res chain; /* the verifier's result: AUTH_NONE, AUTH_PASS or AUTH_FAIL */
     const char *ar;      /* the AAR payload: "authserv-id; method=result ..." (our A-R) */
     long long now;       /* t= */
-    const char *fold;    /* line break + WSP written between tags ("\n\t" for libmilter,
-                          * "\r\n\t" for a file); NULL = a single space, no folding */
+    const char *fold;    /* line break + WSP written between tags: "\n " for libmilter,
+                          * "\r\n " for a file (a space, not a tab: python3-dkim looks
+                          * for " i=N;"); NULL = a single space, no folding */
 };
 
 struct arc_seal_out {

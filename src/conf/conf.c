@@ -426,6 +426,8 @@ static int finish(struct sa_conf *c, config_t *cf, const struct conf_src *src,
                          "policy.reject_as_quarantine is false or policy.on_temperror is "
                          "\"tempfail\" (docs/enforcement.md)");
     }
+    if (conf_seal_load(c, cf, src, errs) < 0)
+        return -1;
     if (c->psl_path != NULL && stat(c->psl_path, &st) != 0) {
         s = config_lookup(cf, "psl.path");
         conf_err_add(errs, 1, conf_setting_loc(s, src), "psl.path",

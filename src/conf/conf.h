@@ -173,6 +173,12 @@ struct sa_conf {
     /* arc.* and iprev.* (docs/forwarding.md) */
     int arc_enable;
     char *arc_trusted_sealers; /* ARC-Seal d= domains, spaces or commas; "" = none */
+    int arc_seal_enable;       /* add our ARC set (docs/forwarding.md, sealing) */
+    char *arc_seal_domain;     /* d= of our ARC sets */
+    char *arc_seal_selector;   /* s= */
+    char *arc_seal_key_file;   /* PEM private key, RSA (1024+ bits) or Ed25519 */
+    char *arc_seal_headers;    /* ARC-Message-Signature h= candidates, ':'-separated */
+    struct evp_pkey_st *arc_seal_key; /* read from arc_seal_key_file at load (conf_seal.c) */
     int iprev_enable;
     enum conf_iprev_policy iprev_policy;
     enum conf_iprev_on iprev_policy_on;

@@ -29,6 +29,8 @@ static int check_token(const char *s, char *why, size_t whylen);
 static int check_text(const char *s, char *why, size_t whylen);
 static int check_email(const char *s, char *why, size_t whylen);
 static int check_listen(const char *s, char *why, size_t whylen);
+static int check_opt_domain(const char *s, char *why, size_t whylen);
+static int check_seal_headers(const char *s, char *why, size_t whylen);
 static int check_reply(const char *s, char klass, char *why, size_t whylen);
 static int check_reply_4xx(const char *s, char *why, size_t whylen);
 static int check_reply_5xx(const char *s, char *why, size_t whylen);
@@ -139,6 +141,28 @@ const struct conf_key conf_keys[] = {
      "ARC sealers (ARC-Seal d= domains, exact match) whose ARC-Authentication-Results are "
      "believed, separated by spaces or commas: when DMARC fails, the chain passes and such a "
      "sealer saw dmarc=pass, the DMARC policy is not enforced (reason arc)."},
+    {"arc.seal_enable", CONF_T_BOOL, "false", 0, 1, F(arc_seal_enable), NULL, NULL,
+     "Add our own ARC set (RFC 8617 5.1: ARC-Authentication-Results = our A-R, "
+     "ARC-Message-Signature, ARC-Seal with the verified chain status) to every checked "
+     "message, so that the next hop can trust what we saw; needs arc.enable and the three "
+     "keys below (docs/forwarding.md)."},
+    {"arc.seal_domain", CONF_T_STRING, "\"\"", 0, 253, F(arc_seal_domain), NULL,
+     check_opt_domain, "Signing domain (d=) of our ARC sets, e.g. \"mx.isp.example\"."},
+    {"arc.seal_selector", CONF_T_STRING, "\"\"", 0, 63, F(arc_seal_selector), NULL,
+     check_opt_domain,
+     "Selector (s=): the public key is published as TXT at "
+     "<selector>._domainkey.<domain> (v=DKIM1; k=rsa or k=ed25519; p=...)."},
+    {"arc.seal_key_file", CONF_T_STRING, "\"\"", 0, 4095, F(arc_seal_key_file), NULL,
+     check_opt_abs_path,
+     "PEM private key (RSA of at least 1024 bits, 2048 recommended, or Ed25519); read at "
+     "start and at each reload, so it must be readable by milter.user."},
+    {"arc.seal_headers", CONF_T_STRING,
+     "\"from:to:cc:subject:date:message-id:reply-to:in-reply-to:references:mime-version:"
+     "content-type:content-transfer-encoding:dkim-signature\"",
+     1, 1023, F(arc_seal_headers), NULL, check_seal_headers,
+     "Header fields signed by our ARC-Message-Signature (h=), names separated by ':'; each "
+     "one present is signed (up to 16 of a name). Fields senderauthd adds or removes "
+     "(Authentication-Results, ARC-*, Received-SPF, X-Senderauth-*, BIMI-*) cannot be named."},
     {"iprev.enable", CONF_T_BOOL, "false", 0, 1, F(iprev_enable), NULL, NULL,
      "Check that the client address has a PTR name leading back to it (RFC 8601 iprev) and "
      "report iprev= in Authentication-Results."},
@@ -511,6 +535,64 @@ static int check_template(const char *s, char *why, size_t whylen)
                 return -1;
             }
             p++;
+        }
+    }
+    return 0;
+}
+
+/* check_opt_domain - empty, or a host name: LDH labels of 1..63, at most 253 in all */
+static int check_opt_domain(const char *s, char *why, size_t whylen)
+{
+    size_t label = 0;
+
+    for (const char *p = s; *p; p++) {
+        if (*p == '.' && label > 0) {
+            label = 0;
+            continue;
+        }
+        if (!(isalnum((unsigned char)*p) || *p == '-') || ++label > 63) {
+            snprintf(why, whylen, "\"%s\" must be a domain name like mx.isp.example", s);
+            return -1;
+        }
+    }
+    if (*s != '\0' && label == 0) {
+        snprintf(why, whylen, "\"%s\" must be a domain name like mx.isp.example", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* check_seal_headers - field names separated by ':', none that senderauthd itself adds or
+ * removes at end of message (they would change after signing) */
+static int check_seal_headers(const char *s, char *why, size_t whylen)
+{
+    static const char *const ours[] = {"authentication-results", "received-spf", "arc-",
+                                       "x-senderauth-", "bimi-", NULL};
+    char name[128];
+
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ":");
+
+        if (n == 0 || n >= sizeof(name)) {
+            snprintf(why, whylen, "must be header field names separated by ':'");
+            return -1;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (check_header_name(name, why, whylen) < 0)
+            return -1;
+        for (int k = 0; ours[k]; k++) {
+            size_t ol = strlen(ours[k]);
+            if (ours[k][ol - 1] == '-' ? strncasecmp(name, ours[k], ol) == 0
+                                       : strcasecmp(name, ours[k]) == 0) {
+                snprintf(why, whylen, "%s: senderauthd changes this field after signing", name);
+                return -1;
+            }
+        }
+        p += n;
+        if (*p == ':' && *++p == '\0') {
+            snprintf(why, whylen, "must not end with ':'");
+            return -1;
         }
     }
     return 0;

@@ -80,6 +80,13 @@ int conf_syntax_error(config_t *cf, const struct conf_src *src, struct conf_erro
  * (libconfig 1.5 wraps out-of-range literals silently), else 1. */
 int conf_int_literal_ok(const config_setting_t *s, struct conf_loc l, long long v);
 
+/* conf_seal_load - arc.seal_*: the keys that must be set together, and the private key
+ * file read into c->arc_seal_key (conf_seal.c). 0, or -1 with the errors added. */
+int conf_seal_load(struct sa_conf *c, config_t *cf, const struct conf_src *src,
+                   struct conf_errors *errs);
+/* conf_seal_free - free c->arc_seal_key (conf_free). */
+void conf_seal_free(struct sa_conf *c);
+
 /* conf_cidr_list_match - 1 when the family/address bytes fall in one of the list. */
 int conf_cidr_list_match(const struct conf_cidr_list *l, int family, const uint8_t *addr);
 

@@ -27,6 +27,7 @@ struct sa_conf *conf_free(struct sa_conf *c)
         else if (conf_keys[i].type == CONF_T_CIDRLIST)
             free(((struct conf_cidr_list *)(void *)field)->v);
     }
+    conf_seal_free(c);
     free(c->source);
     free(c);
     return NULL;

@@ -4,6 +4,7 @@
  * Owns those decisions; not the evaluation (msg.c) nor the header syntax (src/out).
  * Threads: works on one message, called from its libmilter thread. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/badge.h"
@@ -18,7 +19,6 @@
 
 #define LOG_LINE_MAX 2048
 
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
 static void log_word(struct buf *b, const char *key, const char *val);
 
 /* act_build_ar - see msg.h */
@@ -182,14 +182,21 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
     buf_release(&b);
 }
 
-/* insert_field - add name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no
- * space after the colon, so we do */
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
+/* act_insert_field - see msg.h: with SMFIP_HDR_LEADSPC the MTA adds no space after the
+ * colon, so we do */
+int act_insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
-    char v[AR_MAX_HEADER + 2];
+    char small[AR_MAX_HEADER + 2], *v = small;
+    size_t n = strlen(value) + 2;
+    int rc;
 
-    snprintf(v, sizeof(v), "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
-    return smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+    if (n > sizeof(small) && (v = malloc(n)) == NULL)
+        return -1;
+    snprintf(v, n, "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
+    rc = smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+    if (v != small)
+        free(v);
+    return rc;
 }
 
 /* act_eom - see msg.h */
@@ -231,12 +238,12 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     }
     act_build_ar(m, &h, comment, sizeof(comment));
     if (ar_format_header(&h, "\n\t", value, sizeof(value)) < 0 ||
-        insert_field(ctx, c, AR_HEADER_NAME, value) < 0) {
+        act_insert_field(ctx, c, AR_HEADER_NAME, value) < 0) {
         log_warn("%s: cannot add Authentication-Results", m->qid);
         fail = 1;
     }
     if (m->conf->spf_received_spf_header && act_received_spf(m, c, value, sizeof(value)) >= 0 &&
-        insert_field(ctx, c, RECEIVED_SPF_NAME, value) < 0) {
+        act_insert_field(ctx, c, RECEIVED_SPF_NAME, value) < 0) {
         log_warn("%s: cannot add Received-SPF", m->qid);
         fail = 1;
     }
@@ -247,6 +254,8 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     if (bimi_hook_apply(ctx, c, m) < 0) /* BIMI-Location, BIMI-Indicator */
         fail = 1;
     if (enforce_apply(ctx, c, m) < 0) /* quarantine mark, inbound copies removed */
+        fail = 1;
+    if (!fail && arc_hook_seal(ctx, c, m) < 0) /* our ARC set, after every other change */
         fail = 1;
     if (fail && m->conf->on_error == CONF_ON_ERROR_TEMPFAIL) {
         act_log(m, c, "tempfail");

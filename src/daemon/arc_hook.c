@@ -8,20 +8,49 @@
  * "arc" -- provided every newer hop is also trusted, or the hop's ARC-Message-Signature
  * still verifies (the message is unchanged since that hop). The AAR of an untrusted sealer
  * is never read as evidence.
- * Owns m->arc_v, m->arc, m->arc_hop and m->arc_override; not the enforcement (enforce.c
- * reads m->arc_override) nor the A-R syntax (src/out).
- * Threads: one message, its libmilter thread. */
+ * Sealing (arc.seal_enable, docs/forwarding.md): the header fields and body also go to
+ * arc_seal; at the very end of act_eom, after every other change to the message, our set
+ * (AAR = the A-R we add) is written with the chain status found here and inserted at the
+ * top. No set when the status could not be found out (DNS or internal error), after a
+ * newest cv=fail, or past i=50 (arc_seal.c).
+ * Owns m->arc_v, m->arc, m->arc_hop, m->arc_override, m->arc_s and m->arc_sealed; not the
+ * enforcement (enforce.c reads m->arc_override) nor the A-R syntax (src/out).
+ * Threads: one message, its libmilter thread; the sealing key is the conf's, read-only. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "arc/arc_seal.h"
 #include "daemon/msg.h"
 #include "out/ar_format.h"
 #include "util/log.h"
 
+#define SEAL_NOT_UNKNOWN "chain status unknown"
+
 static int sealer_trusted(const char *list, const char *d);
 static int find_trusted_hop(const struct sa_msg *m);
+static void seal_header(struct sa_msg *m, const char *name, const char *value);
+static void seal_log(const struct sa_msg *m, struct buf *b);
+
+/* seal_header - the sealer starts at the first header field (arc.seal_enable) */
+static void seal_header(struct sa_msg *m, const char *name, const char *value)
+{
+    if (!m->conf->arc_seal_enable || m->conf->arc_seal_key == NULL)
+        return;
+    if (m->arc_sealed == NULL) {
+        struct arc_seal_conf sc = {m->conf->arc_seal_key, m->conf->arc_seal_domain,
+                                   m->conf->arc_seal_selector, m->conf->arc_seal_headers};
+        if ((m->arc_sealed = pool_alloc(m->pool, sizeof(*m->arc_sealed))) == NULL)
+            return;
+        if ((m->arc_s = arc_seal_new(&sc)) == NULL) {
+            log_warn("%s: arc: cannot start sealing", m->qid);
+            sa_strlcpy(m->arc_sealed->reason, ARC_SEAL_NOT_INTERNAL, sizeof(m->arc_sealed->reason));
+        }
+    }
+    if (m->arc_s != NULL)
+        arc_seal_header(m->arc_s, name, value);
+}
 
 /* arc_hook_header - see msg.h: the evaluator starts at the first field */
 void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name, const char *value)
@@ -39,6 +68,7 @@ void arc_hook_header(struct sa_msg *m, const struct sa_conn *c, const char *name
         arc_eval_set_leadspace(m->arc_v, (c->proto & SMFIP_HDR_LEADSPC) != 0);
     }
     arc_eval_header(m->arc_v, name, value);
+    seal_header(m, name, value);
 }
 
 /* arc_hook_eoh - see msg.h */
@@ -57,6 +87,8 @@ void arc_hook_body(struct sa_msg *m, const unsigned char *p, size_t n)
 {
     if (m->arc_v != NULL)
         arc_eval_body(m->arc_v, p, n);
+    if (m->arc_s != NULL)
+        arc_seal_body(m->arc_s, p, n);
 }
 
 /* sealer_trusted - d is one of the words of list (spaces or commas), case-insensitive */
@@ -171,9 +203,11 @@ void arc_hook_ar(const struct sa_msg *m, struct ar_header *h)
         ar_resinfo_prop(ri, "smtp.remote-ip", r->set[m->arc_ip_hop].aar_remote_ip);
 }
 
-/* arc_hook_log - see msg.h: " arc=RESULT[:sets=N][:oldest-pass=N][:override=arc:SEALER]" */
+/* arc_hook_log - see msg.h: " arc=RESULT[:sets=N][:oldest-pass=N][:override=arc:SEALER]",
+ * then our seal (seal_log) */
 void arc_hook_log(const struct sa_msg *m, struct buf *b)
 {
+    seal_log(m, b);
     if (m->arc == NULL)
         return;
     buf_printf(b, " arc=%s", auth_res_name(m->arc->result));
@@ -185,9 +219,67 @@ void arc_hook_log(const struct sa_msg *m, struct buf *b)
         buf_printf(b, ":override=%s:%s", m->arc_override, m->arc->set[m->arc_hop].sealer);
 }
 
+/* seal_log - " arc_seal=N:CV" (our set was added) or " arc_seal=none" (not added) */
+static void seal_log(const struct sa_msg *m, struct buf *b)
+{
+    const struct arc_seal_out *o = m->arc_sealed;
+
+    if (o != NULL && o->sealed)
+        buf_printf(b, " arc_seal=%d:%s", o->instance, o->cv);
+    else if (o != NULL && o->reason[0] != '\0')
+        buf_printf(b, " arc_seal=none");
+}
+
+/* arc_hook_seal - see msg.h */
+int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+{
+    struct arc_seal_out *out = m->arc_sealed;
+    struct arc_seal_in in;
+    struct ar_header h;
+    char comment[160], ar[AR_MAX_HEADER + 1];
+
+    if (m->arc_s == NULL || m->skip != NULL)
+        return 0;
+    /* A chain we could not check is not sealed: cv=fail would break a good one for good. */
+    if (m->arc_error || (m->arc != NULL && (m->arc->dns_temp || m->arc->result == AUTH_TEMPERROR ||
+                                            strcmp(m->arc->reason, ARC_REASON_INTERNAL) == 0))) {
+        sa_strlcpy(out->reason, SEAL_NOT_UNKNOWN, sizeof(out->reason));
+        log_info("%s: arc: not sealed: %s", m->qid, out->reason);
+        return 0;
+    }
+    act_build_ar(m, &h, comment, sizeof(comment)); /* the A-R act_eom inserted */
+    if (ar_format_header(&h, "\n\t", ar, sizeof(ar)) < 0) {
+        log_warn("%s: arc: cannot format the ARC-Authentication-Results", m->qid);
+        return -1;
+    }
+    in.chain = m->arc != NULL ? m->arc->result : AUTH_NONE;
+    in.ar = ar;
+    in.now = (long long)time(NULL);
+    in.fold = "\n "; /* LF + space: python3-dkim finds a set by " i=N;" */
+    if (arc_seal_finish(m->arc_s, &in, out) < 0) {
+        log_warn("%s: arc: cannot seal: %s", m->qid, out->reason);
+        return -1;
+    }
+    if (!out->sealed) {
+        log_info("%s: arc: not sealed: %s", m->qid, out->reason);
+        return 0;
+    }
+    /* Each goes on top: ARC-Seal ends up first, then the AMS, then the AAR. */
+    if (act_insert_field(ctx, c, "ARC-Authentication-Results", out->aar) < 0 ||
+        act_insert_field(ctx, c, "ARC-Message-Signature", out->ams) < 0 ||
+        act_insert_field(ctx, c, "ARC-Seal", out->as) < 0) {
+        log_warn("%s: arc: cannot add the ARC set", m->qid);
+        out->sealed = 0;
+        return -1;
+    }
+    return 0;
+}
+
 /* arc_hook_free - see msg.h */
 void arc_hook_free(struct sa_msg *m)
 {
     arc_eval_free(m->arc_v);
     m->arc_v = NULL;
+    arc_seal_free(m->arc_s);
+    m->arc_s = NULL;
 }

@@ -112,6 +112,8 @@ struct sa_msg {
     char arc_oldest[4];       /* header.oldest-pass as text */
     char arc_comment[128];    /* the arc= comment in the A-R */
     const char *arc_override; /* "arc": DMARC failed, a trusted sealer saw it pass (enforce.c) */
+    struct arc_seal *arc_s;   /* arc.seal_enable: our ARC set in the making, from the first header */
+    struct arc_seal_out *arc_sealed; /* pool; what arc_hook_seal did (for the log line) */
     int iprev_ran;
     struct iprev_res iprev;
 
@@ -158,6 +160,10 @@ struct buf;
 /* arc_hook_ar - add arc= to h when the message had ARC fields (strings borrowed from m). */
 void arc_hook_ar(const struct sa_msg *m, struct ar_header *h);
 void arc_hook_log(const struct sa_msg *m, struct buf *b);
+/* arc_hook_seal - arc.seal_enable: add our ARC set (the A-R of act_build_ar as its AAR) at
+ * the top; called by act_eom after every other change. 0 (also when no set is due), -1
+ * when the set could not be made or added. */
+int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
 void arc_hook_free(struct sa_msg *m);
 
 /* iprev_hook.c - iprev (iprev.enable, or any iprev.policy but off), once per connection:
@@ -212,6 +218,9 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
 int act_tempfail_wanted(const struct sa_msg *m);
 /* act_log - the one summary line for m, Postfix style. */
 void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action);
+/* act_insert_field - insert "name: value" at the top of the header (any length; with
+ * SMFIP_HDR_LEADSPC the space after the colon is ours to add). 0 or -1. */
+int act_insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
 /* act_received_spf - Received-SPF value (RFC 7208 9.1) into out; -1 when none applies. */
 int act_received_spf(const struct sa_msg *m, const struct sa_conn *c, char *out, size_t outlen);
 

@@ -6,7 +6,7 @@
  * The AAR payload is what the suite's README prescribes ("AR consolidation"): every
  * Authentication-Results field of AUTHSERV-ID in message order, each result once, as
  * "AUTHSERV-ID; result; result ...". (senderauthd puts its own A-R there instead.)
- * Prints the three fields "Name: value" (folded with LF + tab) separated by an empty
+ * Prints the three fields "Name: value" (folded with LF + space) separated by an empty
  * line, ARC-Authentication-Results first, or nothing when no set is to be added (the
  * reason then goes to stderr). Exit 0, or 2 on a usage, file or key error.
  * Threads: single-threaded. */
@@ -166,7 +166,7 @@ int main(int argc, char **argv)
     arc_eval_finish(f.v, r);
     in.chain = r->result;
     in.ar = f.aar.data;
-    in.fold = "\n\t";
+    in.fold = "\n ";
     if (arc_seal_finish(f.s, &in, &out) == 0 && out.sealed)
         printf("ARC-Authentication-Results: %s\n\nARC-Message-Signature: %s\n\nARC-Seal: %s\n",
                out.aar, out.ams, out.as);
