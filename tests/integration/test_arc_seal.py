@@ -13,12 +13,16 @@ driver) and an independent one (python3-dkim's arc_verify, asking the same NSD).
 - that message again (newest seal cv=fail): no set is added (never add to a failed chain);
 - an Ed25519 key: i=1 verifies with ours (python3-dkim 1.1.4 knows no ed25519-sha256 in
   ARC: it must refuse the algorithm, nothing else);
+- key rotation: a new selector and key file, then SIGHUP: the next set has the new s=
+  and verifies with both; a reload whose key file is missing is refused and sealing
+  goes on with the key in force;
 - senderauthd -t with a key file that does not exist, or an RSA key of 512 bits: the
   error names the file, line and key.
 Prints one line per check, then `arc seal: N passed, M failed`."""
 import base64
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -186,6 +190,37 @@ def check_sealed(t, name, d, ns, tmp, hdrs, body, want_i, want_cv, want_verdict,
     return final
 
 
+def wait_log(d, pattern, count):
+    """Poll (bounded) until pattern occurs count times in the daemon's log."""
+    for _ in range(250):
+        if len(re.findall(pattern, d.log_text())) >= count:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def check_rotation(t, d, ns, tmp, new_key):
+    """arc.seal_selector/seal_key_file changed + SIGHUP; then a reload with a missing key."""
+    d.conf["arc"] = dict(d.conf["arc"], seal_selector="rot", seal_key_file=new_key)
+    d.write_conf()
+    d.proc.send_signal(signal.SIGHUP)
+    t.check("rotation: reload accepted", wait_log(d, r"reloaded ", 1), d.log_tail())
+    hdrs, body = message("rotated")
+    final = check_sealed(t, "rotation: i=1 with the new key, both verifiers pass", d, ns, tmp,
+                         hdrs, body, 1, "none", "pass")
+    t.check("rotation: the set names s=rot", "s=rot;" in re.sub(r"\s+", "", final[0][1]),
+            final[0][1])
+    d.conf["arc"] = dict(d.conf["arc"], seal_key_file=os.path.join(tmp, "gone.pem"))
+    d.write_conf()
+    d.proc.send_signal(signal.SIGHUP)
+    t.check("rotation: a reload with a missing key is refused",
+            wait_log(d, r"reload of .* refused", 1) and "arc.seal_key_file" in d.log_text(),
+            d.log_tail())
+    hdrs, body = message("after-refused")
+    check_sealed(t, "after the refused reload: still sealed with the key in force", d, ns, tmp,
+                 hdrs, body, 1, "none", "pass")
+
+
 def check_conf_errors(t, tmp, rsa512):
     for name, path, want in (("missing key file", os.path.join(tmp, "nope.pem"),
                               "No such file or directory"),
@@ -209,14 +244,16 @@ def main():
             raise SystemExit("no %s in %s: build it" % (tool, build_dir()))
     tmp = tempfile.mkdtemp(prefix="sa-arcseal-")
     keys = KeyStore(tmp)
-    k_seal, k_list = keys.get("rsa2048-seal"), keys.get("rsa1024-list")
+    k_seal, k_list, k_rot = keys.get("rsa2048-seal"), keys.get("rsa1024-list"), \
+        keys.get("rsa2048-rot")
     ed_path, ed_pub = ed25519_key(tmp)
     rsa512 = os.path.join(tmp, "rsa512.pem")
     subprocess.run(["openssl", "genrsa", "-out", rsa512, "512"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     recs = [("seal._domainkey.mx.test.example", "TXT", k_seal.dns_txt()),
             ("ed._domainkey.mx.test.example", "TXT", "v=DKIM1; k=ed25519; p=" + ed_pub),
-            ("arc._domainkey.list.example", "TXT", k_list.dns_txt())]
+            ("arc._domainkey.list.example", "TXT", k_list.dns_txt()),
+            ("rot._domainkey.mx.test.example", "TXT", k_rot.dns_txt())]
     zone = os.path.join(tmp, "list.zone")
     with open(zone, "w") as f:
         f.write("arc._domainkey.list.example\t%s\n" % k_list.dns_txt())
@@ -264,6 +301,8 @@ def main():
             check_sealed(t, "Ed25519: i=1 cv=none, arc-verify passes (python3-dkim: no "
                          "ed25519-sha256 in ARC)", ed, ns, tmp, hdrs, body, 1, "none", "pass",
                          dkimpy=False)
+
+            check_rotation(t, rsa, ns, tmp, os.path.join(tmp, "rsa2048-rot.pem"))
         finally:
             stop_all(daemons)
     check_conf_errors(t, tmp, rsa512)
