@@ -8,8 +8,15 @@ The binary is $SA_BUILD/senderauthd. The config is libconfig text generated from
 nested dict (DEFAULT_CONF updated by `conf`; a value None removes a key), so a test
 names only what it changes. The daemon runs in the foreground (-f) and is stopped by
 pid: SIGTERM, a bounded wait, then SIGKILL -- which counts as a failure.
+
+With SA_VALGRIND=1 the daemon runs under valgrind memcheck (suppressions in
+tests/lib/valgrind.supp) and stop() fails when the log shows any error or any definite
+or indirect leak. Bounded waits are multiplied by SA_TIMEOUT_SCALE (default 1, or 10
+under valgrind): use scaled() for a test's own waits on the daemon.
 """
+import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +27,10 @@ from .nsd import free_port  # noqa: F401  (re-exported for tests)
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
+
+VALGRIND_ARGS = ["valgrind", "--tool=memcheck", "--leak-check=full",
+                 "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+                 "--error-exitcode=99", "--track-fds=no", "--num-callers=30"]
 
 AUTHSERV_ID = "mx.test.example"
 
@@ -44,6 +55,51 @@ def build_dir():
 
 def daemon_path():
     return os.path.join(build_dir(), "senderauthd")
+
+
+def valgrind_enabled():
+    return os.environ.get("SA_VALGRIND", "") not in ("", "0")
+
+
+def timeout_scale():
+    """SA_TIMEOUT_SCALE, or 10 under SA_VALGRIND (memcheck runs code 10-50 times slower)."""
+    try:
+        return max(1.0, float(os.environ["SA_TIMEOUT_SCALE"]))
+    except (KeyError, ValueError):
+        return 10.0 if valgrind_enabled() else 1.0
+
+
+def scaled(seconds):
+    """A bounded wait on the daemon, stretched by timeout_scale()."""
+    return seconds * timeout_scale()
+
+
+def valgrind_command(argv, log_pattern):
+    """argv under memcheck (when SA_VALGRIND is set), logging to log_pattern (%p = pid)."""
+    if not valgrind_enabled():
+        return list(argv)
+    src = os.environ.get("SA_SRC") or os.path.join(os.path.dirname(__file__), "..", "..", "..")
+    supp = os.path.abspath(os.path.join(src, "tests", "lib", "valgrind.supp"))
+    return VALGRIND_ARGS + ["--suppressions=" + supp, "--log-file=" + log_pattern] + list(argv)
+
+
+def valgrind_problems(paths):
+    """The memcheck logs -> a list of texts, one per log with an error, a definite or
+    indirect leak, or no final summary (the run was cut short); [] when all are clean."""
+    out = []
+    for path in paths:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        m = re.findall(r"ERROR SUMMARY: ([0-9,]+) errors", text)
+        leaks = re.findall(r"(?:definitely|indirectly) lost: ([0-9,]+) bytes", text)
+        if not m:
+            out.append("%s: no ERROR SUMMARY (valgrind did not finish)\n%s" % (path, text[-3000:]))
+        elif m[-1] != "0" or any(x != "0" for x in leaks):
+            # The records between the banner and the summaries are the errors and leaks.
+            body = text.split("HEAP SUMMARY:")[0]
+            leak = text[text.find("HEAP SUMMARY:"):] if "HEAP SUMMARY:" in text else ""
+            out.append("%s: %s errors\n%s\n%s" % (path, m[-1], body[-6000:], leak[-6000:]))
+    return out
 
 
 def _merge(base, over):
@@ -83,8 +139,9 @@ def libconfig_text(d, indent=0):
     return "\n".join(x for x in out if x)
 
 
-def wait_listening(port, proc=None, host="127.0.0.1", timeout=START_TIMEOUT, log=None):
+def wait_listening(port, proc=None, host="127.0.0.1", timeout=None, log=None):
     """Poll-connect until the port accepts (bounded). Fails early if proc exits."""
+    timeout = scaled(START_TIMEOUT) if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -101,8 +158,9 @@ def wait_listening(port, proc=None, host="127.0.0.1", timeout=START_TIMEOUT, log
         time.sleep(0.02)  # poll interval, not a timing assumption
 
 
-def stop_pid(proc, timeout=STOP_TIMEOUT):
+def stop_pid(proc, timeout=None):
     """SIGTERM, bounded wait, SIGKILL (and raise) when it does not exit."""
+    timeout = scaled(STOP_TIMEOUT) if timeout is None else timeout
     if proc.poll() is not None:
         return proc.returncode
     proc.send_signal(signal.SIGTERM)
@@ -144,6 +202,8 @@ class Senderauthd:
         self.extra_args = list(extra_args)
         self.proc = None
         self._log = None
+        self._runs = 0
+        self.keep_dir = False
 
     @property
     def authserv_id(self):
@@ -160,7 +220,10 @@ class Senderauthd:
                               (self.binary, build_dir()))
         self.write_conf()
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf_path] + self.extra_args,
+        self._runs += 1
+        argv = valgrind_command([self.binary, "-f", "-c", self.conf_path] + self.extra_args,
+                                self._valgrind_pattern())
+        self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=self._log, cwd=self.dir)
         try:
@@ -180,9 +243,21 @@ class Senderauthd:
                 if self._log:
                     self._log.close()
                     self._log = None
+            if check and valgrind_enabled():  # first: its report says why the exit was 99
+                bad = valgrind_problems(self.valgrind_logs())
+                if bad:
+                    self.keep_dir = True
+                    raise DaemonError("senderauthd under valgrind:\n" + "\n".join(bad))
             if check and rc not in (0, -signal.SIGTERM):
                 raise DaemonError("senderauthd exited with %s%s" % (rc, _tail(self.log_path)))
         return rc
+
+    def _valgrind_pattern(self):
+        return os.path.join(self.dir, "valgrind-%d.%%p.log" % self._runs)
+
+    def valgrind_logs(self):
+        """The memcheck logs of the latest run (one per process; [] without SA_VALGRIND)."""
+        return sorted(glob.glob(os.path.join(self.dir, "valgrind-%d.*.log" % self._runs)))
 
     def signal_stop(self):
         """SIGTERM without waiting (stop_all signals every daemon first, then waits:
@@ -207,7 +282,8 @@ class Senderauthd:
         try:
             self.stop(check=exc_type is None)
         finally:
-            if self.own_dir and exc_type is None and not os.environ.get("SA_KEEP"):
+            if (self.own_dir and exc_type is None and not self.keep_dir and
+                    not os.environ.get("SA_KEEP")):
                 import shutil
                 shutil.rmtree(self.dir, ignore_errors=True)
 
