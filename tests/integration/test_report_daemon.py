@@ -9,7 +9,8 @@
   get no row; senderauth-report then builds a report from them that passes the XSD.
 - Override reasons from real decisions (SQLite, policy.mode = enforce): consent, no
   consent, trusted forwarder, mailing list, allowed From domain, t=y, pct=0 (sampled
-  out), measure mode: action / would / disposition / reason / comment in each row, and
+  out), measure mode, a trusted ARC sealer (python3-dkim seals): action / would /
+  disposition / reason / comment in each row, and
   the same reasons with their counts in the XSD-valid reports.
 - SIGHUP and metrics (SQLite): report.enable off -> on -> off by reload (no rows while
   off; the writer starts on the reload that turns it on); a tiny queue (16 rows) whose
@@ -45,6 +46,12 @@ from satest import pg as pgmod  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
 from test_ops_reload import metric, scrape, wait_log  # noqa: E402
+try:  # ARC sets made with python3-dkim (as test_arc_override.py makes them)
+    import test_arc_override as arcmod  # noqa: E402
+    from satest.dkimsign import KeyStore  # noqa: E402
+except ImportError as e:
+    arcmod = None
+    ARC_MISSING = str(e)
 
 GOOD_IP = "192.0.2.10"
 BAD_IP = "203.0.113.5"
@@ -63,8 +70,13 @@ def check(name, got, want):
         print("FAIL %s: got %r, want %r" % (name, got, want))
 
 
-def zone():
+def zone(arc_key=None):
     recs = []
+    if arc_key is not None:  # the trusted ARC sealer's key; bank.example is test_arc_override's
+        recs += [("arc._domainkey.list.example", "TXT", arc_key.dns_txt()),
+                 ("_dmarc.bank.example", "TXT", "v=DMARC1; p=reject; rua=mailto:agg@bank.example"),
+                 ("bank.example", "TXT", "v=spf1 ip4:192.0.2.0/24 -all"),
+                 ("bank.example", "A", "192.0.2.1")]
     for d, dm in (("rej.example", "v=DMARC1; p=reject; rua=mailto:agg@rej.example"),
                   ("allowed.example", "v=DMARC1; p=reject; rua=mailto:agg@allowed.example"),
                   ("t.example", "v=DMARC1; p=reject; t=y; rua=mailto:agg@t.example"),
@@ -295,32 +307,44 @@ def xml_reasons(path):
     return out, root.find(NS + "policy_published").findtext(NS + "testing")
 
 
-def reasons_part(ns, work):
-    """Override reasons from a real enforcement decision into rows and reports."""
+ARC_CASE = (("bank.example", arcmod.BAD_IP if arcmod else "", "alice@example.jp", ()),
+            ("accept", "accept", "none", "local_policy", "arc=pass as[1].d=list.example"))
+
+
+def reasons_part(ns, work, arc_key):
+    """Override reasons from a real enforcement decision into rows and reports (and the
+    trusted-sealer ARC override when python3-dkim can seal)."""
     db = os.path.join(work, "why.db")
     conf = report_conf({"store": {"sqlite_path": db},
                         "policy": {"mode": "enforce", "cache_ttl": 0, "random_seed": 7,
                                    "domain_modes": "meas.example=measure",
                                    "forwarders": ["198.18.0.0/15"],
                                    "list_ids": "users.lists.example.org",
-                                   "allow_from_domains": "allowed.example"}})
+                                   "allow_from_domains": "allowed.example"},
+                        "arc": {"trusted_sealers": "list.example"}})
+    cases = REASONS + ([ARC_CASE] if arc_key is not None else [])
     d = Senderauthd(ns.port, conf=conf, workdir=os.path.join(work, "why"))
     os.mkdir(d.dir)
     d.write_conf()
     check("why ctl init", ctl(d.conf_path, "init").returncode, 0)
-    for u in ("taro@isp.example", "hanako@meas.example"):
+    for u in ("taro@isp.example", "hanako@meas.example", "alice@example.jp"):
         check("consent " + u, ctl(d.conf_path, "user", "set", u, "on", "--channel",
                                    "test").returncode, 0)
     with d:
         codes = [send(d.port, ip, dom, rcpt=rcpt, extra=extra)
                  for (dom, ip, rcpt, extra), _ in REASONS]
-    check("replies", codes, ["replycode" if w[0] == "reject" else "continue" for _, w in REASONS])
+        if arc_key is not None:
+            hdrs, body = arcmod.base_message("why-arc")
+            sealed = arcmod.seal(hdrs, body, arc_key, "list.example", "dmarc=pass header.from="
+                                 "bank.example; spf=pass smtp.remote-ip=192.0.2.77")
+            codes.append(arcmod.send(d.port, sealed, body)[0].reply.code)
+    check("replies", codes, ["replycode" if w[0] == "reject" else "continue" for _, w in cases])
     con = sqlite3.connect(db)
     rows = con.execute("SELECT header_from, action, would, disposition, reason, "
                        "reason_comment FROM dmarc_history ORDER BY id").fetchall()
     con.close()
-    check("one row per message", len(rows), len(REASONS))
-    for (inp, w), got in zip(REASONS, rows):
+    check("one row per message", len(rows), len(cases))
+    for (inp, w), got in zip(cases, rows):
         check("row %s %s %s" % (inp[0], inp[1], inp[2]), got[1:], w)
     out = os.path.join(work, "why-xml")
     os.mkdir(out)
@@ -339,7 +363,7 @@ def reasons_part(ns, work):
             v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
             check("xsd " + f, v.returncode, 0)
     want = {}
-    for (dom, _, _, _), (_, _, disp, typ, comment) in REASONS:
+    for (dom, _, _, _), (_, _, disp, typ, comment) in cases:
         want.setdefault(dom, {}).setdefault((disp, typ, comment), 0)
         want[dom][(disp, typ, comment)] += 1
     for dom in sorted(want):
@@ -390,11 +414,16 @@ def pg_part(ns, work):
 
 def main():
     work = tempfile.mkdtemp(prefix="sa-report-d-")
+    arc_key = None
+    if arcmod is None:
+        print("SKIP the ARC override case: %s" % ARC_MISSING)
+    else:
+        arc_key = KeyStore(work).get("rsa1024-list")
     try:
-        with Nsd(zone()) as ns:
+        with Nsd(zone(arc_key)) as ns:
             sqlite_part(ns, work)
             ops_part(ns, work)
-            reasons_part(ns, work)
+            reasons_part(ns, work, arc_key)
             pg_part(ns, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
