@@ -4,7 +4,9 @@
  * SIGTERM lets in-flight messages finish); no checks and no header logic live here.
  * Threads: libmilter runs each connection in its own thread; the callbacks touch only
  * that connection's sa_conn. The process objects are read-only; the connection count
- * is under its own mutex. */
+ * is under its own mutex. Each connection holds a descriptor: at start the soft
+ * RLIMIT_NOFILE is raised to the hard one, and a warning names the limit when the open
+ * connections reach 3/4 of it (libmilter reports the failed accept() only to syslog). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -45,12 +48,18 @@ static const struct sa_proc *proc;
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t active_cond = PTHREAD_COND_INITIALIZER;
 static int active;
+static long nofile_limit, nofile_warn_at; /* set once by nofile_init, before any thread */
+static time_t nofile_warned;              /* under active_lock */
+
+#define NOFILE_WARN_EVERY 60 /* seconds between two "near the open-files limit" warnings */
 
 static struct sa_conn *conn_of(SMFICTX *ctx);
 static sfsistat next(const struct sa_conn *c, unsigned long nr);
 static int socket_perms(const struct sa_conf *conf);
 static void socket_nodelay(const struct sa_conf *conf);
 static int drop_user(const char *user);
+static void nofile_init(void);
+static void nofile_check(int n);
 
 /* conn_of - this connection's context, created on first use (negotiate or connect) */
 static struct sa_conn *conn_of(SMFICTX *ctx)
@@ -58,12 +67,57 @@ static struct sa_conn *conn_of(SMFICTX *ctx)
     struct sa_conn *c = smfi_getpriv(ctx);
 
     if (c == NULL && (c = conn_new()) != NULL) {
+        int n;
+
         smfi_setpriv(ctx, c);
         pthread_mutex_lock(&active_lock);
-        active++;
+        n = ++active;
         pthread_mutex_unlock(&active_lock);
+        nofile_check(n);
     }
     return c;
+}
+
+/* nofile_init - soft RLIMIT_NOFILE up to the hard limit; the warning threshold */
+static void nofile_init(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1L << 30)
+        return;
+    nofile_limit = (long)rl.rlim_cur;
+    nofile_warn_at = nofile_limit / 4 * 3;
+    log_info("open-files limit %ld (RLIMIT_NOFILE): about that many milter connections at once",
+             nofile_limit);
+}
+
+/* nofile_check - warn (at most every NOFILE_WARN_EVERY s) when n connections near it */
+static void nofile_check(int n)
+{
+    time_t now;
+    int warn = 0;
+
+    if (nofile_warn_at <= 0 || n < nofile_warn_at)
+        return;
+    now = time(NULL);
+    pthread_mutex_lock(&active_lock);
+    if (now - nofile_warned >= NOFILE_WARN_EVERY) {
+        nofile_warned = now;
+        warn = 1;
+    }
+    pthread_mutex_unlock(&active_lock);
+    if (warn)
+        log_warn("%d milter connections open, near the open-files limit of %ld "
+                 "(RLIMIT_NOFILE): further connections fail with \"Too many open files\" "
+                 "and the MTA applies its milter_default_action; raise LimitNOFILE",
+                 n, nofile_limit);
 }
 
 /* next - "continue", or no reply at all when the MTA agreed to that for this step */
@@ -367,6 +421,7 @@ int milter_run(const struct sa_proc *p, const struct sa_conf *conf, int *busy)
         return -1;
     }
     smfi_settimeout(conf->milter_timeout);
+    nofile_init();
     if (smfi_opensocket(1) == MI_FAILURE) {
         log_warn("cannot open milter socket %s", conf->milter_socket.spec);
         return -1;
