@@ -1,6 +1,6 @@
 // senderauth-headers.js - reference parser for the headers senderauthd writes, for
-// webmail developers: Authentication-Results (RFC 8601) and the X-Senderauth-* summary
-// headers (trust level, warning, trust mark).
+// webmail developers: Authentication-Results (RFC 8601), the X-Senderauth-* summary
+// headers (trust level, warning, trust mark) and, for level bimi, the BIMI-Indicator logo.
 // Owns: unfolding a raw header block, parsing Authentication-Results, deciding which
 // headers are trusted, and the result object. Not: labels, colours or any DOM work (the
 // demo page does that), nor any network or DNS access.
@@ -10,6 +10,11 @@
 
 /** The trust ladder, lowest first (docs/webmail-headers.md, "The trust levels"). */
 export const LEVELS = Object.freeze(['fail', 'none', 'dmarc-monitor', 'dmarc-enforced', 'listed', 'bimi']);
+
+/** The mark certificate kinds of level bimi (docs/bimi.md): a VMC (registered or
+ * government mark) earns the check mark next to the logo, a CMC (prior-use mark) the logo
+ * alone. */
+export const BIMI_AUTHORITIES = Object.freeze(['vmc', 'cmc']);
 
 /** The bases of a trust mark (docs/webmail-headers.md, "The trust mark"). */
 export const TRUSTMARK_BASES = Object.freeze(['dmarc', 'author-signature']);
@@ -21,6 +26,7 @@ export const DEFAULTS = Object.freeze({
   warningHeader: 'X-Senderauth-Result',
   warningValue: 'fail',
   trustmarkHeader: 'X-Senderauth-Trustmark',
+  indicatorHeader: 'BIMI-Indicator',
   maxLength: 1024 * 1024,
 });
 
@@ -39,6 +45,8 @@ const PVALUE_STOP = ' \t\r\n();"\\';
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const PARAM_NAME_RE = /^[a-z0-9-]{1,32}$/i;
 const PARAM_VALUE_RE = /^[\x21-\x3a\x3c-\x7e]{1,255}$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+const MAX_SVG = 32768; // bimi.max_svg_bytes at most (draft: SVG Tiny PS logos up to 32 KB)
 
 class Malformed extends Error {}
 
@@ -329,10 +337,12 @@ function parseParams(value) {
 }
 
 /**
- * parseTrustValue - the value of the trust field: "level=LEVEL[; from=DOMAIN]*(; ext)".
- * @returns {{level: string, from: string|null}|null} the level in lower case and the
- *   domain in lower case; null when malformed or the level is not on the ladder (a
- *   reader ignores a trust field with a level it does not know).
+ * parseTrustValue - the value of the trust field:
+ * "level=LEVEL[; from=DOMAIN][; authority=vmc|cmc]*(; ext)".
+ * @returns {{level: string, from: string|null, authority?: string}|null} the level and
+ *   the domain in lower case; for level bimi also authority ("vmc" or "cmc", required
+ *   there). null when malformed, when the level is not on the ladder (a reader ignores a
+ *   trust field with a level it does not know) or when level bimi lacks its authority.
  */
 export function parseTrustValue(value) {
   const params = parseParams(value);
@@ -345,7 +355,9 @@ export function parseTrustValue(value) {
     if (!DOMAIN_RE.test(from)) return null;
     from = from.toLowerCase();
   }
-  return { level, from };
+  if (level !== 'bimi') return { level, from };
+  const authority = (params.get('authority') || '').toLowerCase();
+  return BIMI_AUTHORITIES.includes(authority) ? { level, from, authority } : null;
 }
 
 /**
@@ -373,8 +385,55 @@ function noBadge(out, note) {
   out.warning = false;
   out.trustmark = false;
   out.trustmarkBasis = null;
+  out.bimi = null;
   out.notes.push(note);
   return out;
+}
+
+/**
+ * decodeIndicator - the SVG text of a BIMI-Indicator value (base64, folded), or null when
+ * it is not base64, decodes to more than MAX_SVG bytes or does not start like XML/SVG.
+ */
+export function decodeIndicator(value) {
+  if (typeof value !== 'string') return null;
+  const b64 = value.replace(/[ \t\r\n]+/g, '');
+  if (b64.length === 0 || b64.length % 4 !== 0 || b64.length > (MAX_SVG / 3) * 4 + 4 || !BASE64_RE.test(b64)) return null;
+  let bin;
+  try {
+    bin = atob(b64);
+  } catch {
+    return null;
+  }
+  if (bin.length > MAX_SVG) return null;
+  let svg;
+  try {
+    svg = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  return /^\s*</.test(svg) && /<svg[\s>]/.test(svg) ? svg : null;
+}
+
+// readBimi - the bimi answer for a trusted field with level bimi: the A-R must say
+// bimi=pass with the same authority; the logo comes from the one BIMI-Indicator field.
+function readBimi(out, ar, fields, opts, authority) {
+  const ri = ar.resinfos.find((r) => r.method === 'bimi');
+  if (!ri || ri.result !== 'pass') return `level bimi without bimi=pass in Authentication-Results`;
+  const auth = (ri.properties['policy.authority'] || '').toLowerCase();
+  if (auth !== authority) return `level bimi authority ${authority} but Authentication-Results says ${auth || 'none'}`;
+  const ind = fields.filter((f) => sameName(f.name, opts.indicatorHeader));
+  let logo = null;
+  if (ind.length === 1) logo = decodeIndicator(ind[0].value);
+  if (logo === null) out.notes.push(`${ind.length} ${opts.indicatorHeader} fields or an unusable one: no logo`);
+  out.bimi = {
+    authority,
+    checkMark: authority === 'vmc',
+    domain: ri.properties['header.d'] || null,
+    selector: ri.properties['header.selector'] || null,
+    logo,
+    logoDataUri: logo === null ? null : `data:image/svg+xml;base64,${ind[0].value.replace(/[ \t\r\n]+/g, '')}`,
+  };
+  return null;
 }
 
 /**
@@ -386,17 +445,23 @@ function noBadge(out, note) {
  *   (its `authserv_id`; required); compared ASCII case-insensitively.
  * @param {string} [options.trustHeader] [options.warningHeader] [options.warningValue]
  *   [options.trustmarkHeader] the operator's `headers.*` settings when they are not
- *   senderauthd's defaults (see DEFAULTS).
+ *   senderauthd's defaults (see DEFAULTS); [options.indicatorHeader] BIMI-Indicator.
  * @param {number} [options.maxLength] a longer input is not read at all (no badge).
  * @returns {{level: string|null, warning: boolean, trustmark: boolean,
  *   results: {spf: string|null, dkim: string[], dmarc: string|null, arc: string|null},
  *   from: string|null, trustmarkBasis: string|null, trusted: boolean,
+ *   bimi: {authority: string, checkMark: boolean, domain: string|null,
+ *   selector: string|null, logo: string|null, logoDataUri: string|null}|null,
  *   resinfos: object[], notes: string[]}}
  *   As docs/webmail-headers.md "What a reader returns" describes: level null means show
  *   no badge. results are lower-case result names from the trusted
  *   Authentication-Results field. Additions: from is the trust field's from= domain;
  *   trustmarkBasis "dmarc" or "author-signature"; trusted is true when exactly one
  *   well-formed Authentication-Results field with the trusted authserv-id is present;
+ *   bimi is set only for level bimi (which needs bimi=pass with the same
+ *   policy.authority in that field): checkMark true for a VMC, false for a CMC, logo the
+ *   SVG text of the one BIMI-Indicator field (null when missing or unusable) and
+ *   logoDataUri for an <img> (never insert the SVG into the page as markup);
  *   resinfos are that field's results in full (see parseAuthResults); notes say in
  *   English why something was ignored (for debugging, not for display).
  * @throws {TypeError} only when options.authservId is missing (a programming error);
@@ -415,6 +480,7 @@ export function parseHeaders(rawHeaderBlock, options) {
     from: null,
     trustmarkBasis: null,
     trusted: false,
+    bimi: null,
     resinfos: [],
     notes: [],
   };
@@ -471,6 +537,10 @@ export function parseHeaders(rawHeaderBlock, options) {
     if (!t) return noBadge(out, `${opts.trustHeader} is malformed or has an unknown level`);
     out.level = t.level;
     out.from = t.from;
+    if (t.level === 'bimi') {
+      const why = readBimi(out, ar, fields, opts, t.authority);
+      if (why) return noBadge(out, why);
+    }
   }
   if (warn.length === 1) {
     if (!sameName(warn[0], opts.warningValue)) return noBadge(out, `${opts.warningHeader} is not ${opts.warningValue}`);
@@ -479,8 +549,8 @@ export function parseHeaders(rawHeaderBlock, options) {
   if (mark.length === 1) {
     const m = parseTrustmarkValue(mark[0]);
     if (!m) return noBadge(out, `${opts.trustmarkHeader} is malformed`);
-    // The contract ties them: the trust mark comes with level "listed" (or the reserved
-    // "bimi" above it) and the same domain.
+    // The contract ties them: the trust mark comes with level "listed" (or "bimi" above
+    // it) and the same domain.
     if (levelRank(out.level) < levelRank('listed') || out.from !== m.from) {
       return noBadge(out, `${opts.trustmarkHeader} does not match ${opts.trustHeader}`);
     }

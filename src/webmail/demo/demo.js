@@ -16,9 +16,29 @@ const cards = []; // {el, parsed}
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
+// showLogo - the BIMI logo of a level-bimi answer as an <img> from its data: URI (an SVG
+// shown as an image runs no script and loads nothing), with the check mark for a VMC only.
+function showLogo(root, parsed) {
+  const v = badgeView(parsed, lang);
+  const logo = $('.bimi-logo', root);
+  const check = $('.bimi-check', root);
+  logo.hidden = !v.logo;
+  if (v.logo) {
+    logo.src = v.logo;
+    logo.alt = v.logoAlt;
+  } else {
+    logo.removeAttribute('src');
+    logo.alt = '';
+  }
+  check.hidden = !v.checkMark;
+  check.title = v.checkMark || '';
+  check.setAttribute('aria-label', v.checkMark || '');
+}
+
 // showBadge - fill a badge row, warning and trust-mark line inside root.
 function showBadge(root, parsed, badgeSel, warnSel, markSel, fromSel) {
   const v = badgeView(parsed, lang);
+  showLogo(root, parsed);
   const badge = $(badgeSel, root);
   badge.className = v.className;
   badge.dataset.level = v.key;

@@ -33,6 +33,8 @@ const TEXT = {
         ? `Warning: this message claims to come from ${from} but failed sender authentication. It may be a fake.`
         : 'Warning: this message failed sender authentication. It may be a fake.',
     trustmark: (from, basis) => `Trust mark: ${from} is a vetted sender (${basis === 'dmarc' ? 'DMARC' : 'author signature'}).`,
+    bimiLogo: (from) => `Logo of ${from || 'the sender'}`,
+    bimiCheck: 'Verified mark: registered trademark (VMC)',
   },
   ja: {
     title: '送信者認証バッジ',
@@ -61,6 +63,8 @@ const TEXT = {
         ? `警告: このメールは ${from} からの送信を名乗っていますが、送信ドメイン認証に失敗しました。なりすましの可能性があります。`
         : '警告: このメールは送信ドメイン認証に失敗しました。なりすましの可能性があります。',
     trustmark: (from, basis) => `トラストマーク: ${from} は確認済みの送信者です (${basis === 'dmarc' ? 'DMARC' : '作成者署名'})。`,
+    bimiLogo: (from) => `${from || '送信者'} のロゴ`,
+    bimiCheck: '確認済みマーク: 登録商標 (VMC)',
   },
 };
 
@@ -78,16 +82,23 @@ export function text(lang) {
 /**
  * badgeView - what to show for one parseHeaders() answer.
  * @returns {{key: string, className: string, label: string, warning: string|null,
- *   trustmark: string|null}} key is the level or "unverified" (no badge).
+ *   trustmark: string|null, logo: string|null, logoAlt: string, checkMark: string|null}}
+ *   key is the level or "unverified" (no badge); logo the data: URI of the BIMI logo
+ *   (level bimi with a usable BIMI-Indicator only); checkMark the check mark's text,
+ *   only for a VMC logo (a CMC logo is shown without it).
  */
 export function badgeView(parsed, lang) {
   const t = text(lang);
   const key = parsed && parsed.level ? parsed.level : 'unverified';
+  const bimi = key === 'bimi' && parsed.bimi ? parsed.bimi : null;
   return {
     key,
     className: `badge badge-${key}`,
     label: t.levels[key] || t.levels.unverified,
     warning: parsed && parsed.warning ? t.warning(parsed.from) : null,
     trustmark: parsed && parsed.trustmark ? t.trustmark(parsed.from, parsed.trustmarkBasis) : null,
+    logo: bimi && bimi.logoDataUri ? bimi.logoDataUri : null,
+    logoAlt: t.bimiLogo(parsed && parsed.from),
+    checkMark: bimi && bimi.logoDataUri && bimi.checkMark ? t.bimiCheck : null,
   };
 }

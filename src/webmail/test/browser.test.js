@@ -171,9 +171,57 @@ test('a pasted forged block gets no badge and its text is never markup', { timeo
   await page.fill('#headers', hostile);
   await page.click('#check');
   check(await shown('#result'), { level: 'fail', warning: true, trustmark: false }, 'en', 'hostile');
-  assert.equal(await page.$$eval('#result img, #result b', (els) => els.length), 0, 'header text became markup');
+  assert.equal(await page.$$eval('#result img:not(.bimi-logo), #result b', (els) => els.length), 0, 'header text became markup');
+  assert.equal(await page.getAttribute('#result .bimi-logo', 'src'), null, 'a logo without level bimi');
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   assert.match(await page.textContent('#results'), /<img src=x/);
+});
+
+// BIMI (docs/bimi.md): level bimi shows the logo from BIMI-Indicator as an image, with the
+// check mark for a VMC and without it for a CMC; forged BIMI fields show nothing.
+const LOGO = '<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 10 10">' +
+  '<title>Bank</title><circle cx="5" cy="5" r="4" fill="#0a0"/><script>window.pwned=2</script></svg>';
+const bimiBlock = (auth, ar = true) =>
+  `X-Senderauth-Trust: level=bimi; from=bank.example; authority=${auth}\r\n` +
+  'BIMI-Indicator: ' + Buffer.from(LOGO).toString('base64').match(/.{1,76}/g).join('\r\n\t') + '\r\n' +
+  (ar ? 'Authentication-Results: mx.test.example; dmarc=pass header.from=bank.example;\r\n' +
+    `\tbimi=pass header.d=bank.example header.selector=default policy.authority=${auth}\r\n` : '');
+
+async function logoShown() {
+  return page.$eval('#result', (el) => {
+    const img = el.querySelector('.bimi-logo');
+    const check = el.querySelector('.bimi-check');
+    return { logo: !img.hidden && (img.getAttribute('src') || '').startsWith('data:image/svg+xml;base64,'),
+      loaded: img.complete && img.naturalWidth > 0, check: !check.hidden, checkLabel: check.getAttribute('aria-label') };
+  });
+}
+
+for (const [auth, lang, wantCheck] of [['vmc', 'en', /^Verified mark/], ['cmc', 'en', null], ['vmc', 'ja', /^確認済みマーク/]]) {
+  test(`a pasted BIMI ${auth} block shows the logo ${wantCheck ? 'with' : 'without'} the check mark (${lang})`, { timeout: 30000 }, async () => {
+    await open(`lang=${lang}`);
+    await page.fill('#authserv-id', 'mx.test.example');
+    await page.fill('#headers', bimiBlock(auth));
+    await page.click('#check');
+    check(await shown('#result'), { level: 'bimi', warning: false, trustmark: false }, lang, `bimi ${auth}`);
+    await page.waitForFunction(() => document.querySelector('#result .bimi-logo').complete, null, { timeout: 10000 });
+    const got = await logoShown();
+    assert.equal(got.logo, true, `bimi ${auth}: logo not shown`);
+    assert.equal(got.loaded, true, `bimi ${auth}: logo image did not render`);
+    assert.equal(got.check, Boolean(wantCheck), `bimi ${auth}: check mark shown ${got.check}`);
+    if (wantCheck) assert.match(got.checkLabel, wantCheck);
+    assert.equal(await page.evaluate(() => window.pwned), undefined, 'the SVG ran a script');
+    await page.locator('#result').screenshot({ path: path.join(shotDir, `bimi-${auth}-${lang}.png`) });
+  });
+}
+
+test('forged BIMI fields without our A-R show no logo', { timeout: 30000 }, async () => {
+  await open('lang=en');
+  await page.fill('#authserv-id', 'mx.test.example');
+  await page.fill('#headers', bimiBlock('vmc', false));
+  await page.click('#check');
+  check(await shown('#result'), { level: null, warning: false, trustmark: false }, 'en', 'forged bimi');
+  const got = await logoShown();
+  assert.equal(got.logo || got.check, false, 'forged BIMI fields shown');
 });
 
 test('no script errors on the page', () => {

@@ -12,6 +12,7 @@ import {
   parseTrustmarkValue,
   unfoldHeaders,
   levelRank,
+  decodeIndicator,
   LEVELS,
 } from '../senderauth-headers.js';
 
@@ -47,6 +48,17 @@ const BODY = '\r\nbody line\r\n';
 
 const NO_BADGE = { level: null, warning: false, trustmark: false };
 
+// BIMI (docs/bimi.md): the A-R with bimi=pass, the trust field with level=bimi and the
+// BIMI-Indicator as senderauthd folds it (76 base64 characters per line).
+const arBimi = (auth, result = 'pass') =>
+  'Authentication-Results: mx.test.example;\r\n\tspf=pass smtp.mailfrom=bank.example;\r\n' +
+  '\tdmarc=pass (p=reject dis=none) header.from=bank.example policy.dmarc=reject;\r\n' +
+  `\tbimi=${result} header.d=bank.example header.selector=default\r\n\tpolicy.authority=${auth}\r\n`;
+const LOGO = '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 10 10"><title>Bank</title><circle cx="5" cy="5" r="4"/></svg>\n';
+const LOGO_B64 = Buffer.from(LOGO).toString('base64');
+const IND = 'BIMI-Indicator: ' + LOGO_B64.match(/.{1,76}/g).join('\r\n\t') + '\r\n';
+const trustBimi = (auth) => `X-Senderauth-Trust: level=bimi; from=bank.example; authority=${auth}\r\n`;
+
 // Each row: name, raw header block, options (authservId defaults to ID), want (the
 // fields of the answer that must match), and optionally results.
 const cases = [
@@ -63,8 +75,32 @@ const cases = [
     want: { level: 'fail', from: null } },
   { name: 'author-signature trust mark', raw: 'X-Senderauth-Trustmark: from=bank.example; basis=author-signature\r\n' +
       TRUST_LISTED + AR_PASS_ENFORCED, want: { level: 'listed', trustmark: true, trustmarkBasis: 'author-signature' } },
-  { name: 'bimi level with trust mark', raw: 'X-Senderauth-Trust: level=bimi; from=bank.example\r\n' + MARK + AR_PASS_ENFORCED,
+  { name: 'bimi level with trust mark', raw: trustBimi('vmc') + MARK + IND + arBimi('vmc'),
     want: { level: 'bimi', trustmark: true } },
+  { name: 'bimi vmc: logo with check mark', raw: IND + trustBimi('vmc') + arBimi('vmc') + COMMON,
+    want: { level: 'bimi', from: 'bank.example', trustmark: false,
+      bimi: { authority: 'vmc', checkMark: true, domain: 'bank.example', selector: 'default', logo: LOGO,
+        logoDataUri: `data:image/svg+xml;base64,${LOGO_B64}` } } },
+  { name: 'bimi cmc: logo without check mark', raw: IND + trustBimi('cmc') + arBimi('cmc'),
+    want: { level: 'bimi', bimi: { authority: 'cmc', checkMark: false, domain: 'bank.example', selector: 'default', logo: LOGO,
+      logoDataUri: `data:image/svg+xml;base64,${LOGO_B64}` } } },
+  { name: 'bimi without indicator: level, no logo', raw: trustBimi('vmc') + arBimi('vmc'),
+    want: { level: 'bimi', bimi: { authority: 'vmc', checkMark: true, domain: 'bank.example', selector: 'default', logo: null, logoDataUri: null } } },
+  { name: 'bimi with two indicators: no logo', raw: IND + IND + trustBimi('vmc') + arBimi('vmc'),
+    want: { level: 'bimi', trusted: true } },
+  { name: 'bimi with an indicator that is not base64 SVG', raw: 'BIMI-Indicator: PHNjcmlwdD4=\r\n' + trustBimi('vmc') + arBimi('vmc'),
+    want: { level: 'bimi' } },
+  { name: 'level bimi without authority', raw: 'X-Senderauth-Trust: level=bimi; from=bank.example\r\n' + IND + arBimi('vmc'),
+    want: { ...NO_BADGE, trusted: true, bimi: null } },
+  { name: 'level bimi without bimi=pass in the A-R', raw: trustBimi('vmc') + IND + AR_PASS_ENFORCED,
+    want: { ...NO_BADGE, trusted: true, bimi: null } },
+  { name: 'level bimi with bimi=fail in the A-R', raw: trustBimi('vmc') + IND + arBimi('vmc', 'fail'),
+    want: { ...NO_BADGE, bimi: null } },
+  { name: 'level bimi claiming vmc where the A-R says cmc', raw: trustBimi('vmc') + IND + arBimi('cmc'),
+    want: { ...NO_BADGE, bimi: null } },
+  { name: 'indicator without level bimi is ignored', raw: IND + 'X-Senderauth-Trust: level=dmarc-enforced; from=bank.example\r\n' + arBimi('vmc'),
+    want: { level: 'dmarc-enforced', bimi: null } },
+  { name: 'forged bimi fields without trusted A-R', raw: IND + trustBimi('vmc') + COMMON, want: { ...NO_BADGE, trusted: false, bimi: null } },
   { name: 'extension parameters are ignored', raw: 'X-Senderauth-Trust: level=none; from=a.example; future-x=1/2\r\n' + AR_FAIL,
     want: { level: 'none', from: 'a.example' } },
   { name: 'fields after the A-R field and in any order', raw: COMMON + AR_PASS_ENFORCED + 'Subject: x\r\n' + TRUST_LISTED + 'X-Other: 1\r\n' + MARK,
@@ -312,6 +348,12 @@ const trustCases = [
   ['level=none; bad name=1', null],
   ['level=none; x=a b', null],
   ['level="none"', null],
+  ['level=bimi; from=bank.example; authority=vmc', { level: 'bimi', from: 'bank.example', authority: 'vmc' }],
+  ['level=BIMI; authority=CMC; from=Bank.Example', { level: 'bimi', from: 'bank.example', authority: 'cmc' }],
+  ['level=bimi; from=bank.example', null],
+  ['level=bimi; from=bank.example; authority=gold', null],
+  ['level=bimi; from=bad_domain; authority=vmc', null],
+  ['level=none; authority=vmc', { level: 'none', from: null }],
 ];
 for (const [value, want] of trustCases) {
   test(`parseTrustValue(${JSON.stringify(value)})`, () => {
@@ -332,6 +374,25 @@ const markCases = [
 for (const [value, want] of markCases) {
   test(`parseTrustmarkValue(${JSON.stringify(value)})`, () => {
     assert.deepEqual(parseTrustmarkValue(value), want);
+  });
+}
+
+const indicatorCases = [
+  [LOGO_B64, LOGO],
+  [LOGO_B64.match(/.{1,76}/g).join('\r\n\t'), LOGO],
+  [Buffer.from('<svg>x</svg>').toString('base64'), '<svg>x</svg>'],
+  [Buffer.from('not svg').toString('base64'), null],
+  [Buffer.from('<html></html>').toString('base64'), null],
+  [Buffer.from([0x3c, 0x73, 0x76, 0x67, 0x3e, 0xff, 0xfe]).toString('base64'), null], // not UTF-8
+  [Buffer.from('<svg>' + 'x'.repeat(40000) + '</svg>').toString('base64'), null], // over 32 KB
+  ['PHN2Zz4*', null],
+  ['PHN2Zz4', null],
+  ['', null],
+  [null, null],
+];
+for (const [value, want] of indicatorCases) {
+  test(`decodeIndicator(${JSON.stringify(value).slice(0, 40)})`, () => {
+    assert.equal(decodeIndicator(value), want);
   });
 }
 
