@@ -1,7 +1,7 @@
 /* test_out_arformat.c - Authentication-Results writer: golden files ar/NN.in -> NN.out
  * plus tables for value quoting and hostile input.
  * NN.in is one "key=value" per line: authserv-id=, method= (starts a resinfo),
- * result=, reason=, and any key with a '.' is a property (header.d=...). Values take
+ * result=, reason=, word= (a method's own result word), and any key with a '.' is a property (header.d=...). Values take
  * C escapes \n \r \t \\ \xHH. NN.out is "Authentication-Results: VALUE" with the
  * folds written as real newline + tab, and a final newline. */
 #include <dirent.h>
@@ -102,6 +102,8 @@ static int load_case(const char *path, char *store, struct ar_header *h)
             ri->result = res_parse(val);
         } else if (strcmp(line, "reason") == 0 && ri) {
             ri->reason = val;
+        } else if (strcmp(line, "word") == 0 && ri) {
+            ri->word = val;
         } else if (strchr(line, '.') && ri) {
             char *name = store + used;
             snprintf(name, MAX_IN - used, "%s", line);

@@ -429,7 +429,7 @@ test('parseAuthResults reads every golden file of the A-R writer', () => {
     const body = fields[0].value.slice(fields[0].value.indexOf(';') + 1).trim();
     const want = body === 'none' ? 0 : body.split(';').length;
     assert.equal(got.resinfos.length, want, `${f}: got ${got.resinfos.length} resinfos, want ${want}`);
-    for (const r of got.resinfos) assert.match(r.method, /^(iprev|spf|arc|dkim|dmarc)$/, `${f}: method ${r.method}`);
+    for (const r of got.resinfos) assert.match(r.method, /^(iprev|spf|arc|dkim|dmarc|bimi)$/, `${f}: method ${r.method}`);
     checked++;
   }
   assert.ok(checked >= 5, `only ${checked} golden files checked`);
