@@ -15,7 +15,9 @@ made here with python3-dkim's arc_sign (an independent signer; keys generated pe
 - a trusted i=1 followed by an untrusted i=2 that rewrote the body: 550 (AMS(1) no
   longer verifies), header.oldest-pass=2;
 - a trusted sealer, then the ARC-Seal altered: arc=fail, 550;
-- arc.enable = false: no arc= and 550 even with the trusted seal.
+- arc.enable = false: no arc= and 550 even with the trusted seal;
+- the metrics: senderauth_results_total{method="arc"} per result and
+  senderauth_overrides_total{reason="arc"} count exactly those messages.
 Prints one line per check, then `arc override: N passed, M failed`."""
 import os
 import re
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 import types
+import urllib.request
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -33,7 +36,7 @@ import dkim  # noqa: E402
 from satest import milter  # noqa: E402
 from satest.daemon import Senderauthd, build_dir, stop_all  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
+from satest.nsd import Nsd, free_port  # noqa: E402
 
 # python3-dkim's arc_sign parses A-R with the authres module, which Debian 12 does not
 # ship: a minimal stand-in that reads "authserv-id; method=result ...; ..." is enough here.
@@ -180,7 +183,8 @@ def main():
     daemons = []
     with Nsd(recs) as ns:
         try:
-            d = Senderauthd(ns.port, conf=conf)
+            mport = free_port()
+            d = Senderauthd(ns.port, conf=dict(conf, metrics={"listen": "127.0.0.1:%d" % mport}))
             daemons.append(d)
             off = Senderauthd(ns.port, conf=dict(conf, arc={"enable": False,
                                                             "trusted_sealers": "list.example"}))
@@ -247,6 +251,16 @@ def main():
                       for n, v in sealed]
             expect(t, d, "altered ARC-Seal: arc=fail, enforced", broken, body, "550",
                    log_has=["arc=fail:sets=1 ", "enforce=policy-reject"])
+
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
+                text = r.read().decode()
+            for series, want in (('senderauth_results_total{method="arc",result="none"}', 1),
+                                 ('senderauth_results_total{method="arc",result="pass"}', 6),
+                                 ('senderauth_results_total{method="arc",result="fail"}', 1),
+                                 ('senderauth_overrides_total{reason="arc"}', 2)):
+                m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+                got = int(float(m.group(1))) if m else None
+                t.check("metrics %s: got %s, want %d" % (series, got, want), got == want)
         finally:
             stop_all(daemons)
     print("arc override: %d passed, %d failed" % (t.passed, t.failed))
