@@ -18,9 +18,9 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-#define KIND_AAR 1
-#define KIND_AMS 2
-#define KIND_AS 3
+#define KIND_AAR ARC_KIND_AAR
+#define KIND_AMS ARC_KIND_AMS
+#define KIND_AS ARC_KIND_AS
 #define MAX_SIG 2048 /* decoded b= bytes (16384-bit RSA) */
 #define CV_NONE 0
 #define CV_PASS 1
@@ -79,7 +79,6 @@ struct arc_eval {
     struct chain *c;
 };
 
-static int field_kind(const char *name);
 static void set_reason(char *reason, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static const char *value_of(const struct arc_eval *v, int fi, size_t *n);
@@ -146,7 +145,6 @@ int arc_eval_has_arc(const struct arc_eval *v)
     return v->has_arc;
 }
 
-/* field_kind - KIND_* for an ARC field name, else 0 */
 /* set_reason - a reason comment; long parts are cut (it is text for logs and the A-R) */
 static void set_reason(char *reason, size_t len, const char *fmt, ...)
 {
@@ -157,22 +155,11 @@ static void set_reason(char *reason, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static int field_kind(const char *name)
-{
-    if (strcasecmp(name, "ARC-Authentication-Results") == 0)
-        return KIND_AAR;
-    if (strcasecmp(name, "ARC-Message-Signature") == 0)
-        return KIND_AMS;
-    if (strcasecmp(name, "ARC-Seal") == 0)
-        return KIND_AS;
-    return 0;
-}
-
 /* arc_eval_header - see arc_eval.h */
 int arc_eval_header(struct arc_eval *v, const char *name, const char *value)
 {
     size_t start = v->hdr.len, nlen = strlen(name), vlen = strlen(value);
-    int kind = field_kind(name);
+    int kind = arc_field_kind(name);
     const char *p = value, *end = value + vlen;
 
     if (kind != 0)

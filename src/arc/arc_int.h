@@ -1,5 +1,5 @@
 /* arc_int.h - what the files of src/arc share and nobody else sees: the per-message key
- * cache (arc_key.c) and base64.
+ * cache (arc_key.c) and which header fields are ARC fields (arc_tags.c).
  * Threads: as arc_eval.h. */
 #ifndef SA_ARC_INT_H
 #define SA_ARC_INT_H
@@ -9,6 +9,13 @@
 #include <openssl/evp.h>
 
 #include "arc/arc_eval.h"
+
+/* The three ARC header fields (RFC 8617 4.1). */
+#define ARC_KIND_AAR 1 /* ARC-Authentication-Results */
+#define ARC_KIND_AMS 2 /* ARC-Message-Signature */
+#define ARC_KIND_AS 3  /* ARC-Seal */
+/* arc_field_kind - ARC_KIND_* for a header field name (any case), else 0. */
+int arc_field_kind(const char *name);
 
 enum arc_key_status {
     ARC_KEY_OK = 1,

@@ -21,9 +21,9 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-#define KIND_AAR 1
-#define KIND_AMS 2
-#define KIND_AS 3
+#define KIND_AAR ARC_KIND_AAR
+#define KIND_AMS ARC_KIND_AMS
+#define KIND_AS ARC_KIND_AS
 #define MAX_NAMES 64  /* names in arc.seal.headers */
 #define MAX_SIG 2048  /* a 16384-bit RSA signature */
 #define NO_INSTANCE 0 /* an ARC field whose i= cannot be read */
@@ -52,7 +52,6 @@ struct arc_seal {
     char canon[ARC_SEAL_MAX_VALUE + ARC_MAX_FIELD + 64]; /* one canonical field */
 };
 
-static int field_kind(const char *name);
 static int wanted(const struct arc_seal *s, const char *name, size_t n);
 static void body_out(void *arg, const void *p, size_t n);
 static int read_instance(struct arc_seal *s, struct sfield *f);
@@ -64,18 +63,6 @@ static int sign(EVP_PKEY *key, EVP_MD_CTX *md, char *b64, size_t b64len);
 static int put_b(char *value, size_t len, size_t boff, const char *b64);
 static int hash_signed_fields(struct arc_seal *s, EVP_MD_CTX *md);
 static int not_sealed(struct arc_seal_out *out, const char *reason, int rc);
-
-/* field_kind - KIND_* for an ARC field name, else 0 */
-static int field_kind(const char *name)
-{
-    if (strcasecmp(name, "ARC-Authentication-Results") == 0)
-        return KIND_AAR;
-    if (strcasecmp(name, "ARC-Message-Signature") == 0)
-        return KIND_AMS;
-    if (strcasecmp(name, "ARC-Seal") == 0)
-        return KIND_AS;
-    return 0;
-}
 
 /* arc_seal_new - see arc_seal.h */
 struct arc_seal *arc_seal_new(const struct arc_seal_conf *conf)
@@ -129,7 +116,7 @@ static int wanted(const struct arc_seal *s, const char *name, size_t n)
 int arc_seal_header(struct arc_seal *s, const char *name, const char *value)
 {
     size_t start = s->hdr.len, nlen = strlen(name), vlen = strlen(value);
-    int kind = field_kind(name);
+    int kind = arc_field_kind(name);
 
     if (s->overflow)
         return -1;

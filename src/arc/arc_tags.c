@@ -1,14 +1,14 @@
 /* arc_tags.c - the two small parsers of ARC field values: the DKIM tag list (RFC 6376
  * 3.2) of ARC-Seal, ARC-Message-Signature and key records, and the "i=N;" prefix plus the
  * few RFC 8601 results we read from an ARC-Authentication-Results payload (dmarc=,
- * header.from, smtp.remote-ip).
+ * header.from, smtp.remote-ip), and which field names are ARC fields (arc_field_kind).
  * Owns no memory: results are offsets into the caller's text or bounded copies.
  * Threads: reentrant. */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
-#include "arc/arc_eval.h"
+#include "arc/arc_int.h"
 #include "util/xalloc.h"
 
 #define AAR_MAX_WORD 300
@@ -81,6 +81,18 @@ int arc_tags_parse(const char *s, size_t n, struct arc_tags *out)
         if (i < n && s[i] == ';')
             return -1; /* empty tag-spec */
     }
+}
+
+/* arc_field_kind - see arc_int.h */
+int arc_field_kind(const char *name)
+{
+    static const char *const names[] = {"ARC-Authentication-Results", "ARC-Message-Signature",
+                                        "ARC-Seal"};
+
+    for (int k = 0; k < 3; k++)
+        if (strcasecmp(name, names[k]) == 0)
+            return ARC_KIND_AAR + k;
+    return 0;
 }
 
 /* arc_tags_get - see arc_eval.h */
