@@ -2,7 +2,8 @@
 # run-all.sh - the whole test suite on a fresh Debian 12 machine: installs the
 # dependencies with apt-get, builds with warnings as errors, runs every test (unit,
 # external suites, integration against a real NSD), then builds again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the same tests there.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the same tests there, runs the
+# integration tests labelled "valgrind" under valgrind memcheck, and runs the fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib/deps.sh
@@ -44,6 +45,9 @@ export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lib/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_ctest build-asan
+
+echo "== integration tests under valgrind memcheck (normal build, SA_VALGRIND=1, ctest -L valgrind)"
+SA_VALGRIND=1 run_ctest build -L valgrind
 
 echo "== fuzz targets (clang, libFuzzer + ASan + UBSan, ${SA_FUZZ_SECONDS:-20} s each)"
 CC=clang cmake -S . -B build-fuzz -DFUZZ=ON -DFUZZ_SECONDS="${SA_FUZZ_SECONDS:-20}" \

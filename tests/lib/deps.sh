@@ -2,7 +2,7 @@
 # deps.sh - install (with apt-get) every Debian package the build, the tests and the
 # demo need. Sourced by tests/run-all.sh and tests/run-demo.sh. Skips apt-get when
 # everything is already installed.
-SA_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
+SA_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
  libmilter-dev libopendkim-dev libspf2-dev libpsl-dev libconfig-dev libssl-dev libcmocka-dev
  libsqlite3-dev publicsuffix nsd python3 python3-yaml python3-dkim python3-nacl
  python3-dnslib opendkim-tools dnsutils libpq-dev postgresql sqlite3 chromium fonts-noto-cjk
