@@ -590,6 +590,14 @@ def render(data):
             fmt(cpu / pf["mix_us"], 1) if cpu else "-"))
     L.append("")
     L.extend(targets(data, s))
+    L.extend(render_profiles(data))
+    L.append(END)
+    return "\n".join(L)
+
+
+def render_profiles(data):
+    """The callgrind part of the report (also all that --profile-only prints)."""
+    L = []
     cg = data.get("callgrind")
     if cg:
         L.append("**Profile** (`valgrind --tool=callgrind` on senderauthd, %d messages of "
@@ -636,8 +644,7 @@ def render(data):
         for ir, pct, name in cg["inclusive"][:14]:
             L.append("| %s | %.2f | `%s` |" % (fmt(ir), pct, name.replace("|", "\\|")))
         L.append("")
-    L.append(END)
-    return "\n".join(L)
+    return L
 
 
 def targets(data, s):
@@ -719,6 +726,36 @@ def write_doc(section):
 
 # ---------------------------------------------------------------- main
 
+def profile_only(work, exe, sa_bin, sizes, keep, corpus_dir=None):
+    """callgrind of senderauthd alone (2k and, when asked, 1m): instruction counts do not
+    depend on the machine's load, so this is how a change to the hot path is measured.
+    corpus_dir: a corpus kept from an earlier run (--keep), to compare like with like."""
+    if corpus_dir:
+        cdir = os.path.abspath(corpus_dir)
+        with open(os.path.join(cdir, "manifest.json")) as f:
+            manifest = json.load(f)
+    else:
+        cdir = os.path.join(work, "corpus")
+        manifest = bench_corpus.build(cdir)
+    data = {"when": time.strftime("%Y-%m-%d %H:%M %Z")}
+    with Nsd([tuple(r) for r in manifest["records"]], port=free_port()) as ns:
+        if "2k" in sizes:
+            log("callgrind profile of senderauthd (200 messages)")
+            data["callgrind"] = callgrind(work, ns.port, exe, os.path.join(cdir, "2k"), sa_bin,
+                                          200)
+        if "1m" in sizes:
+            log("callgrind profile of senderauthd (24 messages of 1 MB)")
+            data["callgrind_1m"] = callgrind(work, ns.port, exe, os.path.join(cdir, "1m"),
+                                             sa_bin, 24)
+    print("\n".join(render_profiles(data)))
+    raw = work.rstrip("/") + ".json"
+    with open(raw, "w") as f:
+        json.dump(data, f, indent=1, default=str)
+    log("raw results in %s" % raw)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 run, short points, 2k+50k")
@@ -727,6 +764,11 @@ def main():
     ap.add_argument("--sizes", default=None, help="comma list of 2k,50k,1m")
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--profile-only", action="store_true",
+                    help="only the callgrind profiles (no peers, no load points); prints "
+                    "them and never touches docs/performance.md")
+    ap.add_argument("--corpus", default=None,
+                    help="with --profile-only: reuse the corpus directory of a kept run")
     ap.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -745,12 +787,15 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
-    build_dir = os.environ.get("SA_BUILD") or os.path.join(SRC, "build-bench")
+    build_dir = os.path.abspath(os.environ.get("SA_BUILD") or os.path.join(SRC, "build-bench"))
     work = tempfile.mkdtemp(prefix="milter-bench-")
     log("work directory %s" % work)
     t_begin = time.monotonic()
     exe = build(build_dir, work)
     sa_bin = os.path.join(build_dir, "senderauthd")
+    if a.profile_only:
+        profile_only(work, exe, sa_bin, sizes if a.sizes else ["2k"], a.keep, a.corpus)
+        return
     if not a.no_install:
         install_peers()
     log("generating the corpus")
