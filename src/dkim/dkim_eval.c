@@ -2,8 +2,9 @@
  * library handle, the per-message handle, and feeding headers and body as they stream.
  * Owns struct dkim_eval_lib and struct dkim_eval; not the key lookup (dkim_dns.c), the
  * mapping to results (dkim_result.c) or the struct dns it is given.
- * Threads: one DKIM_LIB per process, shared by every milter thread. It is written
- * only in dkim_eval_lib_new (options, callbacks) and only read afterwards; the
+ * Threads: one DKIM_LIB per process, shared by every milter thread (with the key cache
+ * of dkim_key.c, locked inside). It is written only in dkim_eval_lib_new (options,
+ * callbacks) and only read afterwards; the
  * callbacks find their message through dkim_get_user_context and never touch the
  * library handle. Our key lookup never answers DKIM_CBSTAT_DEFAULT, so libopendkim's
  * lazily created shared resolver is never created. A struct dkim_eval belongs to one
@@ -49,7 +50,7 @@ struct dkim_eval_lib *dkim_eval_lib_new(const struct dkim_eval_conf *conf)
      * fixed_time itself as well, which covers a fixed time in the future. */
     if (l->conf.fixed_time > 0 && l->conf.fixed_time < now)
         drift += (uint64_t)(now - l->conf.fixed_time);
-    if ((l->lib = dkim_init(NULL, NULL)) == NULL)
+    if ((l->keys = dkim_key_cache_new()) == NULL || (l->lib = dkim_init(NULL, NULL)) == NULL)
         goto fail;
     if (dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
             DKIM_STAT_OK ||
@@ -81,6 +82,7 @@ void dkim_eval_lib_free(struct dkim_eval_lib *l)
         return;
     if (l->lib != NULL)
         dkim_close(l->lib);
+    dkim_key_cache_free(l->keys);
     free(l);
 }
 
@@ -120,6 +122,8 @@ void dkim_eval_free(struct dkim_eval *v)
         return;
     if (v->dkim != NULL)
         dkim_free(v->dkim);
+    for (int i = 0; i < DKIM_EVAL_MAX_TRACK; i++)
+        dkim_key_release(v->slot[i].key);
     buf_release(&v->hdr);
     free(v);
 }
@@ -307,7 +311,7 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
     n = v->nsighdr < max ? v->nsighdr : max;
     for (int i = 0; i < n; i++) {
         struct dkim_sig_res *r = &out[i];
-        struct dkim_slot none = {0, 0, 0, 0};
+        struct dkim_slot none = {0, 0, 0, 0, NULL};
         const struct dkim_slot *slot = i < DKIM_EVAL_MAX_TRACK ? &v->slot[i] : &none;
         DKIM_SIGINFO *sig = NULL;
 

@@ -1,17 +1,18 @@
 /* dkim_result.c - one libopendkim signature handle, plus what we noted about it, turned
  * into a struct dkim_sig_res: the RFC 8601 result word, the reason, and the properties
- * (d=, s=, a=, b=, key size, l= coverage) that A-R and DMARC need. Local key policy
- * lives here: RFC 8301 (no rsa-sha1, RSA >= min_rsa_bits), RFC 8463 (Ed25519 has no
- * "bits" in libopendkim), and l= that stops short of the body is never a pass.
+ * (d=, s=, a=, b=, key size, l= coverage) that A-R and DMARC need. The key checks and
+ * the signature check are made here with the cached key (dkim_key.c) over the hashes
+ * libopendkim computed, since libopendkim is never handed a key. Local key policy
+ * lives here: RFC 8301 (no rsa-sha1, RSA >= min_rsa_bits), the key type against a=,
+ * and l= that stops short of the body is never a pass.
  * Owns no state. Threads: called on the message's thread only. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "dkim/dkim_int.h"
+#include "util/base64.h"
 #include "util/xalloc.h"
-
-#define ED25519_BITS 256 /* RFC 8463 section 3 */
 
 static void set(struct dkim_sig_res *r, enum auth_res res, const char *reason);
 static void copy_tags(DKIM_SIGINFO *sig, struct dkim_sig_res *r);
@@ -19,6 +20,13 @@ static int map_sig_error(int err, struct dkim_sig_res *r);
 static int map_lookup(int note, struct dkim_sig_res *r);
 static int map_key_error(int err, struct dkim_sig_res *r);
 static int tag_u64(DKIM_SIGINFO *sig, const char *tag, uint64_t *out);
+static void map_key(const struct dkim_key *k, struct dkim_sig_res *r);
+static int subdomain_ok(DKIM_SIGINFO *sig);
+static int decode_b(const char *b, unsigned char *out, size_t outsize, size_t *outlen);
+static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k,
+                        int sha1, struct dkim_sig_res *r);
+static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k, int err,
+                     struct dkim_sig_res *r);
 
 /* set - result word and reason */
 static void set(struct dkim_sig_res *r, enum auth_res res, const char *reason)
@@ -171,16 +179,149 @@ static int map_key_error(int err, struct dkim_sig_res *r)
     }
 }
 
+/* map_key - what our key cache found wrong with the record (RFC 6376 6.1.2) */
+static void map_key(const struct dkim_key *k, struct dkim_sig_res *r)
+{
+    switch (k->err) {
+    case DKIM_KEY_ERR_REVOKED:
+        set(r, AUTH_FAIL, DKIM_REASON_REVOKED);
+        break;
+    case DKIM_KEY_ERR_SERVICE:
+        set(r, AUTH_PERMERROR, DKIM_REASON_KEY_SERVICE);
+        break;
+    default:
+        set(r, AUTH_PERMERROR, DKIM_REASON_KEY_SYNTAX);
+        break;
+    }
+}
+
+/* subdomain_ok - t=s: the domain of i= (after the '@') is d= itself */
+static int subdomain_ok(DKIM_SIGINFO *sig)
+{
+    const char *d = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"d");
+    const char *i = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"i");
+    const char *at;
+
+    if (i == NULL || d == NULL)
+        return 1;
+    at = strchr(i, '@');
+    return strcasecmp(at != NULL ? at + 1 : i, d) == 0;
+}
+
+/* decode_b - b= as libopendkim reads it: characters outside the base64 alphabet are
+ * skipped and the first '=' ends it (its own tag check accepted the value) */
+static int decode_b(const char *b, unsigned char *out, size_t outsize, size_t *outlen)
+{
+    char tmp[DKIM_EVAL_MAX_SIGLEN * 4 / 3 + 4];
+    size_t n = 0;
+
+    for (; *b != '\0' && *b != '='; b++) {
+        if (!((*b >= 'A' && *b <= 'Z') || (*b >= 'a' && *b <= 'z') || (*b >= '0' && *b <= '9') ||
+              *b == '+' || *b == '/'))
+            continue;
+        if (n >= sizeof(tmp))
+            return -1;
+        tmp[n++] = *b;
+    }
+    if (base64_decode(tmp, n, out, outsize, outlen, BASE64_LENIENT) < 0 || *outlen == 0)
+        return -1;
+    return 0;
+}
+
+/* check_crypto - the signature over libopendkim's header hash with our key, then the
+ * body hash against bh= (compared in base64, as libopendkim does). 0 when both hold,
+ * else -1 with the result set. */
+static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k,
+                        int sha1, struct dkim_sig_res *r)
+{
+    const char *b = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"b");
+    const char *bh = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"bh");
+    unsigned char sigbuf[DKIM_EVAL_MAX_SIGLEN];
+    char bh64[EVP_MAX_MD_SIZE * 2];
+    void *hh = NULL, *bd = NULL;
+    size_t hhlen = 0, bdlen = 0, slen = 0;
+    int rc;
+
+    if (dkim_sig_gethashes(sig, &hh, &hhlen, &bd, &bdlen) != DKIM_STAT_OK || hh == NULL ||
+        bd == NULL || bdlen > EVP_MAX_MD_SIZE) {
+        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
+        return -1;
+    }
+    if (b == NULL || decode_b(b, sigbuf, sizeof(sigbuf), &slen) < 0) {
+        set(r, AUTH_FAIL, DKIM_REASON_SIG_MISMATCH);
+        return -1;
+    }
+    rc = dkim_key_verify(v->lib->keys, k, sha1, hh, hhlen, sigbuf, slen);
+    if (rc < 0) {
+        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
+        return -1;
+    }
+    if (rc == 0) {
+        set(r, AUTH_FAIL, DKIM_REASON_SIG_MISMATCH);
+        return -1;
+    }
+    EVP_EncodeBlock((unsigned char *)bh64, bd, (int)bdlen);
+    if (bh == NULL || strcmp(bh, bh64) != 0) {
+        set(r, AUTH_FAIL, DKIM_REASON_BH_MISMATCH);
+        return -1;
+    }
+    return 0;
+}
+
+/* check_key - RFC 6376 6.1.2 with our key: the record, the signature's hash in h=,
+ * the key type against a=, RFC 8301 key size, then l= and t=s. 0 when usable, else -1
+ * with the result set. */
+static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k, int err,
+                     struct dkim_sig_res *r)
+{
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    int ed, hash;
+
+    (void)dkim_sig_getsignalg(sig, &alg);
+    ed = alg == DKIM_SIGN_ED25519SHA256;
+    hash = alg == DKIM_SIGN_RSASHA1 ? DKIM_KEY_HASH_SHA1 : DKIM_KEY_HASH_SHA256;
+    if (k->err != DKIM_KEY_OK && !k->late) {
+        map_key(k, r);
+        return -1;
+    }
+    if ((k->hashes & hash) == 0) {
+        set(r, AUTH_PERMERROR, DKIM_REASON_KEY_HASH);
+        return -1;
+    }
+    if (k->err != DKIM_KEY_OK) {
+        map_key(k, r);
+        return -1;
+    }
+    if (ed != (k->type == DKIM_KEY_ED25519)) {
+        set(r, AUTH_PERMERROR, DKIM_REASON_KEY_TYPE);
+        return -1;
+    }
+    r->testing = k->testing;
+    r->key_bits = k->bits;
+    if (!ed && k->bits < v->lib->conf.min_rsa_bits) {
+        set(r, AUTH_FAIL, DKIM_REASON_KEY_SMALL); /* RFC 8301 section 3.2 */
+        return -1;
+    }
+    if (err == DKIM_SIGERROR_TOOLARGE_L) {
+        set(r, AUTH_FAIL, DKIM_REASON_L_TOO_LARGE);
+        return -1;
+    }
+    if (k->nosubdomain && !subdomain_ok(sig)) {
+        set(r, AUTH_FAIL, DKIM_REASON_SUBDOMAIN);
+        return -1;
+    }
+    return check_crypto(v, sig, k, alg == DKIM_SIGN_RSASHA1, r);
+}
+
 /* dkim_result_fill - the checks in order: what we refused before libopendkim ran, the
- * signature's tags, the key lookup, the key record, key policy, the cryptography, l= */
+ * signature's tags, the key lookup, the key record and key policy (ours), the
+ * cryptography (ours, on libopendkim's hashes), l= */
 void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_slot *slot,
                       int index, struct dkim_sig_res *r)
 {
     const struct dkim_eval_conf *conf = &v->lib->conf;
-    unsigned int flags, bits = 0;
-    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
     uint64_t x, l;
-    int err, bh;
+    int err;
 
     memset(r, 0, sizeof(*r));
     r->full_body = 1;
@@ -214,48 +355,18 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
         set(r, AUTH_FAIL, DKIM_REASON_EXPIRED);
         return;
     }
-    if (map_lookup(slot->lookup, r) || map_key_error(err, r))
+    if (map_lookup(slot->lookup, r))
         return;
-    flags = dkim_sig_getflags(sig);
-    r->testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
-    (void)dkim_sig_getsignalg(sig, &alg);
-    if (alg == DKIM_SIGN_ED25519SHA256) {
-        r->key_bits = ED25519_BITS; /* libopendkim reports 0 bits for Ed25519 */
-    } else if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) {
-        r->key_bits = (int)bits;
-    }
-    if (err == DKIM_SIGERROR_KEYTOOSMALL ||
-        (alg != DKIM_SIGN_ED25519SHA256 && r->key_bits > 0 && r->key_bits < conf->min_rsa_bits)) {
-        set(r, AUTH_FAIL, DKIM_REASON_KEY_SMALL); /* RFC 8301 section 3.2 */
+    if (slot->lookup != LOOKUP_KEY || slot->key == NULL) {
+        /* No record: libopendkim's "no key", which an l= past the body overwrites. */
+        if (err == DKIM_SIGERROR_TOOLARGE_L)
+            set(r, AUTH_FAIL, DKIM_REASON_L_TOO_LARGE);
+        else if (!map_key_error(err, r))
+            set(r, AUTH_PERMERROR, DKIM_REASON_NO_KEY);
         return;
     }
-    if (err == DKIM_SIGERROR_TOOLARGE_L) {
-        set(r, AUTH_FAIL, DKIM_REASON_L_TOO_LARGE);
+    if (check_key(v, sig, slot->key, err, r) < 0)
         return;
-    }
-    if (err == DKIM_SIGERROR_SUBDOMAIN) {
-        set(r, AUTH_FAIL, DKIM_REASON_SUBDOMAIN);
-        return;
-    }
-    bh = dkim_sig_getbh(sig);
-    if ((flags & DKIM_SIGFLAG_PROCESSED) == 0) {
-        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
-        return;
-    }
-    if ((flags & DKIM_SIGFLAG_PASSED) == 0) {
-        set(r, AUTH_FAIL, DKIM_REASON_SIG_MISMATCH);
-        return;
-    }
-    if (bh != DKIM_SIGBH_MATCH) {
-        set(r, AUTH_FAIL, DKIM_REASON_BH_MISMATCH);
-        return;
-    }
-    if (err != DKIM_SIGERROR_OK && err != DKIM_SIGERROR_UNKNOWN) {
-        set(r, AUTH_FAIL,
-            dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err)
-                                              : DKIM_REASON_SIG_MISMATCH);
-        return;
-    }
     if (tag_u64(sig, "l", &l) == 0) {
         const char *c = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"c");
         const char *slash = c != NULL ? strchr(c, '/') : NULL;

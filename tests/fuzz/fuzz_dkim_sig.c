@@ -1,7 +1,7 @@
 /* fuzz_dkim_sig.c - libFuzzer target for DKIM verification (src/dkim): hostile
  * DKIM-Signature tag lists and bodies through dkim_eval_new/header/eoh/body/finish on
- * libopendkim, keys from dns_stub (including a bare PKCS#1 key, which dkim_dns.c
- * re-wraps, a TEMPFAIL and an NXDOMAIN selector).
+ * libopendkim, keys from dns_stub (including a bare PKCS#1 key, which dkim_key.c
+ * decodes too, a TEMPFAIL and an NXDOMAIN selector).
  * Input: byte 0 selects the mode (bit 0: values arrive with their leading space, as
  * with SMFIP_HDR_LEADSPC; bits 1-2: body chunk size 1, 7, 64 or all), the rest is split
  * at NUL bytes: every piece but the last is one DKIM-Signature value (up to MAX_SIGS),
@@ -17,9 +17,8 @@
  *     the b= of one of the seed signatures (libopendkim skips other characters in b=;
  *     the last two characters may carry unused bits and are not compared);
  *   - at most one DNS query per evaluated signature.
- * The body is also handed to dkim_dns_key_rewrap as a key record (the PKCS#1 repair
- * sees DNS data): the answer is -1, 0 or 1; a rewritten record fits, is NUL-terminated,
- * and needs no second repair; -1 becomes 1 with room to spare.
+ * The body is also handed to the key cache as a key record (dkim_key.c parses DNS
+ * data): a decoded key or an error, and the same text twice is one cached key.
  * Seeds (tests/fuzz/corpus/dkim_sig) were signed with python3-dkim at t=1700000000
  * with the private halves of the keys below, which are not kept; a new seed that must
  * pass needs its b= added to real_b[]. SA_FUZZ_VERBOSE=1 prints each result. */
@@ -36,7 +35,6 @@
 #define MAX_SIGS 80   /* DKIM-Signature fields fed (beyond DKIM_EVAL_MAX_TRACK) */
 #define MAX_OUT 8     /* results asked for */
 #define EVAL_SIGS 5   /* conf.max_sigs */
-#define KEYBUF 1025   /* libopendkim's key buffer (1024 + NUL) */
 
 static const char *const rsa_spki =
     "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDuJU4P1WOO/ENijrEluPsEu0Ammux8UW8equ3PD7+UBwrIi765"
@@ -81,7 +79,7 @@ static size_t b64_only(const char *in, size_t n, char *out);
 static int has_real_b(const char *alpha, size_t n);
 static int valid_str(const char *s, size_t size);
 static void check(const struct dkim_sig_res *r, int i, int rc, const char *alpha, size_t nalpha);
-static void check_rewrap(const char *rec, size_t len);
+static void check_key(const char *rec, size_t len);
 
 /* setup - one library handle and one DNS view for the whole run (as in the daemon) */
 static int setup(void)
@@ -175,32 +173,25 @@ static void check(const struct dkim_sig_res *r, int i, int rc, const char *alpha
     }
 }
 
-/* check_rewrap - the PKCS#1 repair on a hostile key record */
-static void check_rewrap(const char *rec, size_t len)
+/* check_key - the body as a hostile key record through the key cache (dkim_key.c
+ * parses DNS data): a key or an error, never both; the same text again is the same
+ * cached key */
+static void check_key(const char *rec, size_t len)
 {
-    static char out[KEYBUF + 64], again[KEYBUF + 64], big[8192];
-    int rc;
+    struct dkim_key *k, *again;
 
-    if (len >= KEYBUF || memchr(rec, '\0', len) != NULL)
+    if (memchr(rec, '\0', len) != NULL)
         return; /* dkim_dns.c never hands those over */
-    memset(out, 'X', sizeof(out));
-    rc = dkim_dns_key_rewrap(rec, len, out, KEYBUF);
-    if (verbose)
-        fprintf(stderr, "body as key record: rewrap %d\n", rc);
-    if (rc == 0 && out[0] != 'X')
-        abort(); /* "out untouched" */
-    if (rc == 1) {
-        if (memchr(out, '\0', KEYBUF) == NULL || out[KEYBUF] != 'X')
-            abort();
-        if (dkim_dns_key_rewrap(out, strlen(out), again, KEYBUF) != 0)
-            abort();
-    } else if (rc == -1) {
-        if (out[0] != 'X' || dkim_dns_key_rewrap(rec, len, big, sizeof(big)) != 1 ||
-            strlen(big) < KEYBUF)
-            abort();
-    } else if (rc != 0) {
+    if ((k = dkim_key_get(lib->keys, rec, len)) == NULL)
         abort();
-    }
+    if (verbose)
+        fprintf(stderr, "body as key record: err %d bits %d\n", (int)k->err, k->bits);
+    if ((k->err == DKIM_KEY_OK) != (k->pkey != NULL) || (k->pkey != NULL && k->bits <= 0))
+        abort();
+    if ((again = dkim_key_get(lib->keys, rec, len)) != k)
+        abort();
+    dkim_key_release(again);
+    dkim_key_release(k);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -256,7 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         (void)dkim_eval_body(v, (const unsigned char *)body + off, n);
     }
-    check_rewrap(body, blen);
+    check_key(body, blen);
     rc = dkim_eval_finish(v, out, MAX_OUT, &nout);
     dkim_eval_free(v);
     want = nsig < MAX_OUT ? nsig : MAX_OUT;
