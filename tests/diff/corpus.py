@@ -91,6 +91,7 @@ class Builder:
         self.names = set()       # (name, type) already published, to keep the zone consistent
         self.lookups = 0
         self.features = set()    # SPF features of the record being built (class labels)
+        self.ptr = None          # (PTR name of an IPv6 client, whether it leads back)
 
     # ---- DNS helpers ----
     def pub(self, name, rtype, value):
@@ -191,7 +192,7 @@ class Builder:
         local = m.mail_from.rsplit("@", 1)[0] if "@" in m.mail_from else "postmaster"
         sender_dom = m.mail_domain or m.helo
         zone = "x%d.%s" % (r.randint(1, 99), dom)
-        form = r.choice(["ir", "i", "v", "l", "o", "h", "d2", "lr"])
+        form = r.choice(["ir", "i", "v", "l", "o", "h", "d2", "lr", "p"])
         if ip.version == 4:
             octs = str(ip).split(".")
             ip_names = {"i": ".".join(octs), "ir": ".".join(reversed(octs))}
@@ -213,10 +214,22 @@ class Builder:
                     local) + "." + zone
             if not re.fullmatch(r"[A-Za-z0-9.-]+", local):
                 spec, name = "%%{o}.%s" % zone, sender_dom + "." + zone
-        elif form == "o":
+        elif form == "o" or (form == "p" and ip.version == 4):
             spec, name = "%%{o}.%s" % zone, sender_dom + "." + zone
         elif form == "h":
             spec, name = "%%{h}.%s" % zone, m.helo + "." + zone
+        elif form == "p" and ip.version == 6:
+            # %{p}: the validated name of the client (RFC 7208 7.3), "unknown" when the
+            # PTR name does not lead back. One PTR per message (IPv6 clients are unique
+            # to their message; IPv4 ones are shared, so they get no PTR).
+            if self.ptr is None:
+                self.ptr = ("ptr%d.%s" % (r.randint(1, 9), dom), r.random() < 0.6)
+                self.pub(ip_names["ir"] + ".ip6.arpa", "PTR", self.ptr[0])
+                if self.ptr[1]:
+                    self.pub(self.ptr[0], "AAAA", m.ip)
+            spec = "%%{p}.%s" % zone
+            name = (self.ptr[0] if self.ptr[1] else "unknown") + "." + zone
+            self.features.add("macro-p")
         else:  # d2: the last two labels of the current domain
             spec, name = "%%{d2}.%s" % zone, ".".join(dom.split(".")[-2:]) + "." + zone
         if form in ("d2", "lr"):   # a digit transformer (RFC 7208 7.3)

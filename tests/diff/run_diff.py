@@ -232,7 +232,7 @@ def run(count, seed, keep=False, threads=SEND_THREADS, only=None, conf=None):
             "records": len(records),
             "signatures": sum(len(m.sigs) for m in msgs),
             "rates": tally.rates(), "classes": dict(tally.classes),
-            "examples": {k: v[:5] for k, v in tally.examples.items()}, "errors": errors}
+            "examples": {k: v[:50] for k, v in tally.examples.items()}, "errors": errors}
 
 
 def report(out, stream=sys.stdout):
