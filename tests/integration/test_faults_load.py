@@ -17,6 +17,9 @@ Cases (each on a fresh daemon, so that its peak memory is its own):
   - descriptors exhausted (RLIMIT_NOFILE 64, 120 connections at once): the daemon logs a
     line naming the cause, does not exit, and serves the next connection once the load
     is gone.
+In a sanitizer build (SANITIZE=ON) the memory figures are printed but not checked:
+ASan keeps freed memory in its quarantine, so RSS measures ASan, not us (its leak check
+at exit still covers every path here).
 SA_LOAD_SCALE (default 1) multiplies the message counts of the storm; the connection
 count never goes below 500. Nothing is timed. Prints one line per case, then
 `faults: N passed, M failed`, and the measured figures (`figure: ...`).
@@ -37,7 +40,7 @@ sys.path.insert(0, os.path.join(SRC, "tests/integration"))
 import test_faults_milter as fm  # noqa: E402
 from satest import cases as sc  # noqa: E402
 from satest import milter  # noqa: E402
-from satest.daemon import Senderauthd, DaemonError, daemon_path  # noqa: E402
+from satest.daemon import Senderauthd, DaemonError, build_dir, daemon_path  # noqa: E402
 from satest.dkimsign import KeyStore, sign  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
@@ -56,6 +59,17 @@ SELECTOR = "s1"
 
 passed = failed = 0
 figures = []
+
+
+def sanitized():
+    try:
+        with open(os.path.join(build_dir(), "CMakeCache.txt")) as fh:
+            return "SANITIZE:BOOL=ON" in fh.read()
+    except OSError:
+        return False
+
+
+CHECK_MEMORY = not sanitized()
 
 
 def check(label, failures):
@@ -99,7 +113,7 @@ def bounds(base, after, rss_max_kb=None):
         f.append("threads %d -> %d" % (base["Threads"], after["Threads"]))
     if after["fds"] > base["fds"] + FD_SLACK:
         f.append("descriptors %d -> %d" % (base["fds"], after["fds"]))
-    if rss_max_kb is not None and after["VmRSS"] - base["VmRSS"] > rss_max_kb:
+    if rss_max_kb is not None and CHECK_MEMORY and after["VmRSS"] - base["VmRSS"] > rss_max_kb:
         f.append("VmRSS %d kB -> %d kB (bound +%d kB)" % (base["VmRSS"], after["VmRSS"],
                                                          rss_max_kb))
     return f
@@ -139,7 +153,7 @@ def big_body(d, key):
     grow = after["VmHWM"] - base["VmHWM"]
     figures.append("%d MB signed body: VmHWM %d kB -> %d kB (+%d kB), VmRSS after %d kB" %
                    (BODY_MB, base["VmHWM"], after["VmHWM"], grow, after["VmRSS"]))
-    if grow > BODY_HWM_MAX_KB:
+    if grow > BODY_HWM_MAX_KB and CHECK_MEMORY:
         f.append("VmHWM grew by %d kB over a %d-byte body (bound %d kB)" %
                  (grow, len(body), BODY_HWM_MAX_KB))
     return f + fm.alive(d, "50 MB body")
@@ -156,7 +170,7 @@ def many_headers(d):
     after = status(d.proc.pid)
     grow = after["VmHWM"] - base["VmHWM"]
     figures.append("10,000 header fields: VmHWM +%d kB" % grow)
-    if grow > BODY_HWM_MAX_KB:
+    if grow > BODY_HWM_MAX_KB and CHECK_MEMORY:
         f.append("VmHWM grew by %d kB over 10,000 fields (bound %d kB)" %
                  (grow, BODY_HWM_MAX_KB))
     return f + fm.alive(d, "10,000 fields")
@@ -320,10 +334,13 @@ def run_storm(d):
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(LOAD_THREADS)]
     for t in threads:
         t.start()
+    f, done = [], d.log_text().count("SIGHUP: reloading")
     for i in range(HUPS):
         write_conf(d, storm_conf(ids[(i + 1) % 2]))
         os.kill(d.proc.pid, signal.SIGHUP)
-        if i % 10 == 9:  # keep the storm inside the load: wait for one more message
+        if i % 10 == 9:  # keep the storm inside the load: one more reload and message
+            f += reloaded(d, done)
+            done = d.log_text().count("SIGHUP: reloading")
             with progress:
                 seen = total[0]
                 progress.wait_for(lambda: total[0] > seen or len(errors) > 20, timeout=120)
@@ -332,7 +349,7 @@ def run_storm(d):
     stop.set()
     for t in threads:
         t.join(300)
-    f = errors[:5]
+    f += errors[:5]
     if any(t.is_alive() for t in threads):
         f.append("some senders never finished")
     f += final_id(d, ID_B)
@@ -342,11 +359,20 @@ def run_storm(d):
                    "descriptors %d -> %d, VmRSS %d kB -> %d kB" %
                    (HUPS + 1, reloads, sum(counts), base["Threads"], after["Threads"],
                     base["fds"], after["fds"], base["VmRSS"], after["VmRSS"]))
-    if reloads < 2:
-        f.append("only %d reloads logged" % reloads)
+    if reloads < HUPS // 10:
+        f.append("only %d reloads logged, want >= %d" % (reloads, HUPS // 10))
     if d.proc.poll() is not None:
         f.append("senderauthd exited (%s)" % d.proc.returncode)
     return f + bounds(base, after, STORM_RSS_MAX_KB)
+
+
+def reloaded(d, before, tries=1000):
+    """Bounded poll: more than `before` reloads started (the log says so)."""
+    for _ in range(tries):
+        if d.log_text().count("SIGHUP: reloading") > before:
+            return []
+        time.sleep(0.01)  # poll interval, bounded by tries; nothing is timed
+    return ["no reload logged after %d SIGHUPs" % before]
 
 
 def write_conf(d, conf):
@@ -435,7 +461,7 @@ def main(argv):
     except DaemonError as e:
         check("senderauthd", [str(e)])
     for fig in figures:
-        print("figure: " + fig)
+        print("figure: " + fig + ("" if CHECK_MEMORY else " (sanitizer build: memory not checked)"))
     print("faults: %d passed, %d failed" % (passed, failed))
     return 1 if failed or not passed else 0
 
