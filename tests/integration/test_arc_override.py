@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import types
-import urllib.request
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 import dkim  # noqa: E402
 from satest import milter  # noqa: E402
+from satest.checks import metric, scrape  # noqa: E402
 from satest.daemon import Senderauthd, build_dir, stop_all  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
@@ -252,14 +252,12 @@ def main():
             expect(t, d, "altered ARC-Seal: arc=fail, enforced", broken, body, "550",
                    log_has=["arc=fail:sets=1 ", "enforce=policy-reject"])
 
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
-                text = r.read().decode()
+            text = scrape(mport)
             for series, want in (('senderauth_results_total{method="arc",result="none"}', 1),
                                  ('senderauth_results_total{method="arc",result="pass"}', 6),
                                  ('senderauth_results_total{method="arc",result="fail"}', 1),
                                  ('senderauth_overrides_total{reason="arc"}', 2)):
-                m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
-                got = int(float(m.group(1))) if m else None
+                got = metric(text, series)
                 t.check("metrics %s: got %s, want %d" % (series, got, want), got == want)
         finally:
             stop_all(daemons)

@@ -12,13 +12,13 @@ import json
 import os
 import re
 import sys
-import urllib.request
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import milter  # noqa: E402
+from satest.checks import Checks, metric, scrape  # noqa: E402
 from satest.daemon import Senderauthd, stop_all  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
 
@@ -64,19 +64,6 @@ TEXTS = {"450": "cannot find your reverse hostname", "550": "cannot find your re
          "451": "reverse DNS lookup failed", "554": "Set up reverse DNS for your server"}
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def ok(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ("\n     " + detail) if detail else ""))
-
-
 def session(d, ip, authen, n):
     """One SMTP session; returns (outcome, detail) as in CONFIGS."""
     with milter.MilterClient("127.0.0.1", d.port) as m:
@@ -91,16 +78,6 @@ def session(d, ip, authen, n):
             return "%s:%s" % (res.stage, " ".join(res.reply.text.split()[:2])), res.reply.text
         tags = [v.strip() for k, v in res.added_headers() if k.lower() == "x-senderauth-iprev"]
         return ("tag" if tags == ["fail"] else "accept" if not tags else "tags %r" % tags), ""
-
-
-def scrape(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-        return r.read().decode()
-
-
-def metric(text, series):
-    m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
-    return int(float(m.group(1))) if m else None
 
 
 def want_counts(conf, outcomes):

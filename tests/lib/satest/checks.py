@@ -1,0 +1,64 @@
+"""checks.py - what most integration programs repeat: a pass/fail tally that prints one
+line per check, one milter transaction with a given header and body, and the daemon's
+summary log line for a queue id.
+
+    t = Checks()
+    res, final, qid = send_message(d, hdrs, body)      # final: headers as the MTA writes
+    t.check("sealed", ok, "detail shown on failure")
+    line = summary_line(d, qid)
+    print(t.total("arc seal"))                          # "arc seal: N passed, M failed"
+"""
+import itertools
+import time
+
+from . import milter
+
+_QID = itertools.count(1)
+
+
+class Checks:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("ok   " + name)
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, detail))
+        return ok
+
+    def total(self, label):
+        return "%s: %d passed, %d failed" % (label, self.passed, self.failed)
+
+
+def send_message(d, hdrs, body, ip="203.0.113.9", helo="client.sender.test",
+                 mail_from="bounce@sender.example", rcpts=("alice@example.jp",), prefix="Q"):
+    """One transaction to senderauthd d: (eom result, the header list after the filter's
+    changes as Postfix applies them, queue id)."""
+    qid = "%s%04d" % (prefix, next(_QID))
+    with milter.MilterClient("127.0.0.1", d.port) as m:
+        m.connect(helo, ip)
+        m.helo(helo)
+        m.mail(mail_from, macros={"i": qid})
+        for r in rcpts:
+            m.rcpt(r)
+        m.data()
+        for n, v in hdrs:
+            m.header(n, v)
+        m.eoh()
+        m.body(body)
+        res = m.eom()
+        final = milter.apply_header_mods(hdrs, res.mods, leadspc=m.leadspc)
+    return res, final, qid
+
+
+def summary_line(d, qid, tries=50):
+    """The daemon's summary log line for qid ("" when it does not come)."""
+    for _ in range(tries):
+        for line in d.log_text().splitlines():
+            if qid + ":" in line and "action=" in line:
+                return line
+        time.sleep(0.02)  # the log line may trail the reply by a moment (bounded)
+    return ""
