@@ -1,6 +1,7 @@
 /* test_metrics_render.c - the Prometheus exposition: counters, results per method and
  * result, actions, the latency histogram (le buckets are cumulative, +Inf = count), the
- * collect hook, the listen address parser, and a scrape over HTTP on 127.0.0.1. */
+ * collect hook, the listen address parser, a scrape over HTTP on 127.0.0.1, and the
+ * families and pages other modules register. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,12 +174,95 @@ static void test_http(void **state)
     assert_int_equal(metrics_port(), 0);
 }
 
+static const char *const colors[] = {"red", "blue"};
+static atomic_uint_fast64_t color_counts[2];
+static const struct metrics_family color_family = {"test_colors_total", "Colors seen.", "color",
+                                                   colors, 2, color_counts};
+
+/* test_family - a registered family is rendered after the fixed metrics, one line per
+ * value; registrations beyond METRICS_MAX_FAMILIES are refused */
+static void test_family(void **state)
+{
+    static const struct {
+        const char *series;
+        double want;
+    } rows[] = {
+        {"test_colors_total{color=\"red\"}", 3},
+        {"test_colors_total{color=\"blue\"}", 0},
+    };
+    size_t len;
+    char *text;
+    int refused = 0;
+
+    (void)state;
+    assert_int_equal(metrics_add_family(&color_family), 0);
+    atomic_fetch_add(&color_counts[0], 3);
+    text = metrics_render(&len);
+    assert_non_null(text);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (value(text, rows[i].series) != rows[i].want)
+            fail_msg("%s: got %g, want %g", rows[i].series, value(text, rows[i].series),
+                     rows[i].want);
+    if (strstr(text, "# TYPE test_colors_total counter\n") == NULL ||
+        strstr(text, "senderauth_eom_seconds_count") > strstr(text, "test_colors_total"))
+        fail_msg("family: got no TYPE line or not after the fixed metrics");
+    free(text);
+    for (int i = 1; i <= METRICS_MAX_FAMILIES; i++)
+        refused += metrics_add_family(&color_family) < 0;
+    if (refused != 1)
+        fail_msg("%d more registrations: got %d refused, want 1", METRICS_MAX_FAMILIES, refused);
+}
+
+static char *page_text(size_t *len)
+{
+    char *t = strdup("{\"ok\":1}\n");
+
+    *len = t ? strlen(t) : 0;
+    return t;
+}
+
+static char *page_fails(size_t *len)
+{
+    *len = 0;
+    return NULL;
+}
+
+/* test_pages - GET of a registered page: its body and Content-Type; a renderer that
+ * fails gives 500; pages beyond METRICS_MAX_PAGES are refused */
+static void test_pages(void **state)
+{
+    static char reply[65536];
+    int refused = 0;
+
+    (void)state;
+    assert_int_equal(metrics_add_page("/page", "application/json", page_text), 0);
+    assert_int_equal(metrics_add_page("/broken", "application/json", page_fails), 0);
+    assert_int_equal(metrics_start("127.0.0.1:0"), 0);
+    assert_int_equal(http_get(metrics_port(), "/page", reply, sizeof(reply)), 0);
+    if (strstr(reply, " 200 ") == NULL || strstr(reply, "application/json") == NULL ||
+        strstr(reply, "\r\n\r\n{\"ok\":1}\n") == NULL)
+        fail_msg("GET /page: got \"%.200s\", want 200 application/json {\"ok\":1}", reply);
+    assert_int_equal(http_get(metrics_port(), "/broken", reply, sizeof(reply)), 0);
+    if (strstr(reply, " 500 ") == NULL)
+        fail_msg("GET /broken: got \"%.60s\", want 500", reply);
+    assert_int_equal(http_get(metrics_port(), "/metrics", reply, sizeof(reply)), 0);
+    if (strstr(reply, " 200 ") == NULL || strstr(reply, "version=0.0.4") == NULL)
+        fail_msg("GET /metrics with pages: got \"%.60s\", want 200", reply);
+    metrics_stop();
+    for (int i = 0; i < METRICS_MAX_PAGES; i++)
+        refused += metrics_add_page("/more", "text/plain", page_text) < 0;
+    if (refused != 2)
+        fail_msg("%d more pages: got %d refused, want 2", METRICS_MAX_PAGES, refused);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_parse_listen),
         cmocka_unit_test(test_http),
+        cmocka_unit_test(test_family),
+        cmocka_unit_test(test_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
