@@ -34,25 +34,12 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 import dkim  # noqa: E402
 from dnslib import DNSRecord  # noqa: E402
-from satest import milter  # noqa: E402
+from satest.checks import Checks, send_message, summary_line  # noqa: E402
 from satest.daemon import AUTHSERV_ID, Senderauthd, build_dir, stop_all  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
-CLIENT_IP = "203.0.113.9"
 LIST_SRVID = "list.example"
-
-
-class Runner:
-    passed = failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, detail))
 
 
 def ed25519_key(tmp):
@@ -110,37 +97,6 @@ def list_seal(tmp, hdrs, body, key_path, zone):
     return list(reversed(fields)) + hdrs  # ARC-Seal on top, as a sealer adds them
 
 
-QID = [0]
-
-
-def send(d, hdrs, body):
-    """(result, final header list as the MTA writes it, queue id)"""
-    QID[0] += 1
-    qid = "SEAL%04d" % QID[0]
-    with milter.MilterClient("127.0.0.1", d.port) as m:
-        m.connect("fwd.sender.test", CLIENT_IP)
-        m.helo("fwd.sender.test")
-        m.mail("bounce@sender.example", macros={"i": qid})
-        m.rcpt("alice@example.jp")
-        m.data()
-        for n, v in hdrs:
-            m.header(n, v)
-        m.eoh()
-        m.body(body)
-        res = m.eom()
-        final = milter.apply_header_mods(hdrs, res.mods, leadspc=m.leadspc)
-    return res, final, qid
-
-
-def summary(d, qid):
-    for _ in range(50):
-        for line in d.log_text().splitlines():
-            if qid + ":" in line and "action=" in line:
-                return line
-        time.sleep(0.02)  # the log line may trail the reply by a moment (bounded)
-    return ""
-
-
 def our_verify(tmp, port, raw):
     path = os.path.join(tmp, "out.eml")
     with open(path, "wb") as f:
@@ -158,7 +114,7 @@ def check_sealed(t, name, d, ns, tmp, hdrs, body, want_i, want_cv, want_verdict,
     """Send; our set must be on top with i=want_i cv=want_cv, and both verifiers must give
     want_verdict for the message as delivered (dkimpy=False: python3-dkim must refuse only
     the algorithm). Returns the delivered message."""
-    res, final, qid = send(d, hdrs, body)
+    res, final, qid = send_message(d, hdrs, body, prefix="SEAL")
     raw = render(final, body)
     errs = []
     top = [n for n, _ in final[:4]]
@@ -183,7 +139,7 @@ def check_sealed(t, name, d, ns, tmp, hdrs, body, want_i, want_cv, want_verdict,
         errs.append("python3-dkim arc_verify: %s (%s), want an unknown algorithm" % (cv, why))
     elif dkimpy and cv != want_verdict:
         errs.append("python3-dkim arc_verify: %s (%s), want %s" % (cv, why, want_verdict))
-    line = summary(d, qid)
+    line = summary_line(d, qid)
     if "arc_seal=%d:%s" % (want_i, want_cv) not in line:
         errs.append("log line lacks arc_seal=%d:%s: %s" % (want_i, want_cv, line))
     t.check(name, not errs, "; ".join(errs))
@@ -259,7 +215,7 @@ def main():
         f.write("arc._domainkey.list.example\t%s\n" % k_list.dns_txt())
     seal_conf = {"enable": True, "seal_enable": True, "seal_domain": AUTHSERV_ID,
                  "seal_selector": "seal", "seal_key_file": os.path.join(tmp, "rsa2048-seal.pem")}
-    t = Runner()
+    t = Checks()
     daemons = []
     with Nsd(recs) as ns:
         try:
@@ -272,9 +228,9 @@ def main():
                 d.start()
 
             hdrs, body = message("off")
-            res, _, qid = send(off, hdrs, body)
+            res, _, qid = send_message(off, hdrs, body, prefix="SEAL")
             t.check("sealing off: no ARC field added", not arc_added(res) and
-                    "arc_seal" not in summary(off, qid), "added %s" % arc_added(res))
+                    "arc_seal" not in summary_line(off, qid), "added %s" % arc_added(res))
 
             hdrs, body = message("plain")
             check_sealed(t, "RSA, no chain: i=1 cv=none, both verifiers pass", rsa, ns, tmp,
@@ -291,8 +247,8 @@ def main():
             final = check_sealed(t, "broken incoming chain: i=2 cv=fail, both verifiers fail",
                                  rsa, ns, tmp, chained, body2, 2, "fail", "fail")
 
-            res, _, qid = send(rsa, final, body2)
-            line = summary(rsa, qid)
+            res, _, qid = send_message(rsa, final, body2, prefix="SEAL")
+            line = summary_line(rsa, qid)
             t.check("newest seal cv=fail: no set added", not arc_added(res) and
                     "arc_seal=none" in line, "added %s; log %s" % (arc_added(res), line))
 
@@ -306,7 +262,7 @@ def main():
         finally:
             stop_all(daemons)
     check_conf_errors(t, tmp, rsa512)
-    print("arc seal: %d passed, %d failed" % (t.passed, t.failed))
+    print(t.total("arc seal"))
     return 1 if t.failed else 0
 
 
