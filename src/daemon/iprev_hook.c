@@ -41,7 +41,10 @@ static const struct metrics_family family = {
     "senderauth_iprev_clients_total",
     "Clients (SMTP connections) by iprev policy event: seen, exempt, results, matched by "
     "iprev.policy_on, and the actions taken.",
-    "event", iprev_event_names, IPREV_NEVENTS, totals};
+    "event",
+    iprev_event_names,
+    IPREV_NEVENTS,
+    totals};
 
 static int active(const struct sa_conf *conf);
 static struct iprev_policy policy_of(const struct sa_conf *conf);
@@ -50,8 +53,8 @@ static void log_hour(time_t now);
 static void count_client(struct iprev_client *ic, const struct sa_conf *conf);
 static int check(struct iprev_client *ic, const char *ip, struct dns *shared, int max_queries,
                  double deadline_in);
-static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf,
-                      const char *qid, const char *stage);
+static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
+                      const char *stage);
 static char *render_json(size_t *len);
 
 /* active - the check runs: iprev.enable, or a policy that needs it */
@@ -142,10 +145,9 @@ static int check(struct iprev_client *ic, const char *ip, struct dns *shared, in
     int used;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    dns = dns_budget_new(shared, max_queries,
-                         deadline_in > 0
-                             ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + deadline_in
-                             : 1e-9);
+    dns = dns_budget_new(
+        shared, max_queries,
+        deadline_in > 0 ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + deadline_in : 1e-9);
     if (dns == NULL)
         return -1;
     iprev_eval(ip, dns, &ic->res);
@@ -157,8 +159,8 @@ static int check(struct iprev_client *ic, const char *ip, struct dns *shared, in
 
 /* reply - the policy's reply for the client's action: "CODE X.Y.Z text, [ADDR]" from the
  * configured string (checked at load); counts and logs the first one per connection */
-static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf,
-                      const char *qid, const char *stage)
+static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
+                      const char *stage)
 {
     struct iprev_policy p = policy_of(conf);
     enum iprev_action a = iprev_policy_decide(&c->iprev.res, &p);
@@ -167,9 +169,9 @@ static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *con
 
     if (a != IPREV_ACT_TEMPFAIL && a != IPREV_ACT_REJECT)
         return SMFIS_CONTINUE;
-    spec = a == IPREV_ACT_REJECT                     ? conf->iprev_reject_reply
+    spec = a == IPREV_ACT_REJECT                   ? conf->iprev_reject_reply
            : c->iprev.res.result == AUTH_TEMPERROR ? conf->iprev_temperror_reply
-                                                    : conf->iprev_tempfail_reply;
+                                                   : conf->iprev_tempfail_reply;
     sa_strlcpy(code, spec, sizeof(code));
     sp = strchr(spec + 4, ' ');
     if (sp == NULL || (size_t)(sp - spec - 4) >= sizeof(xcode)) /* cannot happen: checked */

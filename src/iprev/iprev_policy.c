@@ -10,8 +10,8 @@
 #include "util/buf.h"
 
 const char *const iprev_event_names[IPREV_NEVENTS] = {
-    "seen", "exempt", "pass", "no_ptr", "fail", "temperror", "matched", "tagged", "tempfailed",
-    "rejected"};
+    "seen",      "exempt",  "pass",   "no_ptr",     "fail",
+    "temperror", "matched", "tagged", "tempfailed", "rejected"};
 
 /* iprev_policy_match - see iprev_policy.h */
 int iprev_policy_match(const struct iprev_res *r, const struct iprev_policy *p)
@@ -52,8 +52,7 @@ void iprev_stats_init(struct iprev_stats *s)
 void iprev_stats_add(struct iprev_stats *s, time_t now, enum iprev_event ev)
 {
     long long start = (long long)now - (long long)now % IPREV_STATS_SECONDS;
-    struct iprev_stats_bucket *bk =
-        &s->b[(start / IPREV_STATS_SECONDS) % IPREV_STATS_BUCKETS];
+    struct iprev_stats_bucket *bk = &s->b[(start / IPREV_STATS_SECONDS) % IPREV_STATS_BUCKETS];
 
     if ((unsigned)ev >= IPREV_NEVENTS || now < 0)
         return;
@@ -105,7 +104,8 @@ int iprev_stats_json(struct iprev_stats *s, time_t now, struct buf *b)
     for (int r = 0; r < n && rc == 0; r++) {
         rc = buf_printf(b, "%s\n{\"start\":%lld", r ? "," : "", rows[r].start);
         for (int i = 0; i < IPREV_NEVENTS && rc == 0; i++)
-            rc = buf_printf(b, ",\"%s\":%llu", iprev_event_names[i], (unsigned long long)rows[r].n[i]);
+            rc = buf_printf(b, ",\"%s\":%llu", iprev_event_names[i],
+                            (unsigned long long)rows[r].n[i]);
         if (rc == 0)
             rc = buf_append_str(b, "}");
     }

@@ -16,11 +16,11 @@
 struct buf;
 
 enum iprev_mode {
-    IPREV_MODE_OFF = 0, /* the A-R result only */
-    IPREV_MODE_MEASURE, /* count and log what the policy matches; act on nothing */
-    IPREV_MODE_TAG,     /* add X-Senderauth-Iprev: fail at end of message */
-    IPREV_MODE_TEMPFAIL,/* 450 4.7.25 (greylist-like: a real MTA retries) */
-    IPREV_MODE_REJECT,  /* 550 5.7.25 */
+    IPREV_MODE_OFF = 0,  /* the A-R result only */
+    IPREV_MODE_MEASURE,  /* count and log what the policy matches; act on nothing */
+    IPREV_MODE_TAG,      /* add X-Senderauth-Iprev: fail at end of message */
+    IPREV_MODE_TEMPFAIL, /* 450 4.7.25 (greylist-like: a real MTA retries) */
+    IPREV_MODE_REJECT,   /* 550 5.7.25 */
 };
 
 enum iprev_action { IPREV_ACT_NONE = 0, IPREV_ACT_TAG, IPREV_ACT_TEMPFAIL, IPREV_ACT_REJECT };
@@ -65,8 +65,8 @@ enum iprev_event {
     IPREV_NEVENTS
 };
 
-#define IPREV_STATS_BUCKETS 48    /* hours kept */
-#define IPREV_STATS_SECONDS 3600  /* one bucket */
+#define IPREV_STATS_BUCKETS 48   /* hours kept */
+#define IPREV_STATS_SECONDS 3600 /* one bucket */
 
 /* The ring: bucket i holds the hour whose start / IPREV_STATS_SECONDS is i modulo
  * IPREV_STATS_BUCKETS. Members are private; a static instance is initialized with
@@ -79,7 +79,10 @@ struct iprev_stats {
     struct iprev_stats_bucket b[IPREV_STATS_BUCKETS];
     pthread_mutex_t roll; /* serializes the reuse of a bucket for a new hour */
 };
-#define IPREV_STATS_INIT {.roll = PTHREAD_MUTEX_INITIALIZER}
+#define IPREV_STATS_INIT                                                                           \
+    {                                                                                              \
+        .roll = PTHREAD_MUTEX_INITIALIZER                                                          \
+    }
 
 /* One hour as read back. */
 struct iprev_stats_row {

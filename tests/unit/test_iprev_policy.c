@@ -23,8 +23,10 @@ static struct iprev_res res_of(enum kind k)
     struct iprev_res r;
 
     memset(&r, 0, sizeof(r));
-    r.result = k == PASS ? AUTH_PASS : k == TEMP ? AUTH_TEMPERROR : k == PERM ? AUTH_PERMERROR
-                                                                              : AUTH_FAIL;
+    r.result = k == PASS   ? AUTH_PASS
+               : k == TEMP ? AUTH_TEMPERROR
+               : k == PERM ? AUTH_PERMERROR
+                           : AUTH_FAIL;
     r.no_ptr = k == NOPTR;
     return r;
 }
@@ -78,12 +80,18 @@ struct step {
     long long t;
     int ev; /* enum iprev_event, or -1 = check */
     int nrows;
-    long long start[3];  /* of the first rows */
-    uint64_t seen[3];    /* IPREV_EV_SEEN of the first rows */
-    uint64_t no_ptr[3];  /* IPREV_EV_NO_PTR of the first rows */
+    long long start[3]; /* of the first rows */
+    uint64_t seen[3];   /* IPREV_EV_SEEN of the first rows */
+    uint64_t no_ptr[3]; /* IPREV_EV_NO_PTR of the first rows */
 };
 
-#define ADD(t, ev) {(t), (ev), 0, {0}, {0}, {0}}
+#define ADD(t, ev)                                                                                 \
+    {                                                                                              \
+        (t), (ev), 0, {0}, {0},                                                                    \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 static const struct {
     const char *name;
@@ -92,36 +100,50 @@ static const struct {
 } ring_cases[] = {
     {"empty ring reads nothing", {{T0, -1, 0, {0}, {0}, {0}}}, 1},
     {"two events in one hour",
-     {ADD(T0, IPREV_EV_SEEN), ADD(T0 + 399, IPREV_EV_SEEN), ADD(T0 + 1, IPREV_EV_NO_PTR),
+     {ADD(T0, IPREV_EV_SEEN),
+      ADD(T0 + 399, IPREV_EV_SEEN),
+      ADD(T0 + 1, IPREV_EV_NO_PTR),
       {T0 + 399, -1, 1, {T0 - 3200}, {2}, {1}}},
      4},
     {"the next hour is its own bucket, newest first",
-     {ADD(T0, IPREV_EV_SEEN), ADD(T0 + 400, IPREV_EV_SEEN), ADD(T0 + 400, IPREV_EV_SEEN),
+     {ADD(T0, IPREV_EV_SEEN),
+      ADD(T0 + 400, IPREV_EV_SEEN),
+      ADD(T0 + 400, IPREV_EV_SEEN),
       {T0 + 400, -1, 2, {T0 + 400, T0 - 3200}, {2, 1}, {0, 0}}},
      4},
     {"an hour with no events is not listed",
-     {ADD(T0, IPREV_EV_SEEN), ADD(T0 + 400 + 2 * H, IPREV_EV_NO_PTR),
+     {ADD(T0, IPREV_EV_SEEN),
+      ADD(T0 + 400 + 2 * H, IPREV_EV_NO_PTR),
       {T0 + 400 + 2 * H, -1, 2, {T0 + 400 + 2 * H, T0 - 3200}, {0, 1}, {1, 0}}},
      3},
     {"48 hours later the bucket starts from zero",
-     {ADD(T0, IPREV_EV_SEEN), ADD(T0, IPREV_EV_SEEN),
+     {ADD(T0, IPREV_EV_SEEN),
+      ADD(T0, IPREV_EV_SEEN),
       ADD(T0 + (long long)IPREV_STATS_BUCKETS * H, IPREV_EV_SEEN),
-      {T0 + (long long)IPREV_STATS_BUCKETS * H, -1, 1,
-       {T0 - 3200 + (long long)IPREV_STATS_BUCKETS * H}, {1}, {0}}},
+      {T0 + (long long)IPREV_STATS_BUCKETS * H,
+       -1,
+       1,
+       {T0 - 3200 + (long long)IPREV_STATS_BUCKETS * H},
+       {1},
+       {0}}},
      4},
     {"an event for an hour whose bucket was reused is dropped",
-     {ADD(T0 + (long long)IPREV_STATS_BUCKETS * H, IPREV_EV_SEEN), ADD(T0, IPREV_EV_SEEN),
-      {T0 + (long long)IPREV_STATS_BUCKETS * H, -1, 1,
-       {T0 - 3200 + (long long)IPREV_STATS_BUCKETS * H}, {1}, {0}}},
+     {ADD(T0 + (long long)IPREV_STATS_BUCKETS * H, IPREV_EV_SEEN),
+      ADD(T0, IPREV_EV_SEEN),
+      {T0 + (long long)IPREV_STATS_BUCKETS * H,
+       -1,
+       1,
+       {T0 - 3200 + (long long)IPREV_STATS_BUCKETS * H},
+       {1},
+       {0}}},
      3},
     {"hours older than the ring are not read",
-     {ADD(T0, IPREV_EV_SEEN), ADD(T0 + 47 * H, IPREV_EV_SEEN),
+     {ADD(T0, IPREV_EV_SEEN),
+      ADD(T0 + 47 * H, IPREV_EV_SEEN),
       {T0 + 47 * H, -1, 2, {T0 - 3200 + 47 * H, T0 - 3200}, {1, 1}, {0}},
       {T0 + 48 * H, -1, 1, {T0 - 3200 + 47 * H}, {1}, {0}}},
      4},
-    {"out-of-range event ignored",
-     {ADD(T0, IPREV_NEVENTS), {T0, -1, 0, {0}, {0}, {0}}},
-     2},
+    {"out-of-range event ignored", {ADD(T0, IPREV_NEVENTS), {T0, -1, 0, {0}, {0}, {0}}}, 2},
 };
 
 static void check_rows(const char *name, int si, const struct step *st,
@@ -135,8 +157,7 @@ static void check_rows(const char *name, int si, const struct step *st,
                      st->start[r]);
         if (rows[r].n[IPREV_EV_SEEN] != st->seen[r])
             fail_msg("%s, step %d, row %d: seen got %llu, want %llu", name, si, r,
-                     (unsigned long long)rows[r].n[IPREV_EV_SEEN],
-                     (unsigned long long)st->seen[r]);
+                     (unsigned long long)rows[r].n[IPREV_EV_SEEN], (unsigned long long)st->seen[r]);
         if (rows[r].n[IPREV_EV_NO_PTR] != st->no_ptr[r])
             fail_msg("%s, step %d, row %d: no_ptr got %llu, want %llu", name, si, r,
                      (unsigned long long)rows[r].n[IPREV_EV_NO_PTR],
