@@ -132,7 +132,7 @@ def main():
                         if TEXTS[code] not in text or ("[%s]" % ip) not in text:
                             errs.append("reply text %r lacks %r or [%s]" % (text, TEXTS[code],
                                                                             ip))
-                    ck.ok("%s %s: %s" % (name, c, want), not errs,
+                    ck.check("%s %s: %s" % (name, c, want), not errs,
                           "; ".join(errs) + "\n     log: " + d.log_tail(3).replace("\n", " | "))
             for name, (iconf, outcomes) in CONFIGS.items():
                 d = daemons[name]
@@ -140,11 +140,11 @@ def main():
                 want = want_counts(iconf, outcomes)
                 got = {e: metric(text, 'senderauth_iprev_clients_total{event="%s"}' % e)
                        for e in want}
-                ck.ok("%s: senderauth_iprev_clients_total" % name, got == want,
+                ck.check("%s: senderauth_iprev_clients_total" % name, got == want,
                       "got %s\n     want %s" % (got, want))
                 hours = json.loads(scrape(d.mport, "/iprev"))
                 summed = {e: sum(h.get(e, 0) for h in hours["hours"]) for e in want}
-                ck.ok("%s: /iprev hour buckets add up to the totals" % name,
+                ck.check("%s: /iprev hour buckets add up to the totals" % name,
                       summed == want and hours["bucket_seconds"] == 3600 and hours["hours"],
                       "got %s" % hours)
                 # Messages that reached end of message: not exempt, not refused.
@@ -157,24 +157,24 @@ def main():
                 want_r = {"pass": sum(CLIENTS[c][2] == "pass" for c in eom),
                           "fail": sum(CLIENTS[c][2] in ("no_ptr", "fail") for c in eom),
                           "temperror": sum(CLIENTS[c][2] == "temperror" for c in eom)}
-                ck.ok("%s: iprev results of the messages that ended" % name, got_r == want_r,
+                ck.check("%s: iprev results of the messages that ended" % name, got_r == want_r,
                       "got %s, want %s" % (got_r, want_r))
                 arc_none = metric(text, 'senderauth_results_total{method="arc",result="none"}')
-                ck.ok("%s: arc=none for each checked message without ARC fields: got %s, "
+                ck.check("%s: arc=none for each checked message without ARC fields: got %s, "
                       "want %d" % (name, arc_none, len(eom)), arc_none == len(eom))
                 ov = metric(text, 'senderauth_overrides_total{reason="arc"}')
-                ck.ok("%s: no ARC override without ARC: got %s, want 0" % (name, ov), ov == 0)
+                ck.check("%s: no ARC override without ARC: got %s, want 0" % (name, ov), ov == 0)
             log = daemons["measure/rcpt"].log_text()
-            ck.ok("measure logs the matched client",
+            ck.check("measure logs the matched client",
                   re.search(r"client=203\.0\.113\.5 .*iprev=fail:no_ptr iprev_policy=matched",
                             log) is not None)
             log = daemons["reject/rcpt"].log_text()
-            ck.ok("reject logs the reply once per connection",
+            ck.check("reject logs the reply once per connection",
                   len(re.findall(r"client=203\.0\.113\.5 iprev=fail:no_ptr iprev_policy=reject "
                                  r"stage=rcpt reply=550 5\.7\.25", log)) == 1, log[-600:])
         finally:
             stop_all(list(daemons.values()))
-    print("iprev_policy: %d passed, %d failed" % (ck.passed, ck.failed))
+    print(ck.total("iprev_policy"))
     return 1 if ck.failed or ck.passed == 0 else 0
 
 

@@ -1,15 +1,18 @@
 """checks.py - what most integration programs repeat: a pass/fail tally that prints one
-line per check, one milter transaction with a given header and body, and the daemon's
-summary log line for a queue id.
+line per check, one milter transaction with a given header and body, the daemon's
+summary log line for a queue id, and reading its metrics server (metrics.listen).
 
     t = Checks()
     res, final, qid = send_message(d, hdrs, body)      # final: headers as the MTA writes
     t.check("sealed", ok, "detail shown on failure")
     line = summary_line(d, qid)
     print(t.total("arc seal"))                          # "arc seal: N passed, M failed"
+    n = metric(scrape(port), 'senderauth_results_total{method="arc",result="pass"}')
 """
 import itertools
+import re
 import time
+import urllib.request
 
 from . import milter
 
@@ -62,3 +65,16 @@ def summary_line(d, qid, tries=50):
                 return line
         time.sleep(0.02)  # the log line may trail the reply by a moment (bounded)
     return ""
+
+
+def scrape(port, path="/metrics"):
+    """GET http://127.0.0.1:PORT/PATH of the metrics server; the body as text (raises on
+    HTTP errors)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.read().decode()
+
+
+def metric(text, series):
+    """The value of one series ('name{label="v"}' exactly as exposed) as an int, or None."""
+    m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
+    return int(float(m.group(1))) if m else None
