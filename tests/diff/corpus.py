@@ -420,8 +420,10 @@ class Builder:
         for j in range(n):
             d = _weighted(r, [(from_dom, 40), (org, 25), ("s%d.%s" % (j, org), 10),
                               ("tx%d.example" % self.idx, 15), (env_dom or org, 10)])
-            kind = _weighted(r, [("ok", 78), ("wrong-key", 5), ("revoked", 4), ("expired", 4),
-                                 ("nokey", 4), ("future", 2), ("small-key", 3)])
+            kind = _weighted(r, [("ok", 66), ("wrong-key", 5), ("revoked", 4), ("expired", 4),
+                                 ("nokey", 4), ("future", 2), ("small-key", 3), ("i-sub", 3),
+                                 ("key-flags", 4), ("key-ts", 2), ("key-ts-ok", 1),
+                                 ("key-hsha1", 1), ("key-tlsrpt", 1)])
             plans.append((d, kind))
         for j, (d, kind) in enumerate(plans):
             sel = "%s%d" % (r.choice(["s", "sel", "k", "2026a-"]), j)
@@ -447,7 +449,12 @@ class Builder:
                 continue
             pubkey = self.keys.get("rsa1024-other" if key.kind == "rsa" else "ed25519-other") \
                 if kind == "wrong-key" else key
-            self.pub_txt("%s._domainkey.%s" % (sel, d), pubkey.dns_txt(revoked=kind == "revoked"))
+            extra = {"key-flags": r.choice(["t=y", "s=email", "s=*", "h=sha256", "n=rotated",
+                                            "t=y:s", "h=sha1:sha256"]),
+                     "key-ts": "t=s", "key-ts-ok": "t=s", "key-hsha1": "h=sha1",
+                     "key-tlsrpt": "s=tlsrpt"}.get(kind, "")
+            self.pub_txt("%s._domainkey.%s" % (sel, d),
+                         pubkey.dns_txt(revoked=kind == "revoked", extra=extra))
         # Changes in transit after signing.
         if after == "body":
             m.body = m.body.replace(b"a", b"4", 1) if b"a" in m.body else m.body + b"x\r\n"
@@ -462,8 +469,9 @@ class Builder:
         generator with chosen t= / x= (its sign() has no x= parameter)."""
         raw = self.m.raw()
         if kind not in ("expired", "future"):
+            ident = "list@news." + d if kind in ("i-sub", "key-ts") else None
             return sign(raw, key, d, sel, canonicalize=canon, headers=hlist,
-                        length=length)
+                        length=length, identity=ident)
         now = int(time.time())
         t, x = (now - 30 * 86400, now - 20 * 86400) if kind == "expired" else \
             (now + 30 * 86400, now + 40 * 86400)

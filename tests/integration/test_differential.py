@@ -61,7 +61,7 @@ def main():
         for mth, floor in sorted(floors.items()):
             a, n = out["rates"].get(mth, (0, 0))
             rate = 100.0 * a / n if n else 0.0
-            check(rate >= floor, "%s agreement %.2f%% (%d/%d), documented floor %.1f%%" %
+            check(rate + 1e-9 >= floor, "%s agreement %.2f%% (%d/%d), documented floor %.1f%%" %
                   (mth, rate, a, n, floor))
     else:
         print("no documented floor for %d messages with seed %d: rates not judged" %
