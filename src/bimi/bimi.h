@@ -16,12 +16,12 @@
 #include "dmarc/dmarc.h"
 #include "dns/dns.h"
 
-#define BIMI_MAX_URI 1024       /* longest l= / a= URI we keep */
-#define BIMI_MAX_SELECTOR 63    /* one DNS label */
-#define BIMI_SVG_LIMIT 32768    /* draft 5.1: SVG documents SHOULD NOT exceed 32 KB */
-#define BIMI_CERT_LIMIT 262144  /* largest mark certificate file ever fetched */
-#define BIMI_MAX_CHAIN 8        /* certificates read from one PEM file */
-#define BIMI_EKU_OID "1.3.6.1.5.5.7.3.31"          /* id-kp-BrandIndicatorforMessageIdentification */
+#define BIMI_MAX_URI 1024                 /* longest l= / a= URI we keep */
+#define BIMI_MAX_SELECTOR 63              /* one DNS label */
+#define BIMI_SVG_LIMIT 32768              /* draft 5.1: SVG documents SHOULD NOT exceed 32 KB */
+#define BIMI_CERT_LIMIT 262144            /* largest mark certificate file ever fetched */
+#define BIMI_MAX_CHAIN 8                  /* certificates read from one PEM file */
+#define BIMI_EKU_OID "1.3.6.1.5.5.7.3.31" /* id-kp-BrandIndicatorforMessageIdentification */
 #define BIMI_LOGOTYPE_OID "1.3.6.1.5.5.7.1.12"     /* RFC 3709 id-pe-logotype */
 #define BIMI_MARKTYPE_OID "1.3.6.1.4.1.53087.1.13" /* markType subject attribute */
 #define BIMI_TMREG_OID "1.3.6.1.4.1.53087.1.4"     /* trademarkRegistration (older VMCs) */

@@ -6,7 +6,6 @@
  * Owns those checks and the trust store object; not the fetch nor the SVG rules.
  * Threads: struct bimi_trust is read-only after bimi_trust_new (OpenSSL's X509_STORE
  * locks its own lookups); everything else works on its arguments. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +42,6 @@ static const struct {
 static int der_find_uri(const unsigned char *p, size_t n, int depth, const unsigned char **uri,
                         size_t *urilen);
 static unsigned char *gunzip(const unsigned char *in, size_t n, size_t max, size_t *outlen);
-static int set_fail(struct bimi_cert_res *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static int load_chain(const char *pem, size_t len, X509 **leaf, STACK_OF(X509) * *rest);
 static int has_eku(X509 *x);
 static int san_matches(X509 *x, const char *const *domain);
@@ -66,9 +63,8 @@ struct bimi_trust *bimi_trust_new(const char *path, char *reason, size_t reasonl
         free(t);
         return NULL;
     }
-    if (X509_STORE_load_file(t->store, path) != 1 || (objs = X509_STORE_get0_objects(t->store)) ==
-                                                          NULL ||
-        sk_X509_OBJECT_num(objs) == 0) {
+    if (X509_STORE_load_file(t->store, path) != 1 ||
+        (objs = X509_STORE_get0_objects(t->store)) == NULL || sk_X509_OBJECT_num(objs) == 0) {
         snprintf(reason, reasonlen, "cannot load trust store %.200s", path);
         ERR_clear_error();
         return bimi_trust_free(t);
@@ -84,18 +80,6 @@ struct bimi_trust *bimi_trust_free(struct bimi_trust *t)
         free(t);
     }
     return NULL;
-}
-
-/* set_fail - the reason (cut when long: it is text) and no authority; returns -1 */
-static int set_fail(struct bimi_cert_res *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
-    va_end(ap);
-    out->authority = BIMI_AUTH_NONE;
-    return -1;
 }
 
 /* load_chain - the first certificate of pem and the ones after it (at most
@@ -323,41 +307,47 @@ int bimi_cert_verify(const struct bimi_cert_in *in, struct bimi_cert_res *out)
 
     memset(out, 0, sizeof(*out));
     if (in->trust == NULL)
-        return set_fail(out, "%s", "no trust store");
+        return sa_reason(out->reason, sizeof(out->reason), "%s", "no trust store");
     if (load_chain(in->pem, in->len, &leaf, &rest) < 0) {
-        set_fail(out, "%s", "no certificate in the mark certificate file");
+        sa_reason(out->reason, sizeof(out->reason), "%s",
+                  "no certificate in the mark certificate file");
         goto done;
     }
     if ((ctx = X509_STORE_CTX_new()) == NULL ||
         X509_STORE_CTX_init(ctx, in->trust->store, leaf, rest) != 1) {
-        set_fail(out, "%s", "out of memory");
+        sa_reason(out->reason, sizeof(out->reason), "%s", "out of memory");
         goto done;
     }
     X509_STORE_CTX_set_time(ctx, 0, in->now);
     if (X509_verify_cert(ctx) != 1) {
         err = X509_STORE_CTX_get_error(ctx);
         if (err == X509_V_ERR_CERT_HAS_EXPIRED)
-            set_fail(out, "%s", "certificate expired");
+            sa_reason(out->reason, sizeof(out->reason), "%s", "certificate expired");
         else if (err == X509_V_ERR_CERT_NOT_YET_VALID)
-            set_fail(out, "%s", "certificate not yet valid");
+            sa_reason(out->reason, sizeof(out->reason), "%s", "certificate not yet valid");
         else
-            set_fail(out, "certificate chain: %s", X509_verify_cert_error_string(err));
+            sa_reason(out->reason, sizeof(out->reason), "certificate chain: %s",
+                      X509_verify_cert_error_string(err));
         goto done;
     }
     if (!has_eku(leaf)) {
-        set_fail(out, "%s", "certificate lacks the BIMI extended key usage");
+        sa_reason(out->reason, sizeof(out->reason), "%s",
+                  "certificate lacks the BIMI extended key usage");
         goto done;
     }
     if (!san_matches(leaf, in->domain)) {
-        set_fail(out, "certificate does not name %s", in->domain[0] ? in->domain[0] : "");
+        sa_reason(out->reason, sizeof(out->reason), "certificate does not name %s",
+                  in->domain[0] ? in->domain[0] : "");
         goto done;
     }
     if ((lm = logo_matches(leaf, in->svg, in->svg_len)) != 0) {
-        set_fail(out, "%s", lm < 0 ? "no logo in the certificate" : "logo does not match certificate");
+        sa_reason(out->reason, sizeof(out->reason), "%s",
+                  lm < 0 ? "no logo in the certificate" : "logo does not match certificate");
         goto done;
     }
     if ((out->authority = mark_type(leaf, mark, sizeof(mark))) == BIMI_AUTH_NONE) {
-        set_fail(out, "unknown mark type %s", mark[0] ? mark : "(none)");
+        sa_reason(out->reason, sizeof(out->reason), "unknown mark type %s",
+                  mark[0] ? mark : "(none)");
         goto done;
     }
     rc = 0;

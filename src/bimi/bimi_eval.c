@@ -98,7 +98,8 @@ int bimi_eval(const struct bimi_in *in, struct dns *dns, struct bimi_res *out)
     out->authority = cr.authority;
     if ((cr.authority == BIMI_AUTH_VMC && !in->conf->accept_vmc) ||
         (cr.authority == BIMI_AUTH_CMC && !in->conf->accept_cmc)) {
-        snprintf(why, sizeof(why), "%s not accepted here", cr.authority == BIMI_AUTH_VMC ? "VMC" : "CMC");
+        snprintf(why, sizeof(why), "%s not accepted here",
+                 cr.authority == BIMI_AUTH_VMC ? "VMC" : "CMC");
         return verdict(out, BIMI_FAIL, why);
     }
     return verdict(out, BIMI_PASS, NULL);

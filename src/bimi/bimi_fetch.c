@@ -51,11 +51,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg);
 static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char *url, size_t max,
                                        double deadline, struct sink *s, char *reason,
                                        size_t reasonlen);
-static int cache_get(struct bimi_fetcher *f, const char *url, long now,
-                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
-                     size_t reasonlen);
-static void cache_put(struct bimi_fetcher *f, const char *url, long now,
-                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason);
+static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
+                     char **data, size_t *len, char *reason, size_t reasonlen);
+static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
+                      const char *data, size_t len, const char *reason);
 static void entry_clear(struct entry *e);
 static double mono(void);
 
@@ -186,9 +185,8 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
 }
 
 /* cache_get - 1 and a copy of the entry for url when one is fresh, else 0 */
-static int cache_get(struct bimi_fetcher *f, const char *url, long now,
-                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
-                     size_t reasonlen)
+static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
+                     char **data, size_t *len, char *reason, size_t reasonlen)
 {
     int hit = 0;
 
@@ -218,8 +216,8 @@ static int cache_get(struct bimi_fetcher *f, const char *url, long now,
 
 /* cache_put - keep a document or a permanent failure for the TTL, in a free slot or
  * in place of the entry closest to expiry */
-static void cache_put(struct bimi_fetcher *f, const char *url, long now,
-                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason)
+static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
+                      const char *data, size_t len, const char *reason)
 {
     struct entry *victim = NULL;
     char *u, *d = NULL;

@@ -3,7 +3,6 @@
  * Owns the record syntax and the query of one name; not the order of names (bimi_eval.c)
  * nor what the URIs lead to.
  * Threads: reentrant; no allocation except the answers the dns layer returns (freed). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,24 +12,12 @@
 
 #define BIMI_MAX_TAGS 16 /* tags examined in one record */
 
-static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static size_t trim(const char **p, size_t n);
 static int uri_ok(const char *v, size_t n);
 static int is_record(const char *txt, size_t len);
 static int label_ok(const char *s, size_t n);
-
-/* set_reason - a reason comment (cut when long: it is text for logs and the A-R) */
-static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (reason == NULL || reasonlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(reason, reasonlen, fmt, ap);
-    va_end(ap);
-}
+static int take_uri(char *dst, int *seen, char tag, const char *v, size_t vn, char *reason,
+                    size_t reasonlen);
 
 const char *bimi_result_name(enum bimi_result r)
 {
@@ -87,6 +74,20 @@ static int is_record(const char *txt, size_t len)
            (n == 5 || p[5] == ';' || p[5] == ' ' || p[5] == '\t');
 }
 
+/* take_uri - the value of an l= or a= tag (given once; empty, or one https URI) into dst
+ * (BIMI_MAX_URI + 1 bytes) */
+static int take_uri(char *dst, int *seen, char tag, const char *v, size_t vn, char *reason,
+                    size_t reasonlen)
+{
+    if ((*seen)++)
+        return sa_reason(reason, reasonlen, "duplicate %c= tag", tag);
+    if (vn > 0 && !uri_ok(v, vn))
+        return sa_reason(reason, reasonlen, "%c= is not one https URI", tag);
+    memcpy(dst, v, vn);
+    dst[vn] = '\0';
+    return 0;
+}
+
 /* bimi_parse_record - see bimi.h */
 int bimi_parse_record(const char *txt, size_t len, struct bimi_record *out, char *reason,
                       size_t reasonlen)
@@ -95,14 +96,10 @@ int bimi_parse_record(const char *txt, size_t len, struct bimi_record *out, char
     int ntag = 0, seen_l = 0, seen_a = 0;
 
     memset(out, 0, sizeof(*out));
-    if (memchr(txt, '\0', len) != NULL) {
-        set_reason(reason, reasonlen, "NUL in record");
-        return -1;
-    }
-    if (!is_record(txt, len)) {
-        set_reason(reason, reasonlen, "not a v=BIMI1 record");
-        return -1;
-    }
+    if (memchr(txt, '\0', len) != NULL)
+        return sa_reason(reason, reasonlen, "NUL in record");
+    if (!is_record(txt, len))
+        return sa_reason(reason, reasonlen, "not a v=BIMI1 record");
     while (p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         const char *t = p, *eq, *v;
@@ -111,41 +108,18 @@ int bimi_parse_record(const char *txt, size_t len, struct bimi_record *out, char
         p = semi ? semi + 1 : end;
         if ((tn = trim(&t, tn)) == 0)
             continue;
-        if (++ntag > BIMI_MAX_TAGS) {
-            set_reason(reason, reasonlen, "too many tags");
-            return -1;
-        }
-        if ((eq = memchr(t, '=', tn)) == NULL) {
-            set_reason(reason, reasonlen, "tag without '='");
-            return -1;
-        }
+        if (++ntag > BIMI_MAX_TAGS)
+            return sa_reason(reason, reasonlen, "too many tags");
+        if ((eq = memchr(t, '=', tn)) == NULL)
+            return sa_reason(reason, reasonlen, "tag without '='");
         nn = (size_t)(eq - t);
         nn = trim(&t, nn);
         v = eq + 1;
         vn = trim(&v, tn - (size_t)(eq + 1 - t));
-        if (nn == 1 && t[0] == 'l') {
-            if (seen_l++) {
-                set_reason(reason, reasonlen, "duplicate l= tag");
-                return -1;
-            }
-            if (vn > 0 && !uri_ok(v, vn)) {
-                set_reason(reason, reasonlen, "l= is not one https URI");
-                return -1;
-            }
-            memcpy(out->l, v, vn);
-            out->l[vn] = '\0';
-        } else if (nn == 1 && t[0] == 'a') {
-            if (seen_a++) {
-                set_reason(reason, reasonlen, "duplicate a= tag");
-                return -1;
-            }
-            if (vn > 0 && !uri_ok(v, vn)) {
-                set_reason(reason, reasonlen, "a= is not one https URI");
-                return -1;
-            }
-            memcpy(out->a, v, vn);
-            out->a[vn] = '\0';
-        }
+        if (nn == 1 && (t[0] == 'l' || t[0] == 'a') &&
+            take_uri(t[0] == 'l' ? out->l : out->a, t[0] == 'l' ? &seen_l : &seen_a, t[0], v, vn,
+                     reason, reasonlen) < 0)
+            return -1;
     }
     out->declined = out->l[0] == '\0';
     return 0;
@@ -213,17 +187,17 @@ enum bimi_lookup bimi_lookup_name(struct dns *dns, const char *selector, const c
         reason[0] = '\0';
     n = snprintf(qname, sizeof(qname), "%s._bimi.%s", selector, domain);
     if (n < 0 || (size_t)n >= sizeof(qname) || n > DNS_MAX_NAME - 2) {
-        set_reason(reason, reasonlen, "_bimi name too long");
+        sa_reason(reason, reasonlen, "_bimi name too long");
         return BIMI_LOOKUP_NONE;
     }
     st = dns_query(dns, qname, DNS_T_TXT, &ans);
     if (st == DNS_NXDOMAIN || st == DNS_NODATA) {
-        set_reason(reason, reasonlen, "no BIMI record");
+        sa_reason(reason, reasonlen, "no BIMI record");
         return BIMI_LOOKUP_NONE;
     }
     if (st != DNS_OK) {
         dns_answer_free(ans);
-        set_reason(reason, reasonlen, "DNS %s for %s", dns_status_name(st), qname);
+        sa_reason(reason, reasonlen, "DNS %s for %s", dns_status_name(st), qname);
         return BIMI_LOOKUP_TEMP;
     }
     for (int i = 0; ans != NULL && i < ans->nrr; i++) {
@@ -234,15 +208,15 @@ enum bimi_lookup bimi_lookup_name(struct dns *dns, const char *selector, const c
         }
     }
     if (nbimi > 1 || (nbimi == 1 && ans->truncated)) {
-        set_reason(reason, reasonlen, "multiple BIMI records");
+        sa_reason(reason, reasonlen, "multiple BIMI records");
     } else if (nbimi == 0) {
-        set_reason(reason, reasonlen, "no BIMI record");
+        sa_reason(reason, reasonlen, "no BIMI record");
     } else {
         char why[96] = "";
         if (bimi_parse_record(one->u.txt.data, one->u.txt.len, rec, why, sizeof(why)) == 0) {
             res = BIMI_LOOKUP_FOUND;
         } else {
-            set_reason(reason, reasonlen, "invalid BIMI record: %s", why);
+            sa_reason(reason, reasonlen, "invalid BIMI record: %s", why);
             res = BIMI_LOOKUP_INVALID;
         }
     }

@@ -6,7 +6,6 @@
  * Owns the rule list; not where the SVG came from.
  * Threads: reentrant after the one-time xmlInitParser (pthread_once). */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +14,7 @@
 #include <libxml/tree.h>
 
 #include "bimi/bimi.h"
+#include "util/xalloc.h"
 
 #define SVG_NS "http://www.w3.org/2000/svg"
 #define SVG_MAX_DEPTH 64     /* nesting deeper than any logo needs */
@@ -27,14 +27,28 @@ struct walk {
 };
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-static const char *const bad_elements[] = {
-    "script",       "foreignObject", "animate", "animateMotion", "animateColor",
-    "animateTransform", "set",       "discard", "image",         "video",
-    "audio",        "iframe",        "handler", "listener",      "a",
-    "embed",        "object",        "canvas",  "feImage",       NULL};
+static const char *const bad_elements[] = {"script",
+                                           "foreignObject",
+                                           "animate",
+                                           "animateMotion",
+                                           "animateColor",
+                                           "animateTransform",
+                                           "set",
+                                           "discard",
+                                           "image",
+                                           "video",
+                                           "audio",
+                                           "iframe",
+                                           "handler",
+                                           "listener",
+                                           "a",
+                                           "embed",
+                                           "object",
+                                           "canvas",
+                                           "feImage",
+                                           NULL};
 
 static void xml_init(void);
-static int fail(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int value_ok(const char *v);
 static int check_attrs(struct walk *w, xmlNode *n);
 static int check_node(struct walk *w, xmlNode *n, int depth);
@@ -42,17 +56,6 @@ static int check_node(struct walk *w, xmlNode *n, int depth);
 static void xml_init(void)
 {
     xmlInitParser();
-}
-
-/* fail - the reason (cut when long: it is text); returns -1 */
-static int fail(struct walk *w, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(w->reason, w->reasonlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* value_ok - an attribute or style text without url() other than url(#...), without
@@ -83,9 +86,9 @@ static int check_attrs(struct walk *w, xmlNode *n)
         int ok = 1;
 
         if (++w->nodes > SVG_MAX_NODES)
-            return fail(w, "%s", "too many nodes");
+            return sa_reason(w->reason, w->reasonlen, "%s", "too many nodes");
         if (strncasecmp(name, "on", 2) == 0)
-            return fail(w, "event attribute %.40s", name);
+            return sa_reason(w->reason, w->reasonlen, "event attribute %.40s", name);
         if ((v = xmlNodeGetContent((xmlNode *)a)) == NULL)
             continue;
         if (strcasecmp(name, "href") == 0 && v[0] != '#')
@@ -94,7 +97,7 @@ static int check_attrs(struct walk *w, xmlNode *n)
             ok = 0;
         xmlFree(v);
         if (!ok)
-            return fail(w, "external reference in %.40s", name);
+            return sa_reason(w->reason, w->reasonlen, "external reference in %.40s", name);
     }
     return 0;
 }
@@ -103,15 +106,21 @@ static int check_attrs(struct walk *w, xmlNode *n)
 static int check_node(struct walk *w, xmlNode *n, int depth)
 {
     if (depth > SVG_MAX_DEPTH)
-        return fail(w, "%s", "nested too deeply");
+        return sa_reason(w->reason, w->reasonlen, "%s", "nested too deeply");
     for (; n != NULL; n = n->next) {
         if (++w->nodes > SVG_MAX_NODES)
-            return fail(w, "%s", "too many nodes");
+            return sa_reason(w->reason, w->reasonlen, "%s", "too many nodes");
         switch (n->type) {
         case XML_ELEMENT_NODE:
+            /* Only SVG elements; names compared case-insensitively in case the SVG is
+             * ever read by an HTML parser, which folds case. */
+            if (n->ns == NULL || strcmp((const char *)n->ns->href, SVG_NS) != 0)
+                return sa_reason(w->reason, w->reasonlen, "element %.40s outside the SVG namespace",
+                                 (const char *)n->name);
             for (int i = 0; bad_elements[i] != NULL; i++)
-                if (strcmp((const char *)n->name, bad_elements[i]) == 0)
-                    return fail(w, "forbidden element %s", bad_elements[i]);
+                if (strcasecmp((const char *)n->name, bad_elements[i]) == 0)
+                    return sa_reason(w->reason, w->reasonlen, "forbidden element %s",
+                                     bad_elements[i]);
             if (check_attrs(w, n) < 0 || check_node(w, n->children, depth + 1) < 0)
                 return -1;
             break;
@@ -119,18 +128,19 @@ static int check_node(struct walk *w, xmlNode *n, int depth)
         case XML_CDATA_SECTION_NODE:
             if (n->parent != NULL && strcmp((const char *)n->parent->name, "style") == 0 &&
                 n->content != NULL && !value_ok((const char *)n->content))
-                return fail(w, "%s", "external reference in style");
+                return sa_reason(w->reason, w->reasonlen, "%s", "external reference in style");
             break;
         case XML_COMMENT_NODE:
             break;
         case XML_PI_NODE:
-            return fail(w, "processing instruction %.40s", (const char *)n->name);
+            return sa_reason(w->reason, w->reasonlen, "processing instruction %.40s",
+                             (const char *)n->name);
         case XML_ENTITY_REF_NODE:
         case XML_ENTITY_NODE:
         case XML_ENTITY_DECL:
-            return fail(w, "%s", "entity reference");
+            return sa_reason(w->reason, w->reasonlen, "%s", "entity reference");
         default:
-            return fail(w, "%s", "unexpected node");
+            return sa_reason(w->reason, w->reasonlen, "%s", "unexpected node");
         }
     }
     return 0;
@@ -147,15 +157,15 @@ int bimi_svg_check(const char *svg, size_t len, size_t max, char *reason, size_t
 
     reason[0] = '\0';
     if (len > max || len > BIMI_SVG_LIMIT)
-        return fail(&w, "%s", "SVG too large");
+        return sa_reason(reason, reasonlen, "%s", "SVG too large");
     pthread_once(&xml_once, xml_init);
     doc = xmlReadMemory(svg, (int)len, "logo.svg", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                             XML_PARSE_NOCDATA);
     if (doc == NULL)
-        return fail(&w, "%s", "SVG is not well-formed XML");
+        return sa_reason(reason, reasonlen, "%s", "SVG is not well-formed XML");
     if (doc->intSubset != NULL || doc->extSubset != NULL) {
-        fail(&w, "%s", "SVG has a document type declaration");
+        sa_reason(reason, reasonlen, "%s", "SVG has a document type declaration");
         goto out;
     }
     if (check_node(&w, doc->children, 0) < 0)
@@ -163,27 +173,27 @@ int bimi_svg_check(const char *svg, size_t len, size_t max, char *reason, size_t
     root = xmlDocGetRootElement(doc);
     if (root == NULL || strcmp((const char *)root->name, "svg") != 0 || root->ns == NULL ||
         strcmp((const char *)root->ns->href, SVG_NS) != 0) {
-        fail(&w, "%s", "root is not an SVG svg element");
+        sa_reason(reason, reasonlen, "%s", "root is not an SVG svg element");
         goto out;
     }
     bp = xmlGetProp(root, (const xmlChar *)"baseProfile");
     ver = xmlGetProp(root, (const xmlChar *)"version");
     if (bp == NULL || strcmp((const char *)bp, "tiny-ps") != 0) {
-        fail(&w, "%s", "baseProfile is not tiny-ps");
+        sa_reason(reason, reasonlen, "%s", "baseProfile is not tiny-ps");
         goto out;
     }
     if (ver == NULL || strcmp((const char *)ver, "1.2") != 0) {
-        fail(&w, "%s", "version is not 1.2");
+        sa_reason(reason, reasonlen, "%s", "version is not 1.2");
         goto out;
     }
     if (xmlHasProp(root, (const xmlChar *)"x") || xmlHasProp(root, (const xmlChar *)"y")) {
-        fail(&w, "%s", "x or y on the svg element");
+        sa_reason(reason, reasonlen, "%s", "x or y on the svg element");
         goto out;
     }
     for (xmlNode *c = root->children; c != NULL; c = c->next)
         has_title |= c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "title") == 0;
     if (!has_title) {
-        fail(&w, "%s", "no title element");
+        sa_reason(reason, reasonlen, "%s", "no title element");
         goto out;
     }
     rc = 0;

@@ -23,7 +23,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define BIMI_QUERIES 3     /* the organizational domain's _dmarc and two _bimi names */
+#define BIMI_QUERIES 3       /* the organizational domain's _dmarc and two _bimi names */
 #define BIMI_MAX_FORGED 1000 /* incoming BIMI-Location/-Indicator fields one message may carry */
 
 /* The trust store and fetcher for one set of settings; refcounted by messages. */
@@ -39,10 +39,10 @@ struct bimi_shared {
 };
 
 struct bimi_state {
-    int nloc, nind;        /* incoming BIMI-Location / BIMI-Indicator fields */
-    int overflow;          /* more than BIMI_MAX_FORGED */
+    int nloc, nind; /* incoming BIMI-Location / BIMI-Indicator fields */
+    int overflow;   /* more than BIMI_MAX_FORGED */
     char selector[BIMI_MAX_SELECTOR + 1];
-    int ran;               /* a bimi= result exists */
+    int ran; /* a bimi= result exists */
     struct bimi_res res;
     struct bimi_shared *sh; /* reference held while the message lives */
 };
@@ -116,8 +116,7 @@ static struct bimi_shared *shared_get(const struct sa_conf *cf)
         s->entries = cf->bimi_cache_entries;
         s->trust_mtime = sb.st_mtime;
         s->trust_ino = sb.st_ino;
-        if ((s->trust = bimi_trust_new(s->trust_file, s->trust_err, sizeof(s->trust_err))) ==
-            NULL)
+        if ((s->trust = bimi_trust_new(s->trust_file, s->trust_err, sizeof(s->trust_err))) == NULL)
             log_warn("bimi.trust_file: %s: no logo can pass", s->trust_err);
         s->refs = 1; /* the current one */
         shared_cur = s;
@@ -183,8 +182,8 @@ static void run(struct sa_msg *m, struct bimi_state *st)
         sa_strlcpy(st->res.reason, "internal error", sizeof(st->res.reason));
         return;
     }
-    el = bimi_dmarc_eligible(&m->dmarc, m->from.domain, dns, st->res.reason,
-                             sizeof(st->res.reason));
+    el =
+        bimi_dmarc_eligible(&m->dmarc, m->from.domain, dns, st->res.reason, sizeof(st->res.reason));
     if (el != BIMI_ELIGIBLE) {
         st->res.result = el == BIMI_ELIGIBLE_TEMP ? BIMI_TEMPERROR : BIMI_SKIPPED;
     } else {
@@ -259,8 +258,8 @@ int bimi_hook_blocked(const struct sa_conn *c, const struct sa_msg *m)
     if (st == NULL || (st->nloc == 0 && st->nind == 0))
         return 0;
     if (st->overflow || !(c->actions & SMFIF_CHGHDRS)) {
-        log_warn("%s: cannot remove %d %s and %d %s fields", m->qid, st->nloc,
-                 BIMI_LOCATION_NAME, st->nind, BIMI_INDICATOR_NAME);
+        log_warn("%s: cannot remove %d %s and %d %s fields", m->qid, st->nloc, BIMI_LOCATION_NAME,
+                 st->nind, BIMI_INDICATOR_NAME);
         return 1;
     }
     return 0;

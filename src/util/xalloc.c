@@ -1,5 +1,7 @@
 /* xalloc.c - allocation helpers and the per-message pool (see xalloc.h).
  * Owns pool chunks; not what is stored in them. Threads: a pool is not shared. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +118,18 @@ size_t sa_strlcpy(char *dst, const char *src, size_t size)
         dst[k] = '\0';
     }
     return n;
+}
+
+int sa_reason(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (dst == NULL || size == 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 size_t sa_strlcat(char *dst, const char *src, size_t size)

@@ -24,5 +24,9 @@ struct pool *pool_free(struct pool *p);
 /* strlcpy/strlcat are in glibc only from 2.38 (Debian 12 has 2.36). */
 size_t sa_strlcpy(char *dst, const char *src, size_t size);
 size_t sa_strlcat(char *dst, const char *src, size_t size);
+/* sa_reason - format a reason text into dst, cut when long (a text for logs and
+ * comments, never parsed); nothing when dst is NULL or size 0. Returns -1, so that a
+ * failing function can end with "return sa_reason(...)". */
+int sa_reason(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -80,8 +80,7 @@ static const struct {
     {"vmc.pem", "logo.svg", "other.example", 0, -1, "certificate does not name", BIMI_AUTH_NONE},
     {"mismatch.pem", "logo.svg", "brand.example", 0, -1, "logo does not match", BIMI_AUTH_NONE},
     {"vmc.pem", "other.svg", "brand.example", 0, -1, "logo does not match", BIMI_AUTH_NONE},
-    {"noeku.pem", "logo.svg", "brand.example", 0, -1, "certificate lacks the BIMI",
-     BIMI_AUTH_NONE},
+    {"noeku.pem", "logo.svg", "brand.example", 0, -1, "certificate lacks the BIMI", BIMI_AUTH_NONE},
     {"badtype.pem", "logo.svg", "brand.example", 0, -1, "unknown mark type Imaginary",
      BIMI_AUTH_NONE},
     {"untrusted.pem", "logo.svg", "brand.example", 0, -1, "certificate chain:", BIMI_AUTH_NONE},
@@ -103,8 +102,8 @@ static void test_table(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t plen, slen;
         char *pem = slurp(cases[i].cert, &plen), *svg = slurp(cases[i].svg, &slen);
-        struct bimi_cert_in in = {pem, plen, {cases[i].domain, NULL}, time(NULL) + cases[i].shift,
-                                  t, svg, slen};
+        struct bimi_cert_in in = {
+            pem, plen, {cases[i].domain, NULL}, time(NULL) + cases[i].shift, t, svg, slen};
         struct bimi_cert_res out;
         int rc = bimi_cert_verify(&in, &out);
 
@@ -137,8 +136,11 @@ static void test_table(void **state)
 static void test_logo_der(void **state)
 {
     static const unsigned char bad[][8] = {
-        {0x30, 0x84, 0xff, 0xff, 0xff, 0xff}, {0x30, 0x05, 0x16, 0x03}, {0x30, 0x00},
-        {0x1f, 0x01, 0x00},                   {0x30, 0x80},
+        {0x30, 0x84, 0xff, 0xff, 0xff, 0xff},
+        {0x30, 0x05, 0x16, 0x03},
+        {0x30, 0x00},
+        {0x1f, 0x01, 0x00},
+        {0x30, 0x80},
     };
     static const unsigned char plain[] = "\x30\x24\x16\x22"
                                          "data:image/svg+xml;base64,PHN2Zy8+";

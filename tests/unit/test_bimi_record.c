@@ -89,10 +89,10 @@ static void test_lookup(void **state)
     } cases[] = {
         {"default", "one.example", BIMI_LOOKUP_FOUND},
         {"default", "none.example", BIMI_LOOKUP_NONE},
-        {"default", "two.example", BIMI_LOOKUP_NONE},     /* two records: discarded */
-        {"default", "bad.example", BIMI_LOOKUP_INVALID},  /* http: logo */
+        {"default", "two.example", BIMI_LOOKUP_NONE},    /* two records: discarded */
+        {"default", "bad.example", BIMI_LOOKUP_INVALID}, /* http: logo */
         {"default", "temp.example", BIMI_LOOKUP_TEMP},
-        {"default", "other.example", BIMI_LOOKUP_NONE},   /* only a non-BIMI TXT */
+        {"default", "other.example", BIMI_LOOKUP_NONE}, /* only a non-BIMI TXT */
         {"brand", "one.example", BIMI_LOOKUP_FOUND},
     };
     struct dns *d = dns_stub_new();
@@ -109,8 +109,8 @@ static void test_lookup(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct bimi_record r;
         char why[128] = "";
-        enum bimi_lookup got = bimi_lookup_name(d, cases[i].sel, cases[i].domain, &r, why,
-                                                sizeof(why));
+        enum bimi_lookup got =
+            bimi_lookup_name(d, cases[i].sel, cases[i].domain, &r, why, sizeof(why));
         if (got != cases[i].want)
             fail_msg("bimi_lookup_name(%s, %s): got %d (%s), want %d", cases[i].sel,
                      cases[i].domain, got, why, cases[i].want);
@@ -167,16 +167,16 @@ static void test_eligible(void **state)
          0, BIMI_NOT_ELIGIBLE},
         {"sub under org record sp=reject", "mail.brand.example", "brand.example", "brand.example",
          AUTH_PASS, R, R, R, 100, 0, BIMI_ELIGIBLE},
-        {"sub under org p=none sp=reject", "mail.brand.example", "brand.example",
-         "brand.example", AUTH_PASS, N, R, R, 100, 0, BIMI_NOT_ELIGIBLE},
+        {"sub under org p=none sp=reject", "mail.brand.example", "brand.example", "brand.example",
+         AUTH_PASS, N, R, R, 100, 0, BIMI_NOT_ELIGIBLE},
         {"sub own record, parent p=none", "news.lax.example", "news.lax.example", "lax.example",
          AUTH_PASS, R, U, R, 100, 0, BIMI_NOT_ELIGIBLE},
         {"sub own record, parent reject", "news.strict.example", "news.strict.example",
          "strict.example", AUTH_PASS, R, U, R, 100, 0, BIMI_ELIGIBLE},
         {"sub own record, parent sp=none", "news.spnone.example", "news.spnone.example",
          "spnone.example", AUTH_PASS, R, U, R, 100, 0, BIMI_NOT_ELIGIBLE},
-        {"sub own record, parent none", "news.norec.example", "news.norec.example",
-         "norec.example", AUTH_PASS, R, U, R, 100, 0, BIMI_NOT_ELIGIBLE},
+        {"sub own record, parent none", "news.norec.example", "news.norec.example", "norec.example",
+         AUTH_PASS, R, U, R, 100, 0, BIMI_NOT_ELIGIBLE},
         {"sub own record, parent tempfail", "news.temp.example", "news.temp.example",
          "temp.example", AUTH_PASS, R, U, R, 100, 0, BIMI_ELIGIBLE_TEMP},
     };

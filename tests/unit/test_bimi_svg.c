@@ -12,7 +12,7 @@
 #include "bimi/bimi.h"
 
 #define HEAD                                                                                       \
-    "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "     \
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "      \
     "version=\"1.2\" baseProfile=\"tiny-ps\" viewBox=\"0 0 10 10\"><title>B</title>"
 #define TAIL "</svg>"
 
@@ -23,6 +23,11 @@ static const struct {
     {"fragment use", HEAD "<defs><g id=\"a\"/></defs><use xlink:href=\"#a\"/>" TAIL, NULL},
     {"fragment fill", HEAD "<rect fill=\"url(#g)\" width=\"1\" height=\"1\"/>" TAIL, NULL},
     {"script", HEAD "<script>alert(1)</script>" TAIL, "forbidden element script"},
+    {"SCRIPT upper case", HEAD "<SCRIPT>alert(1)</SCRIPT>" TAIL, "forbidden element script"},
+    {"script-like name", HEAD "<scriptircle r=\"1\"/>" TAIL, NULL},
+    {"xhtml script", HEAD "<h:script xmlns:h=\"http://www.w3.org/1999/xhtml\">x()</h:script>" TAIL,
+     "element script outside the SVG namespace"},
+    {"no namespace element", HEAD "<g xmlns=\"\"/>" TAIL, "element g outside the SVG namespace"},
     {"foreignObject", HEAD "<foreignObject/>" TAIL, "forbidden element foreignObject"},
     {"animate", HEAD "<animate attributeName=\"r\"/>" TAIL, "forbidden element animate"},
     {"set", HEAD "<set attributeName=\"r\"/>" TAIL, "forbidden element set"},
@@ -43,12 +48,11 @@ static const struct {
      "external reference in style"},
     {"pi", "<?xml-stylesheet href=\"https://evil.example/s.css\"?>" HEAD TAIL,
      "processing instruction"},
-    {"doctype entity",
-     "<!DOCTYPE svg [<!ENTITY a \"aaaa\">]>" HEAD "<text>&a;</text>" TAIL,
+    {"doctype entity", "<!DOCTYPE svg [<!ENTITY a \"aaaa\">]>" HEAD "<text>&a;</text>" TAIL,
      "SVG has a document type declaration"},
     {"not xml", "<svg", "SVG is not well-formed XML"},
     {"not svg ns", "<svg version=\"1.2\" baseProfile=\"tiny-ps\"><title>B</title></svg>",
-     "root is not an SVG"},
+     "element svg outside the SVG namespace"},
     {"html root", "<html xmlns=\"http://www.w3.org/2000/svg\"/>", "root is not an SVG"},
     {"full profile",
      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.2\" baseProfile=\"full\">"
@@ -72,15 +76,14 @@ static void test_table(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char why[128] = "";
-        int rc = bimi_svg_check(cases[i].svg, strlen(cases[i].svg), BIMI_SVG_LIMIT, why,
-                                sizeof(why));
+        int rc =
+            bimi_svg_check(cases[i].svg, strlen(cases[i].svg), BIMI_SVG_LIMIT, why, sizeof(why));
         const char *want = cases[i].reason;
 
         if (want == NULL && rc != 0)
             fail_msg("%s: bimi_svg_check: got -1 (%s), want 0", cases[i].name, why);
         if (want != NULL && (rc == 0 || strncmp(why, want, strlen(want)) != 0))
-            fail_msg("%s: bimi_svg_check: got %d (%s), want -1 (%s)", cases[i].name, rc, why,
-                     want);
+            fail_msg("%s: bimi_svg_check: got %d (%s), want -1 (%s)", cases[i].name, rc, why, want);
     }
 }
 
