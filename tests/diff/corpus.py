@@ -84,7 +84,8 @@ class Builder:
     """Builds message idx from its own PRNG."""
 
     def __init__(self, seed, idx, keys):
-        self.rng = random.Random("%d/%d" % (seed, idx))
+        self.seed_id = "%d/%d" % (seed, idx)
+        self.rng = random.Random(self.seed_id)
         self.idx = idx
         self.keys = keys
         self.m = Msg(idx)
@@ -301,6 +302,13 @@ class Builder:
         org = "dx%d.%s" % (i, suffix)
         sub = r.random() < 0.3
         from_dom = ("%s.%s" % (r.choice(["mail", "news", "a.b", "eu"]), org)) if sub else org
+        # Internationalized From subdomains come from their own stream, so adding them
+        # left every other message of the corpus as it was.
+        idn = sub and random.Random("%s/idn" % self.seed_id).random() < 0.25
+        shown = from_dom
+        if idn:
+            shown = "münchen." + org
+            from_dom = shown.encode("idna").decode()   # the A-label form, for DNS
         if r.random() < 0.5:
             m.ip = "%s.%d" % (r.choice(["192.0.2", "203.0.113"]), r.randint(1, 254))
         elif r.random() < 0.5:
@@ -333,7 +341,7 @@ class Builder:
         else:
             m.tags["spf_helo"] = "none" if m.helo != env_dom else m.tags.get("spf")
         # Headers and body
-        from_value = self.from_field(from_dom)
+        from_value = self.from_field(shown, idn)
         m.from_domain = from_dom.lower()
         hdrs = [("From", from_value),
                 ("To", " <user%d@mx.test.example>" % r.randint(1, 9)),
@@ -357,15 +365,16 @@ class Builder:
         self.dmarc(from_dom, org)
         return m
 
-    def from_field(self, dom):
+    def from_field(self, dom, idn=False):
+        """The From field for dom (a U-label domain is written as UTF-8, RFC 6532)."""
         r = self.rng
         local = r.choice(LOCALS)
-        d = dom if r.random() < 0.85 else dom.upper()
+        d = dom if r.random() < 0.85 or idn else dom.upper()
         addr = "%s@%s" % (local, d)
         shape = _weighted(r, [("bare", 2), ("angle", 2), ("name", 3), ("quoted-name", 2),
                               ("comment", 1), ("name-comment", 1), ("quoted-local", 1),
                               ("qlocal-at", 1), ("rfc2047", 2), ("utf8", 1), ("folded", 1)])
-        self.m.tags["from"] = shape
+        self.m.tags["from"] = shape + ("+idn" if idn else "")
         return {
             "bare": " " + addr,
             "angle": " <%s>" % addr,
