@@ -300,6 +300,7 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
     if (!v->failed && v->nsighdr > 0) {
         DKIM_STAT st = dkim_eom(v->dkim, NULL);
 
+        v->eom_status = st;
         if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL || st == DKIM_STAT_CBERROR ||
             st == DKIM_STAT_CBINVALID)
             v->failed = 1;

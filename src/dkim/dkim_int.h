@@ -101,6 +101,7 @@ struct dkim_eval {
     int leadspace;
     int failed;  /* libopendkim state is unusable: results are temperror */
     int eoh;     /* dkim_eoh called */
+    DKIM_STAT eom_status; /* what dkim_eom answered */
     int nsighdr; /* DKIM-Signature fields seen (fed or not) */
     int nfed;    /* ... of which fed to libopendkim */
     struct dkim_slot slot[DKIM_EVAL_MAX_TRACK];

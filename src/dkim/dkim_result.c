@@ -244,7 +244,12 @@ static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dki
 
     if (dkim_sig_gethashes(sig, &hh, &hhlen, &bd, &bdlen) != DKIM_STAT_OK || hh == NULL ||
         bd == NULL || bdlen > EVP_MAX_MD_SIZE) {
-        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
+        /* A body whose last line has no CRLF: libopendkim stops before finishing the
+         * body hashes (DKIM_STAT_SYNTAX), and nothing can match bh=. */
+        if (v->eom_status == DKIM_STAT_SYNTAX)
+            set(r, AUTH_FAIL, DKIM_REASON_BH_MISMATCH);
+        else
+            set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
         return -1;
     }
     if (b == NULL || decode_b(b, sigbuf, sizeof(sigbuf), &slen) < 0) {

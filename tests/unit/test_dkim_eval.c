@@ -323,6 +323,7 @@ enum mutate {
     M_LEADSPACE, /* verify with SMFIP_HDR_LEADSPC values */
     M_BARE_LF,   /* folded Subject delivered with bare LF */
     M_TRAILING,  /* empty lines appended after signing (canonically the same body) */
+    M_NO_CRLF,   /* a last line without CRLF appended after signing */
 };
 
 enum dnsmode {
@@ -487,6 +488,16 @@ static const struct tcase {
      0,
      1,
      {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}},
+     -1},
+    {"body without a final CRLF",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0, NULL},
+     1,
+     M_NO_CRLF,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_BH_MISMATCH, -1, 1}},
      -1},
     {"l= whole body",
      {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -2, 0, 0, NULL},
@@ -772,6 +783,9 @@ static void test_table(void **state)
             break;
         case M_BARE_LF:
             msg_set(&m, "Subject", "quarterly\n report");
+            break;
+        case M_NO_CRLF:
+            strncat(m.body, "P.S.", sizeof(m.body) - strlen(m.body) - 1);
             break;
         case M_TRAILING:
             strncat(m.body, "\r\n\r\n", sizeof(m.body) - strlen(m.body) - 1);
