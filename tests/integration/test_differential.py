@@ -3,8 +3,8 @@
 python3-dkim, Mail::DMARC) on a generated corpus; see docs/conformance.md.
 
 Runs tests/diff/run_diff.py's comparison on SA_DIFF_COUNT messages (default 2,000; 400
-in a sanitizer build) with seed SA_DIFF_SEED (default: the documented one) and fails
-when
+in a sanitizer build, 100 under SA_VALGRIND) with seed SA_DIFF_SEED (default: the
+documented one) and fails when
 - a message could not be sent or gave no parsable Authentication-Results,
 - an agreement rate is below the floor documented for that corpus size,
 - a disagreement class matches none of the documented classes
@@ -21,8 +21,13 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(SRC, "tests", "diff"))
 
-import run_diff  # noqa: E402  (puts tests/lib on the path)
-from satest.daemon import build_dir  # noqa: E402
+try:
+    import run_diff  # noqa: E402  (puts tests/lib on the path)
+except ImportError as e:   # pyspf or python3-dkim missing
+    print("FAIL %s: install the packages of tests/lib/deps.sh (python3-spf, "
+          "libmail-dmarc-perl, python3-dkim)" % e)
+    sys.exit(1)
+from satest.daemon import build_dir, valgrind_enabled  # noqa: E402
 
 
 def sanitizer_build():
@@ -36,7 +41,8 @@ def sanitizer_build():
 def main():
     with open(os.path.join(SRC, "tests", "diff", "baseline.json")) as f:
         base = json.load(f)
-    count = int(os.environ.get("SA_DIFF_COUNT") or (400 if sanitizer_build() else 2000))
+    count = int(os.environ.get("SA_DIFF_COUNT") or
+                (100 if valgrind_enabled() else 400 if sanitizer_build() else 2000))
     seed = int(os.environ.get("SA_DIFF_SEED") or base["seed"])
     with open(os.path.join(SRC, "docs", "conformance.md")) as f:
         doc = f.read()
