@@ -185,28 +185,21 @@ def main():
         return 0
     t = Runner()
     work = tempfile.mkdtemp(prefix="satest-report-pf-")
-    pf = None
+    os.chmod(work, 0o755)  # Postfix's daemons (user postfix) reach its directories below
+    recs = [("d00.example._report._dmarc.thirdparty.example", "TXT", "v=DMARC1")]
+    # No SMTP mail in this test: smtpd_milters names a port nobody listens on. The
+    # instance lives in work (kept when a check fails).
+    pf = Postfix(milter_port=free_port(), mailboxes=list(WANT_MAIL) + list(NO_MAIL),
+                 workdir=os.path.join(work, "postfix"))
     try:
-        recs = [("d00.example._report._dmarc.thirdparty.example", "TXT", "v=DMARC1")]
-        with Nsd(recs) as ns:
-            # No SMTP mail in this test: smtpd_milters names a port nobody listens on.
-            pf = Postfix(milter_port=free_port(), mailboxes=list(WANT_MAIL) + list(NO_MAIL))
-            pf.start()
+        with Nsd(recs) as ns, pf:
             run_all(t, work, pf, ns.port)
     except (OSError, PostfixError, RuntimeError, subprocess.TimeoutExpired) as e:
-        t.check("setup and run", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s and %s)" % (pf.log_tail(15), pf.dir, work))
-        else:
-            for p in ([pf.dir] if pf is not None else []) + [work]:
-                shutil.rmtree(p, ignore_errors=True)
+        t.check("setup, run and a clean Postfix stop", False, "%s: %s" % (type(e).__name__, e))
+    if t.failed or os.environ.get("SA_KEEP"):
+        print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(15), work))
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print("report postfix e2e: %d passed, %d failed" % (t.passed, t.failed))
     return 1 if t.failed else 0
 

@@ -121,6 +121,26 @@ def report_conf(extra):
     return c
 
 
+def reports_now(conf_path, work, name):
+    """senderauth-report run --xml-only over the last and next hour into work/name; the
+    sorted file names (each checked against the XSD when xmllint and the schema exist)."""
+    out = os.path.join(work, name)
+    os.mkdir(out)
+    now = int(time.time())
+    p = subprocess.run([os.path.join(BUILD, "senderauth-report"), "-c", conf_path, "run",
+                        "--from", str(now - 3600), "--to", str(now + 3600), "--xml-only", out],
+                       capture_output=True, text=True)
+    check(name + ": report run", (p.returncode, p.stderr), (0, ""))
+    files = sorted(os.listdir(out))
+    if os.path.exists(XSD) and shutil.which("xmllint"):
+        for f in files:
+            x = os.path.join(work, "r.xml")
+            open(x, "wb").write(gzip.open(os.path.join(out, f)).read())
+            v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
+            check("xsd " + f, v.returncode, 0)
+    return [os.path.join(out, f) for f in files]
+
+
 def sqlite_part(ns, work):
     db = os.path.join(work, "h.db")
     conf = report_conf({"store": {"sqlite_path": db}})
@@ -164,22 +184,9 @@ def sqlite_part(ns, work):
     for secret in (RCPT_LOCAL, "secret-subject", "secret-msgid", "secret body"):
         check("never stored: " + secret, secret.encode() in blob, False)
     # and a report from them
-    out = os.path.join(work, "xml")
-    os.mkdir(out)
-    now = int(time.time())
-    p = subprocess.run([os.path.join(BUILD, "senderauth-report"), "-c", d.conf_path, "run",
-                        "--from", str(now - 3600), "--to", str(now + 3600), "--xml-only", out],
-                       capture_output=True, text=True)
-    check("report run", (p.returncode, p.stderr), (0, ""))
-    files = sorted(os.listdir(out))
-    check("reports for both domains", [f.split("!")[1] for f in files],
+    files = reports_now(d.conf_path, work, "xml")
+    check("reports for both domains", [os.path.basename(f).split("!")[1] for f in files],
           ["none.example", "rej.example"])
-    if os.path.exists(XSD) and shutil.which("xmllint"):
-        for f in files:
-            x = os.path.join(work, "r.xml")
-            open(x, "wb").write(gzip.open(os.path.join(out, f)).read())
-            v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
-            check("xsd " + f, v.returncode, 0)
 
 
 def hist_metrics(port):
@@ -347,22 +354,8 @@ def reasons_part(ns, work, arc_key):
     check("one row per message", len(rows), len(cases))
     for (inp, w), got in zip(cases, rows):
         check("row %s %s %s" % (inp[0], inp[1], inp[2]), got[1:], w)
-    out = os.path.join(work, "why-xml")
-    os.mkdir(out)
-    now = int(time.time())
-    p = subprocess.run([os.path.join(BUILD, "senderauth-report"), "-c", d.conf_path, "run",
-                        "--from", str(now - 3600), "--to", str(now + 3600), "--xml-only", out],
-                       capture_output=True, text=True)
-    check("why report run", (p.returncode, p.stderr), (0, ""))
-    got = {}
-    for f in sorted(os.listdir(out)):
-        path = os.path.join(out, f)
-        got[f.split("!")[1]] = xml_reasons(path)
-        if os.path.exists(XSD) and shutil.which("xmllint"):
-            x = os.path.join(work, "why.xml")
-            open(x, "wb").write(gzip.open(path).read())
-            v = subprocess.run(["xmllint", "--noout", "--schema", XSD, x], capture_output=True)
-            check("xsd " + f, v.returncode, 0)
+    got = {os.path.basename(f).split("!")[1]: xml_reasons(f)
+           for f in reports_now(d.conf_path, work, "why-xml")}
     want = {}
     for (dom, _, _, _), (_, _, disp, typ, comment) in cases:
         want.setdefault(dom, {}).setdefault((disp, typ, comment), 0)
