@@ -20,7 +20,6 @@ import argparse
 import collections
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -93,10 +92,6 @@ def ours_of(ar):
 
 
 # ---- comparison ----
-
-def _num_free(label):
-    return re.sub(r"\d+$", "", label or "")
-
 
 class Tally:
     def __init__(self):
