@@ -51,6 +51,7 @@ DOMAINS = {
     "lax.example": ("v=DMARC1; p=none", "logo.svg", "vmc.pem"),
     "news.lax.example": ("v=DMARC1; p=reject", "logo.svg", "vmc.pem"),
     "nobimi.example": ("v=DMARC1; p=reject", None, None),
+    "declined.example": ("v=DMARC1; p=reject", None, None),
 }
 
 
@@ -117,6 +118,10 @@ def records(port):
             recs.append(("default._bimi." + d, "TXT",
                          "v=BIMI1; l=https://127.0.0.1:%d/%s; a=https://127.0.0.1:%d/%s" %
                          (port, logo, port, cert)))
+    # A subdomain without records of its own: DMARC and BIMI come from vmc.example.
+    recs += [("mail.vmc.example", "TXT", "v=spf1 ip4:%s -all" % CLIENT_IP),
+             ("mail.vmc.example", "A", "192.0.2.80")]
+    recs.append(("default._bimi.declined.example", "TXT", "v=BIMI1; l=; a="))
     recs.append(("brand._bimi.vmc.example", "TXT",
                  "v=BIMI1; l=https://127.0.0.1:%d/logo.svg; a=https://127.0.0.1:%d/gov.pem" %
                  (port, port)))
@@ -207,6 +212,10 @@ def main():
                     "bimi=skipped (dmarc policy not enforcing)"], ["bimi=skipped"], None),
                 ("parent p=none skipped", on, "news.lax.example", (), [
                     "bimi=skipped (organizational domain dmarc not enforcing)"], [], None),
+                ("organizational domain's record", on, "mail.vmc.example", (), [
+                    "bimi=pass header.d=vmc.example header.selector=default "
+                    "policy.authority=vmc"], [], "vmc"),
+                ("declined", on, "declined.example", (), ["bimi=none (declined)"], [], None),
                 ("no record", on, "nobimi.example", (), [
                     "bimi=none (no BIMI record)"], [], None),
                 ("forged removed on pass", on, "vmc.example", forged, ["bimi=pass"], [], "vmc"),
