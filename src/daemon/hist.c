@@ -128,8 +128,8 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
     int enforcing = pol == DMARC_POLICY_QUARANTINE || pol == DMARC_POLICY_REJECT;
     const char *why = s->decided ? s->out.why : "";
     const char *rule = s->decided && s->override != NULL ? s->override
-                       : m->arc_override != NULL          ? "override-arc"
-                                                          : "";
+                       : m->arc_override != NULL         ? "override-arc"
+                                                         : "";
 
     if (strcmp(action, "reject") == 0 || strcmp(action, "quarantine") == 0)
         sa_strlcpy(r->disposition, action, sizeof(r->disposition));

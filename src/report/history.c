@@ -30,9 +30,9 @@ struct history {
     struct store_history *st;
     struct store_hist_row *buf;
     time_t next_try;
-    atomic_llong last_warn;         /* monotonic seconds of the last warning, 0 = none */
-    atomic_ullong warned_drops;     /* drops counted by the last warning */
-    char why[256];                  /* the store's last error (under mu) */
+    atomic_llong last_warn;     /* monotonic seconds of the last warning, 0 = none */
+    atomic_ullong warned_drops; /* drops counted by the last warning */
+    char why[256];              /* the store's last error (under mu) */
 };
 
 static void *writer(void *arg);
