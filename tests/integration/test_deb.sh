@@ -47,7 +47,8 @@ contents=$(dpkg-deb -c "$deb")
 for f in ./usr/sbin/senderauthd ./usr/sbin/senderauthctl ./etc/senderauth/senderauth.conf \
     ./lib/systemd/system/senderauthd.service ./usr/share/man/man8/senderauthd.8.gz \
     ./usr/share/man/man8/senderauthctl.8.gz ./usr/share/man/man5/senderauth.conf.5.gz \
-    ./usr/sbin/senderauth-report ./usr/share/man/man8/senderauth-report.8.gz; do
+    ./usr/sbin/senderauth-report ./usr/share/man/man8/senderauth-report.8.gz \
+    ./lib/systemd/system/senderauth-report.service ./lib/systemd/system/senderauth-report.timer; do
     if printf '%s\n' "$contents" | grep -q " $f\$"; then ok "package has $f"; else bad "package lacks $f"; fi
 done
 if dpkg-deb -I "$deb" conffiles | grep -qx /etc/senderauth/senderauth.conf; then
