@@ -4,8 +4,8 @@
  * libopendkim canonicalizes and hashes; it never sees a key (our lookup callback tells
  * it "no key"), because it would decode p= again for every signature of every message
  * (OpenSSL 3's d2i_PUBKEY costs about 0.9 M instructions, half of a message's CPU).
- * The record rules are libopendkim's, so results stay as they were: tags case-
- * insensitive, white space removed from values, a later duplicate wins; v= must be
+ * The record rules are libopendkim's, so results stay as they were: tag names case-
+ * sensitive, white space removed from values, a later duplicate wins; v= must be
  * DKIM1; h= must name a known hash, and the signature's; s= must allow email; k=
  * (default rsa) rsa or ed25519; p= missing is a syntax error, empty is a revoked key;
  * t= flags y (testing) and s (no subdomains in i=). Keys of another type than a= asks
@@ -101,8 +101,8 @@ static char *collapse(char *s)
 /* parse_tags - tag-list of a key record (RFC 6376 3.2) in work (NUL-terminated, cut
  * up in place): printable ASCII and white space only; a tag name starts with a letter
  * or digit and holds no white space; "name=" with nothing after it is an empty value.
- * The tags of KEY_TAGS are kept (case-insensitive, the last one wins). 0, or -1 on a
- * syntax error. */
+ * The tags of KEY_TAGS are kept (names are case-sensitive, RFC 6376 3.2; the last
+ * one wins). 0, or -1 on a syntax error. */
 static int parse_tags(char *work, struct rec *r)
 {
     char *p = work;
@@ -139,7 +139,7 @@ static int parse_tags(char *work, struct rec *r)
             p++;
         if (*p == ';')
             *p++ = '\0';
-        if (name[1] == '\0' && (t = strchr(KEY_TAGS, name[0] | 0x20)) != NULL)
+        if (name[1] == '\0' && (t = strchr(KEY_TAGS, name[0])) != NULL)
             r->val[t - KEY_TAGS] = collapse(value);
     }
     return 0;

@@ -1012,7 +1012,9 @@ static void test_key_records(void **state)
     } rows[] = {
         {"v=DKIM1; k=rsa; p=%P", 0, NULL, AUTH_PASS, "", 0},
         {"p=%P", 0, NULL, AUTH_PASS, "", 0},
-        {"V=DKIM1; K=RSA; P=%P", 0, NULL, AUTH_PASS, "", 0},
+        {"v=DKIM1; k=RSA; p=%P", 0, NULL, AUTH_PASS, "", 0},
+        {"V=DKIM1; K=rsa; P=%P", 0, NULL, AUTH_PERMERROR, DKIM_REASON_KEY_SYNTAX, 0},
+        {"v=DKIM1; p=%P; P=", 0, NULL, AUTH_PASS, "", 0}, /* P= is another tag */
         {"v=DKIM1; h=sha1:sha256; s=email:x; p=%P", 0, NULL, AUTH_PASS, "", 0},
         {"v=DKIM1; s=*; p=%P; n=note with spaces", 0, NULL, AUTH_PASS, "", 0},
         {"v=DKIM1; p=AAAA; p=%P", 0, NULL, AUTH_PASS, "", 0}, /* the last one wins */
