@@ -12,6 +12,9 @@
  * restarted, which killed the idle ones too (libpq notices only when it next uses
  * them): release marks them stale, and acquire reconnects a stale slot before use, so
  * that the retry never lands on another connection from before the restart.
+ * A reader's prepare and lookup wait for the server at most store.busy_timeout_ms + 1 s
+ * (its statement_timeout normally answers first): a server that accepts connections but
+ * never answers (stopped, hung) makes the lookup fail instead of holding the message.
  * Connections use connect_timeout = 5 s unless the conninfo sets it. A store opened without
  * STORE_OPEN_WRITE (senderauthd) runs with statement_timeout = store.busy_timeout_ms and
  * default_transaction_read_only; a writable one with lock_timeout = store.busy_timeout_ms
@@ -22,6 +25,7 @@
  * same transaction. */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,7 @@
 #include "util/xalloc.h"
 
 #define PG_WAIT_MIN_MS 1000
+#define PG_ANSWER_MARGIN_MS 1000 /* a reader's wait for an answer beyond statement_timeout */
 #define PG_COPY_BUF 65536
 
 enum { P_GET, P_SET, P_DEL, P_NKIND };
@@ -43,6 +48,7 @@ struct store_conn {
     int broken;
     int stale; /* made before a connection died: reconnect before use */
     int taken;
+    int answer_ms; /* wait for an answer at most this long; 0 = no bound (writers) */
     int in_copy;
     char *copybuf; /* import: rows not yet sent */
     size_t copylen;
@@ -58,6 +64,7 @@ struct pg_store {
     struct store_conn *slot;
     char *conninfo;
     int timeout_ms;
+    int answer_ms; /* readers: timeout_ms + PG_ANSWER_MARGIN_MS; others 0 */
     char options[64];
 };
 
@@ -93,6 +100,8 @@ static int pg_connect(struct pg_store *s, struct store_conn *c);
 static int cmd(struct store_conn *c, const char *sql, const char *what);
 static int prepare(struct store_conn *c, enum store_kind kind, int which, char *name,
                    size_t namelen);
+static PGresult *answer(struct store_conn *c, int sent, const char *what);
+static long since_ms(const struct timespec *t0);
 static void copy_add(struct store_conn *c, const char *s, int last);
 static int copy_flush(struct store_conn *c, int force);
 
@@ -159,7 +168,9 @@ static int prepare(struct store_conn *c, enum store_kind kind, int which, char *
     snprintf(name, namelen, "sa_%d_%d", (int)kind, which);
     if ((c->prepared & bit) != 0)
         return 0;
-    res = PQprepare(c->pg, name, sql_kind[kind][which], 0, NULL);
+    res = answer(c, PQsendPrepare(c->pg, name, sql_kind[kind][which], 0, NULL), "prepare");
+    if (res == NULL)
+        return -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         pgfail(c, res, "prepare");
         PQclear(res);
@@ -168,6 +179,56 @@ static int prepare(struct store_conn *c, enum store_kind kind, int which, char *
     PQclear(res);
     c->prepared |= bit;
     return 0;
+}
+
+/* since_ms - milliseconds since t0 (monotonic) */
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* answer - the last result of the command just sent (sent: its PQsend* return), waiting
+ * at most c->answer_ms; NULL when it could not be sent, the connection was lost, or the
+ * server did not answer in time (the connection is then broken: closed at release) */
+static PGresult *answer(struct store_conn *c, int sent, const char *what)
+{
+    PGresult *res, *last = NULL;
+    struct timespec t0;
+
+    if (sent != 1) {
+        pgfail(c, NULL, what);
+        return NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+        long left = c->answer_ms > 0 ? c->answer_ms - since_ms(&t0) : -1;
+        int n;
+
+        while (!PQisBusy(c->pg)) {
+            if ((res = PQgetResult(c->pg)) == NULL)
+                return last;
+            PQclear(last);
+            last = res;
+        }
+        if (c->answer_ms > 0 && left <= 0)
+            break;
+        n = poll(&pfd, 1, (int)left);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0 && PQconsumeInput(c->pg) == 0) {
+            PQclear(last);
+            pgfail(c, NULL, what);
+            return NULL;
+        }
+    }
+    PQclear(last);
+    c->broken = 1;
+    store_seterr("postgresql: %s: no answer from the server within %d ms", what, c->answer_ms);
+    return NULL;
 }
 
 /* pg_open - the pool, with one connection made now */
@@ -198,6 +259,8 @@ static struct store *pg_open(const struct sa_conf *conf, int flags, char *err, s
     else
         snprintf(s->options, sizeof(s->options),
                  "-c statement_timeout=%d -c default_transaction_read_only=on", s->timeout_ms);
+    if ((flags & (STORE_OPEN_WRITE | STORE_OPEN_BULK)) == 0)
+        s->answer_ms = s->timeout_ms + PG_ANSWER_MARGIN_MS;
     /* connect one slot now, so that a wrong conninfo is reported at start */
     if ((c = store_pgsql_ops.acquire(&s->head)) == NULL) {
         snprintf(err, errlen, "%s", store_strerror());
@@ -263,6 +326,7 @@ static struct store_conn *pg_acquire(struct store *st)
         c->pg = NULL;
     }
     c->stale = 0;
+    c->answer_ms = s->answer_ms;
     if (c->pg == NULL && pg_connect(s, c) < 0) {
         pthread_mutex_lock(&s->mu);
         c->taken = 0;
@@ -367,7 +431,9 @@ static enum store_lookup pg_get(struct store_conn *c, enum store_kind kind, cons
 
     if (prepare(c, kind, P_GET, name, sizeof(name)) < 0)
         return STORE_ERROR;
-    res = PQexecPrepared(c->pg, name, 1, &key, NULL, NULL, 0);
+    res = answer(c, PQsendQueryPrepared(c->pg, name, 1, &key, NULL, NULL, 0), "lookup");
+    if (res == NULL)
+        return STORE_ERROR;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pgfail(c, res, "lookup");
         r = STORE_ERROR;

@@ -15,12 +15,16 @@ file removed (with its -wal and -shm) and created again; the file replaced by on
 is not a database, and by a directory; unreadable by the daemon's user (needs a
 non-root run). PostgreSQL faults: server down when the daemon starts (the store is
 opened later, every 10 s); stopped mid-run; restarted mid-run with every pooled
-connection made before the restart (the first message after it must be enforced).
+connection made before the restart (the first message after it must be enforced); hung
+(SIGSTOP: connections are accepted by the kernel but nothing answers), where the lookup
+must give up after store.busy_timeout_ms + 1 s plus connect_timeout instead of holding
+the message until the MTA's milter timeout.
 
 Prints one line per check, then `faults: N passed, M failed`.
 """
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -191,6 +195,21 @@ def pg_backends(server):
                           " WHERE application_name = 'senderauth'").strip() or 0)
 
 
+def pg_procs(server):
+    """The postmaster and its children (backends and helpers)."""
+    pm = server.postmaster_pid()
+    with open("/proc/%d/task/%d/children" % (pm, pm)) as fh:
+        return [pm] + [int(x) for x in fh.read().split()]
+
+
+def signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def fill_pool(t, d, server):
     """Bursts of concurrent lookups until every pooled connection is made (bounded)."""
     n = 0
@@ -241,6 +260,15 @@ def pg_faults(t, ns):
             alive(t, d, "pg stopped")
             server.resume()
             msg(t, d, "pg back: enforced at once", ALICE, REJ)
+
+            procs = pg_procs(server)
+            signal_all(procs, signal.SIGSTOP)
+            try:
+                msg(t, d, "pg hung (SIGSTOP: connects, never answers): consenting recipient"
+                    " accepted, no hang", ALICE, "accept", log=["store_errors=1"])
+            finally:
+                signal_all(procs, signal.SIGCONT)
+            msg(t, d, "pg answering again: enforced at once", ALICE, REJ)
         except (milter.MilterError, OSError, DaemonError, RuntimeError) as e:
             t.check("pg conversation", False, str(e))
         finally:
