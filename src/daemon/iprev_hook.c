@@ -232,7 +232,8 @@ void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
 
     if (!active(m->conf))
         return;
-    if (m->skip != NULL || (authen != NULL && authen[0] != '\0') || c->ip[0] == '\0') {
+    if (m->skip != NULL || (authen != NULL && authen[0] != '\0') || c->ip[0] == '\0' ||
+        c->nonsmtp) {
         ic->exempt = 1; /* also with skip_authenticated = false: never checked */
         count_client(ic, m->conf);
         return;
@@ -256,7 +257,7 @@ void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
 /* iprev_hook_rcpt - see msg.h */
 sfsistat iprev_hook_rcpt(SMFICTX *ctx, struct sa_conn *c, const struct sa_msg *m)
 {
-    if (!m->iprev_ran || m->skip != NULL || c->nonsmtp)
+    if (!m->iprev_ran || m->skip != NULL || c->iprev.exempt)
         return SMFIS_CONTINUE;
     return reply(ctx, c, m->conf, m->qid, "rcpt");
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""test_iprev_policy.py - iprev.policy through a real senderauthd and a real NSD: six
+"""test_iprev_policy.py - iprev.policy through a real senderauthd and a real NSD: seven
 clients (PTR leading back, no PTR, PTR not leading back, SERVFAIL, a trusted network
-without PTR, an authenticated client without PTR) against seven configurations (measure,
-tag, tempfail, reject, reject with policy_on = fail and a custom reply, at RCPT and at
-connect). Each session must get the listed SMTP reply (code, enhanced code, the client
+without PTR, an authenticated client without PTR, local submission without PTR) against
+seven configurations (measure, tag, tempfail, reject, reject with policy_on = fail and a
+custom reply, at RCPT and at connect). Each session must get the listed SMTP reply (code, enhanced code, the client
 address in the text) at the listed stage, or be accepted / tagged; then the scraped
 senderauth_iprev_clients_total{event} counters and the /iprev hour buckets must add up
 to what those sessions did, and the per-message results to the messages that reached
@@ -37,8 +37,9 @@ CLIENTS = {
     "servfail": ("198.51.100.9", None, "temperror"),
     "trusted": ("203.0.113.200", None, None),
     "auth": ("203.0.113.6", "user@example.jp", "no_ptr"),
+    "local": ("203.0.113.7", None, None),  # port 0: local submission (non_smtpd_milters)
 }
-ORDER = ["pass", "no_ptr", "no_match", "servfail", "trusted", "auth"]
+ORDER = ["pass", "no_ptr", "no_match", "servfail", "trusted", "auth", "local"]
 
 # name -> (iprev config, {client: outcome}); outcome "accept", "tag", or
 # "STAGE:CODE X.Y.Z" (the reply and where it came). Unlisted clients: accept.
@@ -67,7 +68,7 @@ TEXTS = {"450": "cannot find your reverse hostname", "550": "cannot find your re
 def session(d, ip, authen, n):
     """One SMTP session; returns (outcome, detail) as in CONFIGS."""
     with milter.MilterClient("127.0.0.1", d.port) as m:
-        r = m.connect("client.test", ip)
+        r = m.connect("client.test", ip, port=0 if ip == CLIENTS["local"][0] else 25)
         if r.is_terminal():
             return "connect:%s" % " ".join(r.text.split()[:2]), r.text
         res = m.message(mail_from="u@a.example", rcpts=["r1@example.jp", "r2@example.jp"],
@@ -133,7 +134,7 @@ def main():
                             errs.append("reply text %r lacks %r or [%s]" % (text, TEXTS[code],
                                                                             ip))
                     ck.check("%s %s: %s" % (name, c, want), not errs,
-                          "; ".join(errs) + "\n     log: " + d.log_tail(3).replace("\n", " | "))
+                             "; ".join(errs) + "\n     log: " + d.log_tail(3).replace("\n", " | "))
             for name, (iconf, outcomes) in CONFIGS.items():
                 d = daemons[name]
                 text = scrape(d.mport, "/metrics")
@@ -141,16 +142,17 @@ def main():
                 got = {e: metric(text, 'senderauth_iprev_clients_total{event="%s"}' % e)
                        for e in want}
                 ck.check("%s: senderauth_iprev_clients_total" % name, got == want,
-                      "got %s\n     want %s" % (got, want))
+                         "got %s\n     want %s" % (got, want))
                 hours = json.loads(scrape(d.mport, "/iprev"))
                 summed = {e: sum(h.get(e, 0) for h in hours["hours"]) for e in want}
                 ck.check("%s: /iprev hour buckets add up to the totals" % name,
-                      summed == want and hours["bucket_seconds"] == 3600 and hours["hours"],
-                      "got %s" % hours)
-                # Messages that reached end of message: not exempt, not refused.
-                eom = [c for c in ORDER if CLIENTS[c][2] is not None and
-                       not (CLIENTS[c][1] and iconf.get("stage") != "connect") and
-                       ":" not in outcomes.get(c, "accept")]
+                         summed == want and hours["bucket_seconds"] == 3600 and hours["hours"],
+                         "got %s" % hours)
+                # Messages that ended: not refused; checked: not skipped by the daemon
+                # (trusted, authenticated); with iprev: not exempt (local submission).
+                checked = [c for c in ORDER if ":" not in outcomes.get(c, "accept") and
+                           c != "trusted" and not CLIENTS[c][1]]
+                eom = [c for c in checked if CLIENTS[c][2] is not None]
                 got_r = {c: metric(text, 'senderauth_results_total{method="iprev",result="%s"}'
                                    % r) for c, r in (("pass", "pass"), ("fail", "fail"),
                                                      ("temperror", "temperror"))}
@@ -158,20 +160,20 @@ def main():
                           "fail": sum(CLIENTS[c][2] in ("no_ptr", "fail") for c in eom),
                           "temperror": sum(CLIENTS[c][2] == "temperror" for c in eom)}
                 ck.check("%s: iprev results of the messages that ended" % name, got_r == want_r,
-                      "got %s, want %s" % (got_r, want_r))
+                         "got %s, want %s" % (got_r, want_r))
                 arc_none = metric(text, 'senderauth_results_total{method="arc",result="none"}')
                 ck.check("%s: arc=none for each checked message without ARC fields: got %s, "
-                      "want %d" % (name, arc_none, len(eom)), arc_none == len(eom))
+                         "want %d" % (name, arc_none, len(checked)), arc_none == len(checked))
                 ov = metric(text, 'senderauth_overrides_total{reason="arc"}')
                 ck.check("%s: no ARC override without ARC: got %s, want 0" % (name, ov), ov == 0)
             log = daemons["measure/rcpt"].log_text()
             ck.check("measure logs the matched client",
-                  re.search(r"client=203\.0\.113\.5 .*iprev=fail:no_ptr iprev_policy=matched",
-                            log) is not None)
+                     re.search(r"client=203\.0\.113\.5 .*iprev=fail:no_ptr iprev_policy=matched",
+                               log) is not None)
             log = daemons["reject/rcpt"].log_text()
             ck.check("reject logs the reply once per connection",
-                  len(re.findall(r"client=203\.0\.113\.5 iprev=fail:no_ptr iprev_policy=reject "
-                                 r"stage=rcpt reply=550 5\.7\.25", log)) == 1, log[-600:])
+                     len(re.findall(r"client=203\.0\.113\.5 iprev=fail:no_ptr iprev_policy=reject "
+                                    r"stage=rcpt reply=550 5\.7\.25", log)) == 1, log[-600:])
         finally:
             stop_all(list(daemons.values()))
     print(ck.total("iprev_policy"))
