@@ -196,28 +196,26 @@ int store_import_csv(struct store *st, FILE *fp, const char *name, int local_cas
     return rc;
 }
 
-/* put_field - one field, quoted when it must be */
+/* put_field - one field, quoted when it must be. CR and LF are written as spaces (a
+ * record is one line) and count as spaces when deciding, so that what is written reads
+ * back to the same text and exports again byte for byte. */
 static int put_field(FILE *fp, const char *s, int comma)
 {
-    int quote = strpbrk(s, ",\"\r\n") != NULL || s[0] == '#' || s[0] == ' ' ||
-                (s[0] != '\0' && s[strlen(s) - 1] == ' ');
+    size_t n = strlen(s);
+    int quote = strpbrk(s, ",\"") != NULL || s[0] == '#' ||
+                (n > 0 && (strchr(" \r\n", s[0]) != NULL || strchr(" \r\n", s[n - 1]) != NULL));
 
     if (comma && putc(',', fp) == EOF)
         return -1;
-    if (!quote)
-        return fputs(s, fp) == EOF ? -1 : 0;
-    if (putc('"', fp) == EOF)
+    if (quote && putc('"', fp) == EOF)
         return -1;
     for (; *s; s++) {
-        if (*s == '\n' || *s == '\r') {
-            if (putc(' ', fp) == EOF) /* a record is one line */
-                return -1;
-            continue;
-        }
-        if ((*s == '"' && putc('"', fp) == EOF) || putc(*s, fp) == EOF)
+        char c = *s == '\n' || *s == '\r' ? ' ' : *s;
+
+        if ((c == '"' && putc('"', fp) == EOF) || putc(c, fp) == EOF)
             return -1;
     }
-    return putc('"', fp) == EOF ? -1 : 0;
+    return quote && putc('"', fp) == EOF ? -1 : 0;
 }
 
 /* export_row - one CSV record */

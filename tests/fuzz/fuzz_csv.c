@@ -12,6 +12,7 @@
  *     number of subjects, and exports byte for byte the same text (quoting and
  *     normalization are a fixed point).
  * The first input byte sets local_case_sensitive (bit 0); the rest is the CSV file.
+ * SA_FUZZ_VERBOSE=1 prints the export and the second import.
  * Seeds in tests/fuzz/corpus/csv; dictionary tests/fuzz/fuzz_csv.dict. */
 #include <stdint.h>
 #include <stdio.h>
@@ -169,12 +170,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if ((fp = fmemopen(out, strlen(out), "r")) == NULL)
         abort();
-    if (store_import_csv(st, fp, "in.csv", lcs, &ev, &n2, err, sizeof(err)) != 0 || n2 != got ||
-        subjects(st, &ev2) != got || ev2 - ev0 != got)
-        abort();
+    rc = store_import_csv(st, fp, "in.csv", lcs, &ev, &n2, err, sizeof(err));
     fclose(fp);
-    out2 = export_text(st);
-    if (strcmp(out, out2) != 0)
+    out2 = rc == 0 ? export_text(st) : NULL;
+    if (getenv("SA_FUZZ_VERBOSE") != NULL)
+        fprintf(stderr, "import: %ld rows, %lld subjects\nexport:\n%sre-import: %d %ld \"%s\"\n%s",
+                n, got, out, rc, n2, err, out2 != NULL ? out2 : "");
+    if (rc != 0 || n2 != got || subjects(st, &ev2) != got || ev2 - ev0 != got ||
+        strcmp(out, out2) != 0)
         abort();
     free(out);
     free(out2);
