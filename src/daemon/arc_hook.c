@@ -16,6 +16,7 @@
  * Owns m->arc_v, m->arc, m->arc_hop, m->arc_override, m->arc_s and m->arc_sealed; not the
  * enforcement (enforce.c reads m->arc_override) nor the A-R syntax (src/out).
  * Threads: one message, its libmilter thread; the sealing key is the conf's, read-only. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,15 +24,30 @@
 
 #include "arc/arc_seal.h"
 #include "daemon/msg.h"
+#include "metrics/metrics.h"
 #include "out/ar_format.h"
 #include "util/log.h"
 
 #define SEAL_NOT_UNKNOWN "chain status unknown"
+#define SEAL_OUTCOMES 4
+
+static const char *const seal_outcomes[SEAL_OUTCOMES] = {"none", "pass", "fail", "not_sealed"};
+static atomic_uint_fast64_t seal_counts[SEAL_OUTCOMES];
+static const struct metrics_family seal_family = {
+    "senderauth_arc_seals_total",
+    "Checked messages under arc.seal_enable, by what was done: our ARC set added with cv= "
+    "none, pass or fail, or not_sealed (newest cv=fail, 50 sets, chain status unknown, too "
+    "large, or an error).",
+    "cv",
+    seal_outcomes,
+    SEAL_OUTCOMES,
+    seal_counts};
 
 static int sealer_trusted(const char *list, const char *d);
 static int find_trusted_hop(const struct sa_msg *m);
 static void seal_header(struct sa_msg *m, const char *name, const char *value);
 static void seal_log(const struct sa_msg *m, struct buf *b);
+static int seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
 
 /* seal_header - the sealer starts at the first header field (arc.seal_enable) */
 static void seal_header(struct sa_msg *m, const char *name, const char *value)
@@ -230,8 +246,29 @@ static void seal_log(const struct sa_msg *m, struct buf *b)
         buf_printf(b, " arc_seal=none");
 }
 
-/* arc_hook_seal - see msg.h */
+/* arc_hook_metrics - see msg.h */
+void arc_hook_metrics(void)
+{
+    if (metrics_add_family(&seal_family) < 0)
+        log_warn("arc seal counters: no room on the metrics server");
+}
+
+/* arc_hook_seal - see msg.h: seal, then count what was done */
 int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+{
+    int rc = seal(ctx, c, m), k = SEAL_OUTCOMES - 1;
+
+    if (m->arc_s == NULL || m->skip != NULL)
+        return rc;
+    for (int i = 0; m->arc_sealed->sealed && i < SEAL_OUTCOMES - 1; i++)
+        if (strcmp(m->arc_sealed->cv, seal_outcomes[i]) == 0)
+            k = i;
+    atomic_fetch_add_explicit(&seal_counts[k], 1, memory_order_relaxed);
+    return rc;
+}
+
+/* seal - our set, when one is due (arc_hook_seal) */
+static int seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct arc_seal_out *out = m->arc_sealed;
     struct arc_seal_in in;

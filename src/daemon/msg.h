@@ -164,6 +164,8 @@ void arc_hook_log(const struct sa_msg *m, struct buf *b);
  * the top; called by act_eom after every other change. 0 (also when no set is due), -1
  * when the set could not be made or added. */
 int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+/* arc_hook_metrics - register senderauth_arc_seals_total{cv}; once, from stats_init. */
+void arc_hook_metrics(void);
 void arc_hook_free(struct sa_msg *m);
 
 /* iprev_hook.c - iprev (iprev.enable, or any iprev.policy but off), once per connection:

@@ -180,4 +180,5 @@ void stats_init(struct dns *cache)
     metrics_set_collect(collect);
     metrics_add_family(&override_family);
     iprev_hook_metrics();
+    arc_hook_metrics();
 }

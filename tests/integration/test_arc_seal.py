@@ -16,6 +16,7 @@ driver) and an independent one (python3-dkim's arc_verify, asking the same NSD).
 - key rotation: a new selector and key file, then SIGHUP: the next set has the new s=
   and verifies with both; a reload whose key file is missing is refused and sealing
   goes on with the key in force;
+- the metrics: senderauth_arc_seals_total{cv} counts each outcome of the RSA daemon;
 - senderauthd -t with a key file that does not exist, or an RSA key of 512 bits: the
   error names the file, line and key.
 Prints one line per check, then `arc seal: N passed, M failed`."""
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -34,7 +36,7 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest.arcverify import both  # noqa: E402
 from satest.checks import Checks, send_message, summary_line  # noqa: E402
-from satest.daemon import AUTHSERV_ID, Senderauthd, build_dir, stop_all  # noqa: E402
+from satest.daemon import AUTHSERV_ID, Senderauthd, build_dir, free_port, stop_all  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
@@ -155,6 +157,15 @@ def check_rotation(t, d, ns, tmp, new_key):
                  hdrs, body, 1, "none", "pass")
 
 
+def check_metrics(t, mport, want):
+    """senderauth_arc_seals_total{cv=...} as want says."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
+        text = r.read().decode()
+    got = {cv: int(m.group(1)) for cv in want for m in [re.search(
+        r'^senderauth_arc_seals_total\{cv="%s"\} (\d+)$' % cv, text, re.M)] if m}
+    t.check("metrics: senderauth_arc_seals_total %s" % want, got == want, "got %s" % got)
+
+
 def check_conf_errors(t, tmp, rsa512):
     for name, path, want in (("missing key file", os.path.join(tmp, "nope.pem"),
                               "No such file or directory"),
@@ -198,7 +209,9 @@ def main():
     with Nsd(recs) as ns:
         try:
             off = Senderauthd(ns.port)
-            rsa = Senderauthd(ns.port, conf={"arc": seal_conf})
+            mport = free_port()
+            rsa = Senderauthd(ns.port, conf={"arc": seal_conf,
+                                             "metrics": {"listen": "127.0.0.1:%d" % mport}})
             ed = Senderauthd(ns.port, conf={"arc": dict(seal_conf, seal_selector="ed",
                                                         seal_key_file=ed_path)})
             daemons += [off, rsa, ed]
@@ -237,6 +250,7 @@ def main():
                          dkimpy=False)
 
             check_rotation(t, rsa, ns, tmp, os.path.join(tmp, "rsa2048-rot.pem"))
+            check_metrics(t, mport, {"none": 3, "pass": 1, "fail": 1, "not_sealed": 1})
         finally:
             stop_all(daemons)
     check_conf_errors(t, tmp, rsa512)
