@@ -114,6 +114,7 @@ struct bimi_cert_in {
 };
 struct bimi_cert_res {
     enum bimi_authority authority; /* set when the certificate itself is valid */
+    time_t not_after;              /* on success: the earliest notAfter of the chain */
     char reason[128];
 };
 /* bimi_cert_verify - 0 when the chain leads to the trust store and is valid at now, the
@@ -150,6 +151,12 @@ struct bimi_fetcher *bimi_fetch_free(struct bimi_fetcher *f);
 enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, size_t max,
                                       double deadline, long now, char **data, size_t *len,
                                       char *reason, size_t reasonlen);
+/* bimi_fetch_memo_put - keep a short text under key (not a URL: callers use a prefix
+ * that no URL has) in the same cache, for the cache TTL; no-op without a cache.
+ * bimi_fetch_memo_get - copy it into out (outlen bytes): 0, or -1 when absent or expired. */
+void bimi_fetch_memo_put(struct bimi_fetcher *f, const char *key, long now, const char *value);
+int bimi_fetch_memo_get(struct bimi_fetcher *f, const char *key, long now, char *out,
+                        size_t outlen);
 
 /* ---- the whole check (bimi_eval.c) ---- */
 struct bimi_conf {

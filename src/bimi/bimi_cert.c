@@ -47,6 +47,7 @@ static int has_eku(X509 *x);
 static int san_matches(X509 *x, const char *const *domain);
 static enum bimi_authority mark_type(X509 *x, char *name, size_t namelen);
 static int logo_matches(X509 *x, const char *svg, size_t svg_len);
+static time_t chain_not_after(X509_STORE_CTX *ctx, time_t now);
 
 /* bimi_trust_new - see bimi.h */
 struct bimi_trust *bimi_trust_new(const char *path, char *reason, size_t reasonlen)
@@ -296,6 +297,25 @@ static int logo_matches(X509 *x, const char *svg, size_t svg_len)
     return same ? 0 : 1;
 }
 
+/* chain_not_after - the earliest notAfter of the verified chain (now when unreadable) */
+static time_t chain_not_after(X509_STORE_CTX *ctx, time_t now)
+{
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    time_t min = 0;
+
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+        struct tm tm;
+        time_t t;
+
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm) != 1)
+            return now;
+        t = timegm(&tm);
+        if (min == 0 || t < min)
+            min = t;
+    }
+    return min != 0 ? min : now;
+}
+
 /* bimi_cert_verify - see bimi.h */
 int bimi_cert_verify(const struct bimi_cert_in *in, struct bimi_cert_res *out)
 {
@@ -345,6 +365,7 @@ int bimi_cert_verify(const struct bimi_cert_in *in, struct bimi_cert_res *out)
                   lm < 0 ? "no logo in the certificate" : "logo does not match certificate");
         goto done;
     }
+    out->not_after = chain_not_after(ctx, in->now);
     if ((out->authority = mark_type(leaf, mark, sizeof(mark))) == BIMI_AUTH_NONE) {
         sa_reason(out->reason, sizeof(out->reason), "unknown mark type %s",
                   mark[0] ? mark : "(none)");

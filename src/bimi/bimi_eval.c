@@ -1,11 +1,17 @@
 /* bimi_eval.c - one BIMI check: record discovery (<selector>._bimi at the author domain,
  * then at its organizational domain), the logo and mark certificate fetches, the SVG
- * and certificate checks, and the acceptance of VMC and CMC by configuration.
+ * and certificate checks, and the acceptance of VMC and CMC by configuration. A valid
+ * certificate's verdict is remembered in the fetch cache under a digest of everything
+ * it depends on (certificate file, logo, both domains), until the cache TTL or the
+ * chain's earliest notAfter, whichever comes first; a new trust store comes with a new
+ * cache (src/daemon/bimi_hook.c).
  * Owns the order of those steps and the verdict; not eligibility (bimi_policy.c).
  * Threads: reentrant; the fetcher and trust store it is given are shared objects. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "bimi/bimi.h"
 #include "util/xalloc.h"
@@ -13,6 +19,9 @@
 static int verdict(struct bimi_res *out, enum bimi_result r, const char *reason);
 static int fetch_status(struct bimi_res *out, enum bimi_fetch_status st, const char *what,
                         const char *why);
+static int memo_key(const struct bimi_cert_in *ci, char *key, size_t keylen);
+static int check_cert(const struct bimi_in *in, const struct bimi_cert_in *ci,
+                      struct bimi_cert_res *cr);
 
 static int verdict(struct bimi_res *out, enum bimi_result r, const char *reason)
 {
@@ -36,6 +45,57 @@ static int fetch_status(struct bimi_res *out, enum bimi_fetch_status st, const c
 
     snprintf(r, sizeof(r), "%s: %s", what, why);
     return verdict(out, st == BIMI_FETCH_TEMP ? BIMI_TEMPERROR : BIMI_FAIL, r);
+}
+
+/* memo_key - "bimi-verdict:" and the SHA-256 of the certificate file, the logo and the
+ * domains, in hex; 0, or -1 when the digest cannot be made */
+static int memo_key(const struct bimi_cert_in *ci, char *key, size_t keylen)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hl = 0;
+    int ok;
+    size_t n;
+
+    ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(md, ci->pem, ci->len) == 1 && EVP_DigestUpdate(md, "\n", 1) == 1 &&
+         EVP_DigestUpdate(md, ci->svg, ci->svg_len) == 1;
+    for (int k = 0; k < 2 && ok; k++)
+        ok = EVP_DigestUpdate(md, "\n", 1) == 1 &&
+             EVP_DigestUpdate(md, ci->domain[k] ? ci->domain[k] : "",
+                              strlen(ci->domain[k] ? ci->domain[k] : "")) == 1;
+    ok = ok && EVP_DigestFinal_ex(md, h, &hl) == 1;
+    EVP_MD_CTX_free(md);
+    if (!ok || keylen < sizeof("bimi-verdict:") + 2 * (size_t)hl)
+        return -1;
+    n = (size_t)snprintf(key, keylen, "bimi-verdict:");
+    for (unsigned int i = 0; i < hl; i++, n += 2)
+        snprintf(key + n, keylen - n, "%02x", h[i]);
+    return 0;
+}
+
+/* check_cert - bimi_cert_verify, or its remembered verdict for the same inputs */
+static int check_cert(const struct bimi_in *in, const struct bimi_cert_in *ci,
+                      struct bimi_cert_res *cr)
+{
+    char key[96] = "", memo[64], kind[4];
+    long long until;
+
+    if (memo_key(ci, key, sizeof(key)) == 0 &&
+        bimi_fetch_memo_get(in->fetch, key, in->cache_now, memo, sizeof(memo)) == 0 &&
+        sscanf(memo, "%3s %lld", kind, &until) == 2 && (long long)in->now < until) {
+        memset(cr, 0, sizeof(*cr));
+        cr->authority = strcmp(kind, "vmc") == 0 ? BIMI_AUTH_VMC : BIMI_AUTH_CMC;
+        cr->not_after = (time_t)until;
+        return 0;
+    }
+    if (bimi_cert_verify(ci, cr) < 0)
+        return -1;
+    if (key[0] != '\0' &&
+        snprintf(memo, sizeof(memo), "%s %lld", bimi_authority_name(cr->authority),
+                 (long long)cr->not_after) < (int)sizeof(memo))
+        bimi_fetch_memo_put(in->fetch, key, in->cache_now, memo);
+    return 0;
 }
 
 /* bimi_eval - see bimi.h */
@@ -90,7 +150,7 @@ int bimi_eval(const struct bimi_in *in, struct dns *dns, struct bimi_res *out)
     ci.trust = in->trust;
     ci.svg = out->svg;
     ci.svg_len = out->svg_len;
-    if (bimi_cert_verify(&ci, &cr) < 0) {
+    if (check_cert(in, &ci, &cr) < 0) {
         free(pem);
         return verdict(out, BIMI_FAIL, cr.reason);
     }

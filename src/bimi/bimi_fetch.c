@@ -4,7 +4,7 @@
  * is cut as soon as it passes the cap), the whole transfer (name resolution, connect,
  * TLS, body) bounded by the caller's deadline, no signals (NOSIGNAL: libmilter threads).
  * Documents and permanent failures are cached for cache_ttl seconds; temporary failures
- * are not cached.
+ * are not cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
  * Owns the cache and the curl handles; not what the documents mean.
  * Threads: the cache has one mutex, never held while a transfer runs; each transfer
  * has its own easy handle. curl_global_init runs once (pthread_once). */
@@ -248,6 +248,28 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
     victim->until = now + f->ttl;
     snprintf(victim->reason, sizeof(victim->reason), "%s", reason);
     pthread_mutex_unlock(&f->lock);
+}
+
+/* bimi_fetch_memo_put - see bimi.h */
+void bimi_fetch_memo_put(struct bimi_fetcher *f, const char *key, long now, const char *value)
+{
+    cache_put(f, key, now, BIMI_FETCH_OK, value, strlen(value), "");
+}
+
+/* bimi_fetch_memo_get - see bimi.h */
+int bimi_fetch_memo_get(struct bimi_fetcher *f, const char *key, long now, char *out, size_t outlen)
+{
+    enum bimi_fetch_status st;
+    char *data = NULL, why[8];
+    size_t len = 0;
+
+    if (!cache_get(f, key, now, &st, &data, &len, why, sizeof(why)) || st != BIMI_FETCH_OK) {
+        free(data);
+        return -1;
+    }
+    sa_strlcpy(out, data, outlen);
+    free(data);
+    return 0;
 }
 
 /* bimi_fetch_get - see bimi.h */
