@@ -145,28 +145,62 @@ class Builder:
             return str(net.network_address) + ("" if plen == 32 else "/%d" % plen)
         return "198.19.%d.0/24" % r.randint(0, 255)
 
+    def ensure_ptr(self, dom):
+        """One PTR record per message for an IPv6 client (IPv6 clients are unique to
+        their message; IPv4 ones are shared, so they get none): ptrN.dom, leading back
+        to the client or not. Returns (name, leads_back)."""
+        r = self.rng
+        if self.ptr is None:
+            self.ptr = ("ptr%d.%s" % (r.randint(1, 9), dom), r.random() < 0.6)
+            nib = ipaddress.ip_address(self.m.ip).exploded.replace(":", "")
+            self.pub(".".join(reversed(nib)) + ".ip6.arpa", "PTR", self.ptr[0])
+            if self.ptr[1]:
+                self.pub(self.ptr[0], "AAAA", self.m.ip)
+        return self.ptr
+
     def mechanism(self, dom, depth):
         r = self.rng
         v6 = ":" in self.m.ip
         match = r.random() < 0.35
         q = _weighted(r, [("", 6), ("-", 2), ("~", 2), ("?", 1), ("+", 1)])
         kind = _weighted(r, [("ip", 5), ("a", 2), ("mx", 2), ("include", 2 if depth < 2 else 0),
-                             ("exists", 2), ("ipother", 1)])
+                             ("exists", 2), ("ipother", 1), ("ptr", 0.5 if v6 else 0)])
+        term = self.term(kind, dom, depth, match, v6)
+        if r.random() < 0.05:      # mechanism names are case-insensitive (RFC 7208 4.6.1)
+            name, sep, rest = term.partition(":")
+            term = name.upper() + sep + rest
+            self.features.add("upper")
+        return q + term
+
+    def term(self, kind, dom, depth, match, v6):
+        """One mechanism (without its qualifier), publishing what it needs."""
+        r = self.rng
+        if kind == "ptr":          # RFC 7208 5.5 (discouraged, still evaluated)
+            self.lookups += 1
+            self.ensure_ptr(dom)
+            self.features.add("ptr")
+            return "ptr" if r.random() < 0.5 else "ptr:" + r.choice([dom, "other.example"])
         if kind == "ip":
-            return q + ("ip6:" if v6 else "ip4:") + self.cidr_for(match, v6)
+            return ("ip6:" if v6 else "ip4:") + self.cidr_for(match, v6)
         if kind == "ipother":   # the other address family: never matches
-            return q + ("ip4:198.19.7.0/24" if v6 else "ip6:2001:db8:fd00::/40")
+            return ("ip4:198.19.7.0/24" if v6 else "ip6:2001:db8:fd00::/40")
         if kind == "a":
             self.lookups += 1
             target = r.choice(["", ":" + "h%d.%s" % (r.randint(1, 9), dom)])
             name = target[1:] if target else dom
+            if target and r.random() < 0.15:     # an alias: the address is behind a CNAME
+                alias = "al%s" % name            # alNN names carry nothing but the CNAME
+                target = ":" + alias
+                self.pub(alias, "CNAME", "real." + alias)
+                name = "real." + alias
+                self.features.add("cname")
             self.host_addr(name, match)
             cidr = ""
             if r.random() < 0.25:
                 cidr = "/24" if not v6 else "//64"
                 if r.random() < 0.5:
                     cidr = "/24//64"
-            return q + "a" + target + cidr
+            return "a" + target + cidr
         if kind == "mx":
             self.lookups += 1
             nmx = r.randint(1, 3)
@@ -175,16 +209,16 @@ class Builder:
                 host = "mx%d.%s" % (k + 1, dom)
                 self.pub(dom, "MX", "%d %s" % (10 * (k + 1), host))
                 self.host_addr(host, k == hit)
-            return q + "mx"
+            return "mx"
         if kind == "include":
             self.lookups += 1
             inc = "inc%d.%s" % (r.randint(1, 99), dom)
             if not any(n == (inc.lower(), "TXT") for n in ((x[0], x[1]) for x in self.names)):
                 self.spf_record(inc, depth + 1)
-            return q + "include:" + inc
+            return "include:" + inc
         # exists with macros
         self.lookups += 1
-        return q + self.exists_term(dom, match)
+        return self.exists_term(dom, match)
 
     def exists_term(self, dom, match):
         r = self.rng
@@ -223,11 +257,7 @@ class Builder:
             # %{p}: the validated name of the client (RFC 7208 7.3), "unknown" when the
             # PTR name does not lead back. One PTR per message (IPv6 clients are unique
             # to their message; IPv4 ones are shared, so they get no PTR).
-            if self.ptr is None:
-                self.ptr = ("ptr%d.%s" % (r.randint(1, 9), dom), r.random() < 0.6)
-                self.pub(ip_names["ir"] + ".ip6.arpa", "PTR", self.ptr[0])
-                if self.ptr[1]:
-                    self.pub(self.ptr[0], "AAAA", m.ip)
+            self.ensure_ptr(dom)
             spec = "%%{p}.%s" % zone
             name = (self.ptr[0] if self.ptr[1] else "unknown") + "." + zone
             self.features.add("macro-p")
