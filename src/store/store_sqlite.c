@@ -10,9 +10,10 @@
  * release pushes it back, or closes it when SQLITE_IDLE_MAX are already idle or when
  * it failed with an I/O or corruption error. So there are as many connections as
  * threads in a store call at once, and no SQLite call is made under the mutex.
- * A connection remembers the file (device, inode) it opened; acquire drops an idle one
- * whose path no longer names that file (removed, or replaced by another file), so that
- * lookups never go on reading a deleted database: the new open reports the fault.
+ * A connection remembers the file (device, inode, permissions) it opened; acquire drops
+ * an idle one whose path no longer names that file (removed, replaced by another file) or
+ * whose permissions changed, so that lookups never go on reading a deleted database or
+ * one the operator made unreadable: the new open reports the fault.
  * A store opened without STORE_OPEN_WRITE sets PRAGMA query_only on each connection.
  * Writes run in BEGIN IMMEDIATE transactions (the row and its event together). */
 #include <pthread.h>
@@ -35,8 +36,9 @@ struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[2][S_NSTMT_KIND]; /* [kind][S_*], prepared on first use */
     sqlite3_stmt *event;
-    dev_t dev; /* the file opened (same_file) */
+    dev_t dev; /* the file opened and its permissions (same_file) */
     ino_t ino;
+    mode_t mode;
     int broken;
     struct store_conn *next;
 };
@@ -123,16 +125,18 @@ static struct store_conn *conn_open(struct sqlite_store *s)
     if (stat(s->path, &sb) == 0) {
         c->dev = sb.st_dev;
         c->ino = sb.st_ino;
+        c->mode = sb.st_mode;
     }
     return c;
 }
 
-/* same_file - the path still names the file c opened */
+/* same_file - the path still names the file c opened, with the same permissions */
 static int same_file(const struct sqlite_store *s, const struct store_conn *c)
 {
     struct stat sb;
 
-    return stat(s->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino;
+    return stat(s->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino &&
+           sb.st_mode == c->mode;
 }
 
 /* conn_close - statements and handle */

@@ -12,8 +12,8 @@ without a reply. When the store is back, enforcement resumes without a restart.
 SQLite faults: another process holds BEGIN EXCLUSIVE (WAL: readers are not blocked, so
 the normal verdict; rollback journal: readers get "locked" after busy_timeout_ms); the
 file removed (with its -wal and -shm) and created again; the file replaced by one that
-is not a database, and by a directory; unreadable by the daemon's user (needs a
-non-root run). PostgreSQL faults: server down when the daemon starts (the store is
+is not a database, and by a directory; mode 000 (the daemon runs as nobody when the
+test runs as root). PostgreSQL faults: server down when the daemon starts (the store is
 opened later, every 10 s); stopped mid-run; restarted mid-run with every pooled
 connection made before the restart (the first message after it must be enforced); hung
 (SIGSTOP: connections are accepted by the kernel but nothing answers), where the lookup
@@ -23,6 +23,7 @@ the message until the MTA's milter timeout.
 Prints one line per check, then `faults: N passed, M failed`.
 """
 import os
+import pwd
 import shutil
 import signal
 import sqlite3
@@ -51,7 +52,20 @@ POOL = 2
 def sqlite_conf(path):
     conf = ce.base_conf(path)
     conf["store"]["busy_timeout_ms"] = 200
+    if os.geteuid() == 0:  # root reads any file: run as nobody so that mode 000 counts
+        conf["milter"] = {"user": "nobody"}
     return conf
+
+
+def fill(d):
+    """The store of d made with senderauthctl, owned by the daemon's user."""
+    ce.fill_store(d.conf_path)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        path = d.conf["store"]["sqlite_path"]
+        for p in (path, path + "-wal", path + "-shm"):
+            if os.path.exists(p):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
 
 
 def msg(t, d, name, rcpt, final, log=None):
@@ -110,16 +124,20 @@ class Holder:
 
 
 def sqlite_faults(t, ns, tmp):
+    os.chmod(tmp, 0o755)
+    tmp = os.path.join(tmp, "sqlite")
+    os.mkdir(tmp)
+    os.chmod(tmp, 0o1777)  # the daemon's user creates -wal and -shm here
     store = os.path.join(tmp, "consent.db")
     d = Senderauthd(ns.port, conf=sqlite_conf(store))
     d.write_conf()
-    ce.fill_store(d.conf_path)
+    fill(d)
     # a second daemon on a store in rollback-journal mode (converted before it starts:
     # a journal mode changes only without other connections)
     jstore = os.path.join(tmp, "journal.db")
     dj = Senderauthd(ns.port, conf=sqlite_conf(jstore))
     dj.write_conf()
-    ce.fill_store(dj.conf_path)
+    fill(dj)
     db = sqlite3.connect(jstore, isolation_level=None)
     mode = db.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
     db.close()
@@ -150,7 +168,7 @@ def run_sqlite(t, d, store):
     remove_db(store)
     down(t, d, "sqlite file removed (with -wal, -shm)")
     alive(t, d, "sqlite file removed")
-    ce.fill_store(d.conf_path)
+    fill(d)
     until_enforced(t, d, "sqlite file created again")
 
     remove_db(store)
@@ -162,18 +180,15 @@ def run_sqlite(t, d, store):
     down(t, d, "sqlite path replaced by a directory")
     alive(t, d, "sqlite unreadable")
     remove_db(store)
-    ce.fill_store(d.conf_path)
+    fill(d)
     until_enforced(t, d, "sqlite file restored")
 
-    if os.geteuid() == 0:
-        print("SKIP sqlite file unreadable by permissions: running as root (reads anyway)")
-    else:
-        os.chmod(store, 0)
-        try:
-            down(t, d, "sqlite file mode 000")
-        finally:
-            os.chmod(store, 0o644)
-        until_enforced(t, d, "sqlite file readable again")
+    os.chmod(store, 0)  # the daemon runs as nobody (sqlite_faults): it cannot read it
+    try:
+        down(t, d, "sqlite file mode 000")
+    finally:
+        os.chmod(store, 0o644)
+    until_enforced(t, d, "sqlite file readable again")
 
 
 def run_sqlite_journal(t, d):
