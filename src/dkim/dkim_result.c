@@ -139,6 +139,9 @@ static int map_lookup(int note, struct dkim_sig_res *r)
     case LOOKUP_BADDATA:
         set(r, AUTH_PERMERROR, DKIM_REASON_KEY_SYNTAX);
         return 1;
+    case LOOKUP_NOMEM:
+        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
+        return 1;
     default:
         return 0;
     }
