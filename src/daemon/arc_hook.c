@@ -258,7 +258,7 @@ int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     int rc = seal(ctx, c, m), k = SEAL_OUTCOMES - 1;
 
-    if (m->arc_s == NULL || m->skip != NULL)
+    if (m->arc_sealed == NULL || m->skip != NULL) /* sealing off, or not checked */
         return rc;
     for (int i = 0; m->arc_sealed->sealed && i < SEAL_OUTCOMES - 1; i++)
         if (strcmp(m->arc_sealed->cv, seal_outcomes[i]) == 0)
@@ -307,6 +307,7 @@ static int seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         act_insert_field(ctx, c, "ARC-Seal", out->as) < 0) {
         log_warn("%s: arc: cannot add the ARC set", m->qid);
         out->sealed = 0;
+        sa_strlcpy(out->reason, ARC_SEAL_NOT_INTERNAL, sizeof(out->reason));
         return -1;
     }
     return 0;
