@@ -112,7 +112,7 @@ struct sa_msg {
     char arc_oldest[4];       /* header.oldest-pass as text */
     char arc_comment[128];    /* the arc= comment in the A-R */
     const char *arc_override; /* "arc": DMARC failed, a trusted sealer saw it pass (enforce.c) */
-    struct arc_seal *arc_s;   /* arc.seal_enable: our ARC set in the making, from the first header */
+    struct arc_seal *arc_s;   /* arc.seal_enable: our ARC set, from the first header */
     struct arc_seal_out *arc_sealed; /* pool; what arc_hook_seal did (for the log line) */
     int iprev_ran;
     struct iprev_res iprev;
