@@ -72,7 +72,7 @@ enum dkim_lookup {
     LOOKUP_NONE = 0, /* nothing to add: libopendkim's own result stands */
     LOOKUP_TEMPFAIL, /* DNS could not find out */
     LOOKUP_BADNAME,  /* d= or s= is not a domain name: no query made */
-    LOOKUP_TOOLARGE, /* record longer than libopendkim's key buffer */
+    LOOKUP_TOOLARGE, /* record of 4 KB or more (dkim_dns.c DKIM_KEY_MAX_RECORD) */
     LOOKUP_MULTI,    /* more than one TXT record at the name */
     LOOKUP_BADDATA,  /* record holds a NUL */
     LOOKUP_KEY,      /* slot.key holds the record's key */

@@ -335,7 +335,7 @@ enum dnsmode {
     D_MANY,      /* the RRset holds 40 records (well over 8 KB in total) */
     D_PKCS1,     /* p= is the bare PKCS#1 RSAPublicKey */
     D_PKCS1_FWS, /* ... folded with spaces, no k= */
-    D_PKCS1_ED,  /* ... under k=ed25519: not re-wrapped */
+    D_PKCS1_ED,  /* ... under k=ed25519: not a key of that type */
     D_PKCS1_BIG, /* ... with a filler tag: fits as PKCS#1, not as SPKI */
     D_GARBAGE,   /* p= is base64 of no key at all */
 };
