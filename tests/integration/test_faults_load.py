@@ -57,8 +57,8 @@ LOW_NOFILE = 64
 ID_A, ID_B = "a.storm.example", "b.storm.example"
 SELECTOR = "s1"
 
-passed = failed = 0
 figures = []
+check = fm.check  # one tally (test_faults_milter's) for both programs
 
 
 def sanitized():
@@ -70,16 +70,6 @@ def sanitized():
 
 
 CHECK_MEMORY = not sanitized()
-
-
-def check(label, failures):
-    global passed, failed
-    if failures:
-        failed += 1
-        print("FAIL %s\n  - %s" % (label, "\n  - ".join(failures)))
-    else:
-        passed += 1
-        print("ok   %s" % label)
 
 
 def status(pid):
@@ -462,8 +452,8 @@ def main(argv):
         check("senderauthd", [str(e)])
     for fig in figures:
         print("figure: " + fig + ("" if CHECK_MEMORY else " (sanitizer build: memory not checked)"))
-    print("faults: %d passed, %d failed" % (passed, failed))
-    return 1 if failed or not passed else 0
+    print("faults: %d passed, %d failed" % (fm.passed, fm.failed))
+    return 1 if fm.failed or not fm.passed else 0
 
 
 def on_fresh(ns, fn):
