@@ -6,9 +6,13 @@
  * that connection's sa_conn. The process objects are read-only; the connection count
  * is under its own mutex. Each connection holds a descriptor: at start the soft
  * RLIMIT_NOFILE is raised to the hard one, and a warning names the limit when the open
- * connections reach 3/4 of it (libmilter reports the failed accept() only to syslog). */
+ * connections reach 3/4 of it (libmilter reports the failed accept() only to syslog).
+ * After a burst of connections ends (the open ones fall to a quarter of the burst's peak,
+ * or to none) the freed heap goes back to the kernel (malloc_trim, at most every
+ * TRIM_EVERY s): glibc keeps it otherwise, and the RSS would stay at the burst's peak. */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,6 +56,11 @@ static long nofile_limit, nofile_warn_at; /* set once by nofile_init, before any
 static time_t nofile_warned;              /* under active_lock */
 
 #define NOFILE_WARN_EVERY 60 /* seconds between two "near the open-files limit" warnings */
+#define TRIM_MIN_PEAK 64     /* a burst worth trimming after: this many connections at once */
+#define TRIM_EVERY 10        /* seconds between two malloc_trim calls */
+
+static int trim_peak;    /* most connections open since the last trim; under active_lock */
+static time_t trim_last; /* under active_lock */
 
 static struct sa_conn *conn_of(SMFICTX *ctx);
 static sfsistat next(const struct sa_conn *c, unsigned long nr);
@@ -60,6 +69,7 @@ static void socket_nodelay(const struct sa_conf *conf);
 static int drop_user(const char *user);
 static void nofile_init(void);
 static void nofile_check(int n);
+static int trim_due(int n);
 
 /* conn_of - this connection's context, created on first use (negotiate or connect) */
 static struct sa_conn *conn_of(SMFICTX *ctx)
@@ -72,10 +82,28 @@ static struct sa_conn *conn_of(SMFICTX *ctx)
         smfi_setpriv(ctx, c);
         pthread_mutex_lock(&active_lock);
         n = ++active;
+        if (n > trim_peak)
+            trim_peak = n;
         pthread_mutex_unlock(&active_lock);
         nofile_check(n);
     }
     return c;
+}
+
+/* trim_due - under active_lock, n connections left open: 1 when a burst has ended and
+ * the heap is to be trimmed now (then a new burst starts from n) */
+static int trim_due(int n)
+{
+    time_t now;
+
+    if (trim_peak < TRIM_MIN_PEAK || (n > 0 && n * 4 > trim_peak))
+        return 0;
+    now = time(NULL);
+    if (now - trim_last < TRIM_EVERY)
+        return 0;
+    trim_last = now;
+    trim_peak = n;
+    return 1;
 }
 
 /* nofile_init - soft RLIMIT_NOFILE up to the hard limit; the warning threshold */
@@ -269,12 +297,17 @@ static sfsistat cb_close(SMFICTX *ctx)
     struct sa_conn *c = smfi_getpriv(ctx);
 
     if (c != NULL) {
+        int trim;
+
         smfi_setpriv(ctx, NULL);
         conn_free(c);
         pthread_mutex_lock(&active_lock);
         if (--active == 0)
             pthread_cond_broadcast(&active_cond);
+        trim = trim_due(active);
         pthread_mutex_unlock(&active_lock);
+        if (trim)
+            malloc_trim(0);
     }
     return SMFIS_CONTINUE;
 }

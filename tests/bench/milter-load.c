@@ -11,7 +11,14 @@
  *
  * Build: cc -O2 -pthread -o milter-load milter-load.c
  * Usage: milter-load [-c CONNS] [-d SECONDS] [-n MESSAGES] [-m MSGS_PER_CONN]
- *                    [-t TIMEOUT] [-Q] -f HOST:PORT [-f HOST:PORT] CORPUSDIR
+ *                    [-t TIMEOUT] [-H SECONDS [-I]] [-Q]
+ *                    -f HOST:PORT [-f HOST:PORT] CORPUSDIR
+ * -H SECONDS (memory measurement): every connection sends its first message, then
+ * stops its second one just before end-of-message; when all CONNS are there (or have
+ * failed) it prints "milter-load: holding N" on stderr, holds SECONDS, completes the
+ * message, quits and does not reconnect (wants -m 2 or more). With -I the hold point is
+ * between the two messages instead (the connection open and idle, as an MTA keeps it
+ * between SMTP transactions).
  * -Q acknowledges every reply at once (TCP_QUICKACK). An MTA does not, so by default a
  * filter that writes its EOM reply in several small packets meets Nagle + delayed ACK
  * (about 40 ms) exactly as it would behind Postfix; -Q shows how much of the latency
@@ -121,6 +128,10 @@ static atomic_long next_msg;
 static atomic_long qid_seq;
 static double t_start, t_stop;
 static pthread_barrier_t barrier;
+static double hold_s;          /* -H */
+static int hold_idle;          /* -I: hold between messages, not mid-message */
+static atomic_int nheld;       /* connections at the hold point (or failed before it) */
+static atomic_long release_us; /* when the held connections go on; 0 = not yet */
 
 static double now(void);
 static void load_corpus(const char *dir);
@@ -326,6 +337,8 @@ struct conn {
 	struct hdr mods[MAX_FILTERS][MAX_MODS]; /* headers added by each filter */
 	int nmods[MAX_FILTERS];
 	int modidx[MAX_FILTERS][MAX_MODS]; /* -1 = add at the end, else insert index */
+	int msgno; /* 0-based message number on this connection */
+	int hold;  /* -H: 1 until this connection has reached the hold point */
 };
 
 enum { R_CONT, R_DONE_ACCEPT, R_REJECT, R_TEMPFAIL, R_ERR_IO, R_ERR_PROTO };
@@ -552,6 +565,25 @@ static void free_mods(struct conn *c)
 	c->ar[0] = '\0';
 }
 
+/* hold_arrive - -H: count this connection in; with wait, stay until every connection
+ * has arrived and SECONDS have passed (or timeout_s without everyone: go on) */
+static void hold_arrive(struct conn *c, int wait)
+{
+	double t0 = now();
+	c->hold = 0;
+	if (atomic_fetch_add(&nheld, 1) + 1 == conns) {
+		fprintf(stderr, "milter-load: holding %d\n", conns);
+		fflush(stderr);
+		atomic_store(&release_us, (long)((now() + hold_s) * 1e6));
+	}
+	while (wait) {
+		long r = atomic_load(&release_us);
+		if ((r != 0 && now() * 1e6 >= r) || (r == 0 && now() - t0 > timeout_s))
+			break;
+		usleep(20000);
+	}
+}
+
 /* content - headers, eoh, body chunks and eom to filter fi; earlier filters' headers
  * are applied first (Postfix's cleanup hands the next milter the modified message) */
 static int content(struct conn *c, int fi, const struct cmsg *m, const char *const *eomkv)
@@ -611,6 +643,8 @@ static int content(struct conn *c, int fi, const struct cmsg *m, const char *con
 				return r;
 		}
 	}
+	if (c->hold && c->msgno == 1 && !hold_idle)
+		hold_arrive(c, 1);
 	if (send_macros(s, 'E', eomkv, 2) < 0 || send_pkt(s, 'E', NULL, 0, NULL, 0) < 0)
 		return R_ERR_IO;
 	r = read_reply(c, fi, 1);
@@ -713,6 +747,7 @@ static void *slot_main(void *arg)
 		c.s[i].fd = -1;
 	c.st = st;
 	pthread_barrier_wait(&barrier);
+	c.hold = hold_s > 0;
 	for (;;) {
 		long k = claim();
 		if (k < 0)
@@ -738,6 +773,9 @@ static void *slot_main(void *arg)
 					break;
 				t0 = now();
 			}
+			c.msgno = j;
+			if (c.hold && j == 1 && hold_idle)
+				hold_arrive(&c, 1);
 			int r = one_message(&c, &corpus[k % ncorpus], j == 0);
 			double t1 = now();
 			if (r == R_CONT) {
@@ -762,7 +800,11 @@ static void *slot_main(void *arg)
 		}
 		close_conn(&c, !bad);
 		free_mods(&c);
+		if (hold_s > 0)
+			break; /* one connection per slot */
 	}
+	if (c.hold)
+		hold_arrive(&c, 0);
 	free(c.rbuf);
 	return NULL;
 }
@@ -777,7 +819,7 @@ static int cmp_u32(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "c:d:n:m:t:f:Q")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:n:m:t:f:H:IQ")) != -1) {
 		switch (opt) {
 		case 'c': conns = atoi(optarg); break;
 		case 'd': duration = atof(optarg); break;
@@ -785,6 +827,8 @@ int main(int argc, char **argv)
 		case 'm': per_conn = atoi(optarg); break;
 		case 't': timeout_s = atoi(optarg); break;
 		case 'Q': quickack = 1; break;
+		case 'H': hold_s = atof(optarg); break;
+		case 'I': hold_idle = 1; break;
 		case 'f': {
 			char host[64];
 			int port;
@@ -798,10 +842,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		default:
-			die("usage: milter-load [-c N] [-d SEC] [-n MSGS] [-m PER_CONN] [-t TIMEOUT] "
+			die("usage: milter-load [-c N] [-d SEC] [-n MSGS] [-m PER_CONN] [-t TIMEOUT] [-H SEC [-I]] [-Q] "
 			    "-f HOST:PORT [-f ...] CORPUSDIR");
 		}
 	}
+	if (hold_s > 0 && per_conn < 2)
+		die("-H wants -m 2 or more");
 	if (optind != argc - 1 || nfilters == 0 || conns < 1 || per_conn < 1 ||
 	    (duration <= 0 && max_msgs <= 0))
 		die("need -f, a corpus directory, and -d or -n");
