@@ -8,15 +8,16 @@ Cases (each on a fresh daemon, so that its peak memory is its own):
     under the same bound;
   - LOAD_CONNS (>= 500) milter connections open at once, each then doing a full message:
     every one gets a verdict; afterwards the thread and descriptor counts come back;
-  - a SIGHUP storm under load: HUPS SIGHUPs in a tight loop while LOAD_THREADS clients
+  - a SIGHUP storm under load: HUPS SIGHUPs in a tight loop (waiting for one reload and
+    one more message after every 10) while LOAD_THREADS clients
     send messages continuously, with the configuration alternating between two
     authserv-ids: every message gets a verdict, each message is handled under one
     configuration (the forged A-R deleted is the one naming the id our A-R carries),
     the last configuration is in force afterwards, and threads, descriptors and VmRSS
     stay within bounds;
-  - descriptors exhausted (RLIMIT_NOFILE 64, 120 connections at once): the daemon logs a
-    line naming the cause, does not exit, and serves the next connection once the load
-    is gone.
+  - descriptors exhausted (RLIMIT_NOFILE 64; 50 milter connections, then 24 plain TCP
+    ones past the limit): the daemon reaches its limit, warns naming the open-files
+    limit, does not exit, and serves the next connection once the load is gone.
 In a sanitizer build (SANITIZE=ON) the memory figures are printed but not checked:
 ASan keeps freed memory in its quarantine, so RSS measures ASan, not us (its leak check
 at exit still covers every path here).
