@@ -72,9 +72,6 @@ struct sa_msg *msg_new(const struct sa_proc *proc, const char *qid)
     m->pool = pool_new();
     if (m->conf == NULL || m->pool == NULL)
         return msg_free(m);
-    m->dkim = pool_alloc(m->pool, sizeof(*m->dkim) * (size_t)(m->conf->dkim_max_signatures + 1));
-    if (m->dkim == NULL)
-        return msg_free(m);
     m->queries_left = m->conf->dns_max_queries_per_message;
     sa_strlcpy(m->qid, "NOQUEUE", sizeof(m->qid));
     msg_set_qid(m, qid);
@@ -306,8 +303,13 @@ void msg_eval_eom(struct sa_msg *m)
         return;
     if (m->conf->dkim_enable) {
         m->dkim_ran = 1;
+        /* The result array only now: a message held open mid-transfer costs no pool
+         * chunk before EOM (1,000 open connections, docs/performance.md). */
         if (m->dkim_v != NULL &&
-            dkim_eval_finish(m->dkim_v, m->dkim, m->conf->dkim_max_signatures, &m->ndkim) < 0) {
+            ((m->dkim = pool_alloc(m->pool, sizeof(*m->dkim) *
+                                                (size_t)(m->conf->dkim_max_signatures + 1))) ==
+                 NULL ||
+             dkim_eval_finish(m->dkim_v, m->dkim, m->conf->dkim_max_signatures, &m->ndkim) < 0)) {
             log_warn("%s: dkim: internal error", m->qid);
             m->failed = 1;
             m->dkim_error = 1;

@@ -94,7 +94,9 @@ struct sa_msg {
     struct badge_state *badge; /* incoming X-Senderauth-* fields (badge.c), NULL = none */
 
     /* EOM stage */
-    struct dkim_sig_res *dkim; /* pool array of conf->dkim_max_signatures */
+    struct dkim_sig_res *dkim; /* pool array of conf->dkim_max_signatures, made at EOM
+                                * (NULL before, and when no DKIM handle ran): read
+                                * only the first ndkim */
     int ndkim, dkim_ran;
     int dkim_error; /* no results: the handle failed (dkim=temperror) */
     enum from_status from_status;
@@ -207,6 +209,12 @@ int bimi_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *
 const char *bimi_hook_authority(const struct sa_msg *m);
 void bimi_hook_log(const struct sa_msg *m, struct buf *b);
 void bimi_hook_free(struct sa_msg *m);
+/* bimi_hook_metrics - register senderauth_bimi_passes_total{authority} and
+ * senderauth_bimi_fetches_total{outcome}; once, from stats_init. bimi_hook_stats - count
+ * m's bimi= result (results_total{method="bimi"}) and a pass's authority; from
+ * stats_message. */
+void bimi_hook_metrics(void);
+void bimi_hook_stats(const struct sa_msg *m);
 
 /* act.c */
 struct ar_header;
