@@ -1,8 +1,8 @@
 /* spf_dns.c - libspf2 DNS layer (SPF_dns_server_t) that asks our struct dns.
  * Owns the translation of our answers into SPF_dns_rr_t, the RFC 7208 4.6.4 counters
  * libspf2 lacks or resets inside include: (DNS-querying terms over the whole evaluation,
- * void lookups, PTR names), and record selection (4.5) + check + rewrite before
- * libspf2 compiles a record. Not the evaluation itself (libspf2) or the grammar
+ * void lookups, PTR names), and record selection (4.5) + check + rewrite (with the
+ * macros expanded by spf_macro.c) before libspf2 compiles a record. Not the evaluation itself (libspf2) or the grammar
  * (spf_record.c).
  * Threads: one layer and its state per spf_eval() call; nothing is shared. */
 #include <arpa/inet.h>
@@ -31,6 +31,15 @@ static int take_pending(struct spf_dns_state *st, const char *name);
 static void set_pending(struct spf_dns_state *st, const struct dns_answer *a);
 static void set_abort(struct spf_dns_state *st, int temp, const char *reason);
 static int count_mechs(const char *text);
+static SPF_errcode_t compile_text(SPF_server_t *server, SPF_response_t *resp, SPF_record_t **recp,
+                                  const char *text);
+static SPF_errcode_t compile_expanded(SPF_server_t *server, SPF_request_t *req,
+                                      SPF_record_t **recp, const struct spf_dns_state *st,
+                                      const char *domain, const char *rec, size_t len);
+
+/* Room for a record whose domain-specs were expanded (each at most 253 bytes, doubled
+ * by "%%"/"%_"); libspf2's compiler refuses anything near this long anyway. */
+#define SPF_MAX_EXPANDED (2 * SPF_MAX_RECORD)
 
 void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af,
                         const struct in_addr *v4, const struct in6_addr *v6)
@@ -394,7 +403,7 @@ static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF
         resp->result = SPF_RESULT_TEMPERROR;
         return SPF_E_NO_MEMORY;
     }
-    if (spf_record_rewrite(found->u.txt.data, found->u.txt.len, st->client_af, text,
+    if (spf_record_rewrite(found->u.txt.data, found->u.txt.len, st->client_af, NULL, text,
                            SPF_MAX_RECORD + 1) < 0) {
         /* The rewrite (a/0 and mx/0 terms grow) passed our bound: the record's fault. */
         free(text);
@@ -404,24 +413,78 @@ static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF
         resp->reason = SPF_REASON_FAILURE;
         return SPF_E_SYNTAX;
     }
+    /* Macros expanded by us (RFC 7208 7.3, spf_macro.c): libspf2's expander gets
+     * transformers wrong. When the expanded record does not fit libspf2's compiler, the
+     * record as it stands is compiled instead (libspf2 expands). */
+    err = compile_expanded(server, req, recp, st, domain, found->u.txt.data, found->u.txt.len);
     dns_answer_free(ans);
-    err = SPF_record_compile(server, resp, recp, text);
-    /* libspf2 stops compiling, without an error, once the mechanisms fill its buffer
-     * (about 512 bytes: some 60 ip4 or 25 ip6 terms): the rest of the record would be
-     * silently ignored (a trailing -all or redirect= lost). Refuse it instead. */
-    if (err == SPF_E_SUCCESS && *recp != NULL && (*recp)->num_mech != count_mechs(text))
-        err = SPF_E_BIG_MECH;
+    if (err != SPF_E_SUCCESS)
+        err = compile_text(server, resp, recp, text);
     free(text);
     if (err != SPF_E_SUCCESS) {
         /* Our grammar accepted what libspf2's compiler refused. */
-        if (*recp != NULL)
-            SPF_record_free(*recp);
-        *recp = NULL;
         set_abort(st, 0, "record rejected by libspf2");
         resp->result = SPF_RESULT_PERMERROR;
         return SPF_E_SYNTAX;
     }
     return SPF_E_SUCCESS;
+}
+
+/* compile_text - libspf2's compile of a rewritten record; on failure *recp is NULL.
+ * libspf2 stops compiling, without an error, once the mechanisms fill its buffer
+ * (about 512 bytes: some 60 ip4 or 25 ip6 terms): the rest of the record would be
+ * silently ignored (a trailing -all or redirect= lost). Refuse it instead. */
+static SPF_errcode_t compile_text(SPF_server_t *server, SPF_response_t *resp, SPF_record_t **recp,
+                                  const char *text)
+{
+    SPF_errcode_t err = SPF_record_compile(server, resp, recp, text);
+
+    if (err == SPF_E_SUCCESS && *recp != NULL && (*recp)->num_mech != count_mechs(text))
+        err = SPF_E_BIG_MECH;
+    if (err == SPF_E_SUCCESS && *recp == NULL)
+        err = SPF_E_INTERNAL_ERROR;
+    if (err != SPF_E_SUCCESS && *recp != NULL) {
+        SPF_record_free(*recp);
+        *recp = NULL;
+    }
+    return err;
+}
+
+/* compile_expanded - the record with its macros expanded for this evaluation, compiled
+ * with a scratch response (a refusal must leave no error behind). An error when there
+ * is nothing to expand or the result does not fit. */
+static SPF_errcode_t compile_expanded(SPF_server_t *server, SPF_request_t *req,
+                                      SPF_record_t **recp, const struct spf_dns_state *st,
+                                      const char *domain, const char *rec, size_t len)
+{
+    struct spf_macro_env env;
+    SPF_response_t *scratch;
+    SPF_errcode_t err;
+    char *text;
+
+    if (memchr(rec, '%', len) == NULL || st->sender == NULL || domain == NULL)
+        return SPF_E_NOT_CONFIG;
+    memset(&env, 0, sizeof(env));
+    env.sender = st->sender;
+    env.domain = domain;
+    env.helo = st->helo;
+    env.af = st->client_af;
+    env.v4 = st->client4;
+    env.v6 = st->client6;
+    if ((text = malloc(SPF_MAX_EXPANDED + 1)) == NULL)
+        return SPF_E_NO_MEMORY;
+    if (spf_record_rewrite(rec, len, st->client_af, &env, text, SPF_MAX_EXPANDED + 1) < 0) {
+        free(text);
+        return SPF_E_BIG_STRING;
+    }
+    if ((scratch = SPF_response_new(req)) == NULL) {
+        free(text);
+        return SPF_E_NO_MEMORY;
+    }
+    err = compile_text(server, scratch, recp, text);
+    SPF_response_free(scratch);
+    free(text);
+    return err;
 }
 
 /* layer_get_exp - explanations are not supported (docs/spf.md): no query, fixed text */

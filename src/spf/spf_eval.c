@@ -263,6 +263,8 @@ int spf_eval(const struct spf_in *in, struct dns *dns, struct spf_res *out)
         return -1;
     }
     spf_dns_state_init(st, dns, af, &v4, &v6);
+    st->sender = out->sender;   /* for the macros spf_dns.c expands */
+    st->helo = in->helo != NULL && in->helo[0] != '\0' ? in->helo : NULL;
     rc = run_libspf2(in, st, af, &v4, &v6, domain, out);
     free(st);
     if (rc < 0) {

@@ -46,7 +46,12 @@ static int check_ip6(const char *s, size_t n);
 static size_t round8(size_t n);
 static int append(char *out, size_t outlen, size_t *olen, const char *s, size_t n);
 static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, size_t dn, int cidr,
-                         int client_af, char *out, size_t outlen, size_t *olen);
+                         int client_af, const struct spf_macro_env *env, char *out,
+                         size_t outlen, size_t *olen);
+static int put_domain(const char *ds, size_t dn, int amx, int strip_dot,
+                      const struct spf_macro_env *env, char *out, size_t outlen, size_t *olen);
+static int put_term(const char *t, size_t n, const char *ds, size_t dn, int amx,
+                    const struct spf_macro_env *env, char *out, size_t outlen, size_t *olen);
 
 static const struct {
     const char *name;
@@ -458,12 +463,54 @@ static int append(char *out, size_t outlen, size_t *olen, const char *s, size_t 
     return 0;
 }
 
+/* put_domain - append the domain-spec ds (dn bytes): expanded under env when it holds a
+ * macro we can expand, else as it stands (see spf_record_rewrite). strip_dot drops one
+ * literal trailing dot (the caller appends a suffix). */
+static int put_domain(const char *ds, size_t dn, int amx, int strip_dot,
+                      const struct spf_macro_env *env, char *out, size_t outlen, size_t *olen)
+{
+    char x[SPF_MACRO_MAX_NAME + 1];
+    int xl = -1;
+
+    if (env != NULL && memchr(ds, '%', dn) != NULL)
+        xl = spf_macro_expand(env, ds, dn, x, sizeof(x));
+    if (xl > 0 && amx && memchr(x, '/', (size_t)xl) != NULL)
+        xl = -1;
+    if (xl <= 0) {
+        if (strip_dot && dn > 1 && ds[dn - 1] == '.' && ds[dn - 2] != '%')
+            dn--;   /* a literal trailing dot */
+        return append(out, outlen, olen, ds, dn);
+    }
+    if (strip_dot && xl > 1 && x[xl - 1] == '.')
+        xl--;
+    for (int i = 0; i < xl; i++) {
+        const char *e = x[i] == '%' ? "%%" : x[i] == ' ' ? "%_" : NULL;
+
+        if (append(out, outlen, olen, e != NULL ? e : x + i, e != NULL ? 2 : 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* put_term - append " " and term t (n bytes) whose domain-spec is ds (dn bytes inside t) */
+static int put_term(const char *t, size_t n, const char *ds, size_t dn, int amx,
+                    const struct spf_macro_env *env, char *out, size_t outlen, size_t *olen)
+{
+    size_t pre = (size_t)(ds - t);
+
+    if (append(out, outlen, olen, " ", 1) < 0 || append(out, outlen, olen, t, pre) < 0 ||
+        put_domain(ds, dn, amx, 0, env, out, outlen, olen) < 0)
+        return -1;
+    return append(out, outlen, olen, ds + dn, n - pre - dn);
+}
+
 /* rewrite_cidr0 - an a/mx term with a CIDR length of 0, which libspf2 refuses. Only the
  * client's family matters: a non-zero length is kept; a zero length means "any address
  * of d matches", so d gets the SPF_CIDR0_LABEL suffix, and spf_dns.c answers such a name
  * with the client's own address when d (or, for mx, an exchange) has any address. */
 static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, size_t dn, int cidr,
-                         int client_af, char *out, size_t outlen, size_t *olen)
+                         int client_af, const struct spf_macro_env *env, char *out,
+                         size_t outlen, size_t *olen)
 {
     char num[8];
 
@@ -471,7 +518,8 @@ static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, s
         append(out, outlen, olen, p, ml) < 0)
         return -1;
     if (cidr != 0) {
-        if (dn > 0 && append(out, outlen, olen, p + ml, dn) < 0)
+        if (dn > 0 && (append(out, outlen, olen, ":", 1) < 0 ||
+                       put_domain(p + ml + 1, dn - 1, 1, 0, env, out, outlen, olen) < 0))
             return -1;
         if (cidr > 0) {
             snprintf(num, sizeof(num), client_af == AF_INET ? "/%d" : "//%d", cidr);
@@ -483,20 +531,17 @@ static int rewrite_cidr0(const char *t, size_t qlen, const char *p, size_t ml, s
     if (append(out, outlen, olen, ":", 1) < 0)
         return -1;
     if (dn > 0) {
-        size_t l = dn - 1;
-
-        if (l > 0 && p[ml + l] == '.' && p[ml + l - 1] != '%')
-            l--;   /* a literal trailing dot */
-        if (append(out, outlen, olen, p + ml + 1, l) < 0)
+        if (put_domain(p + ml + 1, dn - 1, 1, 1, env, out, outlen, olen) < 0)
             return -1;
-    } else if (append(out, outlen, olen, "%{d}", 4) < 0) {
+    } else if (put_domain("%{d}", 4, 1, 1, env, out, outlen, olen) < 0) {
         return -1;
     }
     return append(out, outlen, olen, "." SPF_CIDR0_LABEL, sizeof(SPF_CIDR0_LABEL));
 }
 
 /* spf_record_rewrite - see spf_int.h */
-int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, size_t outlen)
+int spf_record_rewrite(const char *rec, size_t len, int client_af,
+                       const struct spf_macro_env *env, char *out, size_t outlen)
 {
     const char *redir = NULL;
     size_t redir_n = 0, olen = 0, pos = 6;
@@ -557,16 +602,27 @@ int spf_record_rewrite(const char *rec, size_t len, int client_af, char *out, si
 
             if (c4 == 0 || c6 == 0) {
                 if (rewrite_cidr0(t, (size_t)(p - t), p, ml, dn, client_af == AF_INET ? c4 : c6,
-                                  client_af, out, outlen, &olen) < 0)
+                                  client_af, env, out, outlen, &olen) < 0)
+                    return -1;
+                continue;
+            }
+            if (dn > 0) {   /* ":" domain-spec, then the CIDR lengths as they are */
+                if (put_term(t, n, p + ml + 1, dn - 1, 1, env, out, outlen, &olen) < 0)
                     return -1;
                 continue;
             }
         }
+        if ((m == M_INCLUDE || m == M_EXISTS || m == M_PTR) && p + ml < t + n) {
+            if (put_term(t, n, p + ml + 1, (size_t)(t + n - p - ml - 1), 0, env, out, outlen,
+                         &olen) < 0)
+                return -1;
+            continue;
+        }
         if (append(out, outlen, &olen, " ", 1) < 0 || append(out, outlen, &olen, t, n) < 0)
             return -1;
     }
-    if (redir != NULL && !has_all)
-        if (append(out, outlen, &olen, " ", 1) < 0 || append(out, outlen, &olen, redir, redir_n) < 0)
-            return -1;
+    if (redir != NULL && !has_all &&
+        put_term(redir, redir_n, redir + 9, redir_n - 9, 0, env, out, outlen, &olen) < 0)
+        return -1;
     return 0;
 }

@@ -85,17 +85,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t olen;
             /* With spf_dns.c's buffer it may not fit (a/0 terms grow): that is -1, and
              * the evaluation below must then be a permerror. */
-            if (spf_record_rewrite(rec, n, af ? AF_INET6 : AF_INET, out, SPF_MAX_RECORD + 1) != 0 &&
+            if (spf_record_rewrite(rec, n, af ? AF_INET6 : AF_INET, NULL, out, SPF_MAX_RECORD + 1) != 0 &&
                 af == (data[0] % 3 == 1))
                 grew = 1; /* for the client's address family */
-            if (spf_record_rewrite(rec, n, af ? AF_INET6 : AF_INET, out, sizeof(out)) != 0 ||
+            if (spf_record_rewrite(rec, n, af ? AF_INET6 : AF_INET, NULL, out, sizeof(out)) != 0 ||
                 !nul_in(out, sizeof(out)))
                 abort();
             olen = strlen(out);
             if (olen <= SPF_MAX_RECORD && spf_record_check(out, olen, why2, sizeof(why2)) != 0)
                 abort();
             if (olen <= SPF_MAX_RECORD &&
-                spf_record_rewrite(out, olen, af ? AF_INET6 : AF_INET, again, sizeof(again)) != 0)
+                spf_record_rewrite(out, olen, af ? AF_INET6 : AF_INET, NULL, again, sizeof(again)) != 0)
                 abort();
         }
     }

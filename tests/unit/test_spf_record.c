@@ -187,14 +187,14 @@ static void test_record_rewrite(void **state)
     char out[SPF_MAX_RECORD + 1];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = spf_record_rewrite(cases[i].rec, strlen(cases[i].rec), cases[i].af, out,
+        int rc = spf_record_rewrite(cases[i].rec, strlen(cases[i].rec), cases[i].af, NULL, out,
                                     sizeof(out));
 
         if (rc != 0 || strcmp(out, cases[i].want) != 0)
             fail_msg("spf_record_rewrite(\"%s\", %s): got %d \"%s\", want \"%s\"", cases[i].rec,
                      cases[i].af == AF_INET ? "v4" : "v6", rc, out, cases[i].want);
     }
-    assert_int_equal(spf_record_rewrite("v=spf1 a mx", 11, AF_INET, out, 8), -1);
+    assert_int_equal(spf_record_rewrite("v=spf1 a mx", 11, AF_INET, NULL, out, 8), -1);
 }
 
 int main(void)
