@@ -33,10 +33,11 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import cases  # noqa: E402  (the independent A-R reader)
-from satest.daemon import Senderauthd, DaemonError, build_dir  # noqa: E402
+from satest.checks import Checks  # noqa: E402
+from satest.daemon import build_dir  # noqa: E402
 from satest.dkimsign import KeyStore, sign  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
-from satest.postfix import Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import run_behind_postfix, skipped  # noqa: E402
+from satest.postfix import PostfixError  # noqa: E402
 
 OUR_ID = "mx.test.example"
 ALICE = "alice@example.jp"   # consents to DMARC enforcement
@@ -64,18 +65,7 @@ def zone(dkim_key):
     ]
 
 
-class Runner:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ": " + detail if detail else ""))
-        return ok
+Runner = Checks  # the tally the other e2e programs import from here
 
 
 # ---- SMTP ----
@@ -389,57 +379,23 @@ def run_all(t, pf, d, key):
 
 
 def main():
-    why = missing()
-    for tool in ("senderauthd", "senderauthctl"):
-        if not why and not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            why = "no %s in %s" % (tool, build_dir())
-    if why:
-        print("SKIP: %s" % why)
-        print("postfix e2e: 0 passed, 0 failed")
+    label = "postfix e2e"
+    if skipped(label, tools=("senderauthd", "senderauthctl")):
         return 0
     t = Runner()
     tmp = tempfile.mkdtemp(prefix="satest-e2e-")
     key = KeyStore(tmp).get("rsa2048")
-    store = os.path.join(tmp, "consent.db")
-    d = pf = None
-    try:
-        with Nsd(zone(key)) as ns:
-            d = Senderauthd(ns.port, conf=daemon_conf(store))
-            d.write_conf()
-            ctl(d.conf_path, "init")
-            ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
-                "--actor", "satest")
-            ctl(d.conf_path, "user", "set", BOB, "off", "--channel", "test",
-                "--actor", "satest")
-            d.start()
-            pf = Postfix(milter_port=d.port, mailboxes=[ALICE, BOB, CAROL])
-            pf.start()
-            run_all(t, pf, d, key)
-    except (OSError, DaemonError, PostfixError, RuntimeError) as e:
-        t.check("setup and conversation", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if d is not None:
-            try:
-                d.stop()
-            except DaemonError as e:
-                t.check("senderauthd stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if d is not None:
-                print("--- senderauthd: %s" % d.log_tail(20))
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(30), pf.dir))
-        elif pf is not None:
-            import shutil
-            shutil.rmtree(pf.dir, ignore_errors=True)
-            shutil.rmtree(d.dir, ignore_errors=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("postfix e2e: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+
+    def setup(d):
+        ctl(d.conf_path, "init")
+        ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
+            "--actor", "satest")
+        ctl(d.conf_path, "user", "set", BOB, "off", "--channel", "test",
+            "--actor", "satest")
+
+    return run_behind_postfix(t, label, zone(key), daemon_conf(os.path.join(tmp, "consent.db")),
+                              [ALICE, BOB, CAROL], lambda pf, d, ns: run_all(t, pf, d, key),
+                              tmp=tmp, setup=setup, tails=(20, 30))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ cv=pass, and verifies with both.
 Prints one line per check, then `postfix arcseal e2e: N passed, M failed`."""
 import os
 import re
-import shutil
 import sys
 import tempfile
 
@@ -21,10 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from satest.arcverify import both  # noqa: E402
 from satest.checks import Checks  # noqa: E402
-from satest.daemon import AUTHSERV_ID, DaemonError, Senderauthd, build_dir  # noqa: E402
+from satest.daemon import AUTHSERV_ID  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
-from satest.postfix import Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import run_behind_postfix, skipped  # noqa: E402
 from test_postfix import ALICE, describe, message, smtp_send  # noqa: E402
 
 CLIENT = "203.0.113.5"
@@ -95,13 +93,8 @@ def run_all(t, pf, ns, tmp):
 
 
 def main():
-    why = missing()
-    for tool in ("senderauthd", "arc-verify"):
-        if not why and not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            why = "no %s in %s" % (tool, build_dir())
-    if why:
-        print("SKIP: %s" % why)
-        print("postfix arcseal e2e: 0 passed, 0 failed")
+    label = "postfix arcseal e2e"
+    if skipped(label, tools=("senderauthd", "arc-verify")):
         return 0
     t = Checks()
     tmp = tempfile.mkdtemp(prefix="satest-e2e-")
@@ -111,37 +104,8 @@ def main():
     conf = {"trusted_networks": [], "dns": {"timeout": 1, "retries": 1}, "log": {"level": "info"},
             "arc": {"seal_enable": True, "seal_domain": AUTHSERV_ID, "seal_selector": "seal",
                     "seal_key_file": os.path.join(tmp, "rsa2048-seal.pem")}}
-    d = pf = None
-    try:
-        with Nsd(zone) as ns:
-            d = Senderauthd(ns.port, conf=conf)
-            d.start()
-            pf = Postfix(milter_port=d.port, mailboxes=[ALICE])
-            pf.start()
-            run_all(t, pf, ns, tmp)
-    except (OSError, DaemonError, PostfixError, RuntimeError) as e:
-        t.check("setup and conversation", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if d is not None:
-            try:
-                d.stop()
-            except DaemonError as e:
-                t.check("senderauthd stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if d is not None:
-                print("--- senderauthd: %s" % d.log_tail(12))
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(15), pf.dir))
-        elif pf is not None:
-            for p in (pf.dir, d.dir, tmp):
-                shutil.rmtree(p, ignore_errors=True)
-    print(t.total("postfix arcseal e2e"))
-    return 1 if t.failed else 0
+    return run_behind_postfix(t, label, zone, conf, [ALICE],
+                              lambda pf, d, ns: run_all(t, pf, ns, tmp), tmp=tmp)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,9 @@ played with XCLIENT against a real NSD:
 Prints one line per check, then `postfix iprev e2e: N passed, M failed`."""
 import os
 import re
-import shutil
 import signal
 import smtplib
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
@@ -25,9 +23,7 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from satest.daemon import Senderauthd, DaemonError, build_dir  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
-from satest.postfix import Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import run_behind_postfix, skipped  # noqa: E402
 from test_postfix import (ALICE, SMTP_TIMEOUT, Runner, Sent, describe, message,  # noqa: E402
                           smtp_send)
 
@@ -111,48 +107,14 @@ def run_all(t, pf, d):
 
 
 def main():
-    why = missing()
-    if not why and not os.access(os.path.join(build_dir(), "senderauthd"), os.X_OK):
-        why = "no senderauthd in %s" % build_dir()
-    if why:
-        print("SKIP: %s" % why)
-        print("postfix iprev e2e: 0 passed, 0 failed")
+    label = "postfix iprev e2e"
+    if skipped(label):
         return 0
     t = Runner()
-    tmp = tempfile.mkdtemp(prefix="satest-e2e-")
-    d = pf = None
     base = {"trusted_networks": [], "dns": {"timeout": 1, "retries": 1},
             "log": {"level": "info"}}
-    try:
-        with Nsd(ZONE) as ns:
-            d = Senderauthd(ns.port, conf=dict(base, iprev={"policy": "reject"}))
-            d.start()
-            pf = Postfix(milter_port=d.port, mailboxes=[ALICE])
-            pf.start()
-            run_all(t, pf, d)
-    except (OSError, DaemonError, PostfixError, RuntimeError) as e:
-        t.check("setup and conversation", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if d is not None:
-            try:
-                d.stop()
-            except DaemonError as e:
-                t.check("senderauthd stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if d is not None:
-                print("--- senderauthd: %s" % d.log_tail(12))
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(15), pf.dir))
-        elif pf is not None:
-            for p in (pf.dir, d.dir, tmp):
-                shutil.rmtree(p, ignore_errors=True)
-    print("postfix iprev e2e: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return run_behind_postfix(t, label, ZONE, dict(base, iprev={"policy": "reject"}), [ALICE],
+                              lambda pf, d, ns: run_all(t, pf, d))
 
 
 if __name__ == "__main__":

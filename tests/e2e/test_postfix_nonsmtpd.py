@@ -16,7 +16,6 @@ the configuration error.
 Prints one line per check, then `postfix non-smtpd e2e: N passed, M failed`.
 """
 import os
-import shutil
 import sys
 import tempfile
 
@@ -25,9 +24,7 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from satest.daemon import Senderauthd, DaemonError, build_dir  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
-from satest.postfix import Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import run_behind_postfix, skipped  # noqa: E402
 from test_postfix import ALICE, BOB, Runner, ctl, daemon_conf, message  # noqa: E402
 
 ZONE = [("bank.example", "TXT", "v=spf1 ip4:198.18.0.0/24 -all"),
@@ -53,53 +50,21 @@ def run_all(t, pf):
 
 
 def main():
-    why = missing()
-    for tool in ("senderauthd", "senderauthctl"):
-        if not why and not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            why = "no %s in %s" % (tool, build_dir())
-    if why:
-        print("SKIP: %s" % why)
-        print("postfix non-smtpd e2e: 0 passed, 0 failed")
+    label = "postfix non-smtpd e2e"
+    if skipped(label, tools=("senderauthd", "senderauthctl")):
         return 0
     t = Runner()
     tmp = tempfile.mkdtemp(prefix="satest-e2e-")
-    d = pf = None
-    try:
-        with Nsd(ZONE) as ns:
-            d = Senderauthd(ns.port, conf=daemon_conf(os.path.join(tmp, "consent.db")))
-            d.write_conf()
-            ctl(d.conf_path, "init")
-            ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
-                "--actor", "satest")
-            d.start()
-            milter = "inet:127.0.0.1:%d" % d.port
-            pf = Postfix(milter_port=d.port, mailboxes=[ALICE, BOB],
-                         main={"non_smtpd_milters": milter})
-            pf.start()
-            run_all(t, pf)
-    except (OSError, DaemonError, PostfixError, RuntimeError) as e:
-        t.check("setup and conversation", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if d is not None:
-            try:
-                d.stop()
-            except DaemonError as e:
-                t.check("senderauthd stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if d is not None:
-                print("--- senderauthd: %s" % d.log_tail(12))
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(15), pf.dir))
-        elif pf is not None:
-            for p in (pf.dir, d.dir, tmp):
-                shutil.rmtree(p, ignore_errors=True)
-    print("postfix non-smtpd e2e: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+
+    def setup(d):
+        ctl(d.conf_path, "init")
+        ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
+            "--actor", "satest")
+
+    return run_behind_postfix(t, label, ZONE, daemon_conf(os.path.join(tmp, "consent.db")),
+                              [ALICE, BOB], lambda pf, d, ns: run_all(t, pf), tmp=tmp,
+                              setup=setup, main=lambda d: {"non_smtpd_milters":
+                                                           "inet:127.0.0.1:%d" % d.port})
 
 
 if __name__ == "__main__":

@@ -27,10 +27,9 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.join(SRC, "tests/e2e"))
 
-from satest.daemon import Senderauthd, DaemonError, build_dir  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
-from satest.postfix import Delivered, Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import run_behind_postfix, skipped  # noqa: E402
+from satest.postfix import Delivered  # noqa: E402
 import test_postfix as tp  # noqa: E402  (SMTP client, message, header checks, store)
 
 ALICE, BOB, BAD_IP = tp.ALICE, tp.BOB, tp.BAD_IP
@@ -134,60 +133,26 @@ def run_all(t, pf, d):
 
 
 def main():
-    why = missing()
-    for tool in ("senderauthd", "senderauthctl"):
-        if not why and not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            why = "no %s in %s" % (tool, build_dir())
-    if why:
-        print("SKIP: %s" % why)
-        print("postfix tagquarantine e2e: 0 passed, 0 failed")
+    label = "postfix tagquarantine e2e"
+    if skipped(label, tools=("senderauthd", "senderauthctl")):
         return 0
     t = tp.Runner()
     tmp = tempfile.mkdtemp(prefix="satest-e2e-tag-")
     key = KeyStore(tmp).get("rsa2048")
-    store = os.path.join(tmp, "consent.db")
-    conf = tp.daemon_conf(store)
+    conf = tp.daemon_conf(os.path.join(tmp, "consent.db"))
     conf["policy"]["reject_as_quarantine"] = True
     conf["quarantine"] = {"action": "subaddress", "tag": "quarantine"}
-    d = pf = None
-    try:
-        with Nsd(tp.zone(key)) as ns:
-            d = Senderauthd(ns.port, conf=conf)
-            d.write_conf()
-            tp.ctl(d.conf_path, "init")
-            tp.ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
-                   "--actor", "satest")
-            tp.ctl(d.conf_path, "user", "set", BOB, "off", "--channel", "test",
-                   "--actor", "satest")
-            d.start()
-            pf = Postfix(milter_port=d.port, mailboxes=[ALICE, ALICE_Q, BOB])
-            pf.start()
-            run_all(t, pf, d)
-    except (OSError, DaemonError, PostfixError, RuntimeError) as e:
-        t.check("setup and conversation", False, "%s: %s" % (type(e).__name__, e))
-    finally:
-        if pf is not None:
-            try:
-                pf.stop()
-            except PostfixError as e:
-                t.check("Postfix stopped cleanly", False, str(e))
-        if d is not None:
-            try:
-                d.stop()
-            except DaemonError as e:
-                t.check("senderauthd stopped cleanly", False, str(e))
-        if t.failed or os.environ.get("SA_KEEP"):
-            if d is not None:
-                print("--- senderauthd: %s" % d.log_tail(20))
-            if pf is not None:
-                print("--- postfix: %s\n(kept in %s)" % (pf.log_tail(30), pf.dir))
-        elif pf is not None:
-            import shutil
-            shutil.rmtree(pf.dir, ignore_errors=True)
-            shutil.rmtree(d.dir, ignore_errors=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("postfix tagquarantine e2e: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+
+    def setup(d):
+        tp.ctl(d.conf_path, "init")
+        tp.ctl(d.conf_path, "user", "set", ALICE, "on", "--channel", "test",
+               "--actor", "satest")
+        tp.ctl(d.conf_path, "user", "set", BOB, "off", "--channel", "test",
+               "--actor", "satest")
+
+    return run_behind_postfix(t, label, tp.zone(key), conf, [ALICE, ALICE_Q, BOB],
+                              lambda pf, d, ns: run_all(t, pf, d), tmp=tmp, setup=setup,
+                              tails=(20, 30))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from satest.daemon import build_dir  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
-from satest.postfix import Postfix, PostfixError, missing  # noqa: E402
+from satest.e2e import skipped  # noqa: E402
+from satest.postfix import Postfix, PostfixError  # noqa: E402
 from test_postfix import Runner  # noqa: E402
 from test_report_aggregate import (COLS, DAY, NS, REPORTER, XSD, gkey, reportable,  # noqa: E402
                                    synth, write_conf, xml_groups)
@@ -173,15 +174,9 @@ def run_all(t, work, pf, ns_port):
 
 
 def main():
-    why = missing()
-    for tool in ("senderauth-report", "senderauthctl"):
-        if not why and not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            why = "no %s in %s" % (tool, build_dir())
-    if not why and (not os.path.exists(XSD) or shutil.which("xmllint") is None):
-        why = "needs xmllint and %s" % XSD
-    if why:
-        print("SKIP: %s" % why)
-        print("report postfix e2e: 0 passed, 0 failed")
+    no_xsd = not os.path.exists(XSD) or shutil.which("xmllint") is None
+    if skipped("report postfix e2e", tools=("senderauth-report", "senderauthctl"),
+               why="needs xmllint and %s" % XSD if no_xsd else None):
         return 0
     t = Runner()
     work = tempfile.mkdtemp(prefix="satest-report-pf-")
