@@ -189,6 +189,9 @@ def sqlite_part(ns, work):
           ["none.example", "rej.example"])
 
 
+from satest.daemon import scaled  # noqa: E402  (bounded polls stretch under valgrind)
+
+
 def hist_metrics(port):
     text = scrape(port)
     return {k: metric(text, 'senderauth_history_rows_total{result="%s"}' % k)
@@ -196,9 +199,9 @@ def hist_metrics(port):
 
 
 def poll(fn, done, tries=400):
-    """Bounded poll (0.05 s steps) until done(fn()); returns the last value."""
+    """Bounded poll (0.05 s steps, more under valgrind) until done(fn()); the last value."""
     v = fn()
-    for _ in range(tries):
+    for _ in range(int(scaled(tries))):
         if done(v):
             break
         time.sleep(0.05)  # poll interval, not a timing assumption
@@ -382,7 +385,7 @@ def pg_part(ns, work):
             for i in range(5):
                 send(d.port, GOOD_IP, "rej.example")
             n = 0
-            for _ in range(200):  # bounded poll: the writer flushes every 50 ms
+            for _ in range(int(scaled(200))):  # bounded poll: the writer flushes every 50 ms
                 n = int(pg.sql("SELECT count(*) FROM dmarc_history").strip() or 0)
                 if n >= 5:
                     break
