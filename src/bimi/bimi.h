@@ -10,6 +10,7 @@
 #ifndef SA_BIMI_H
 #define SA_BIMI_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -129,10 +130,21 @@ int bimi_cert_verify(const struct bimi_cert_in *in, struct bimi_cert_res *out);
 unsigned char *bimi_cert_logo(const unsigned char *der, size_t derlen, size_t max, size_t *outlen);
 
 /* ---- HTTPS fetch and cache (bimi_fetch.c) ---- */
+/* What became of one bimi_fetch_get: the index of the counter it adds one to. */
+enum bimi_fetch_count {
+    BIMI_COUNT_FETCHED = 0, /* a transfer brought the document */
+    BIMI_COUNT_CACHED,      /* the cache answered (a document or a permanent failure) */
+    BIMI_COUNT_TIMEOUT,     /* the deadline passed before the transfer ended */
+    BIMI_COUNT_FAILED,      /* any other failure (HTTP status, TLS, size, refused) */
+    BIMI_NCOUNTS
+};
 struct bimi_fetch_conf {
     const char *ca_file; /* CA bundle for the HTTPS servers; NULL or "" = system default */
     int cache_ttl;       /* seconds a fetched document (or a permanent failure) is kept */
     int cache_entries;   /* 0 = no cache */
+    /* NULL, or BIMI_NCOUNTS counters (the caller's, living longer than the fetcher)
+     * that bimi_fetch_get adds to with relaxed atomic adds */
+    atomic_uint_fast64_t *counters;
 };
 enum bimi_fetch_status {
     BIMI_FETCH_OK = 0,
@@ -204,5 +216,10 @@ size_t bimi_indicator_size(size_t n, const char *fold);
 /* bimi_format_indicator - base64 of svg in lines of BIMI_INDICATOR_LINE characters
  * joined by fold ("\n\t" for libmilter). 0, or -1 when out is too small. */
 int bimi_format_indicator(const char *svg, size_t n, const char *fold, char *out, size_t outlen);
+/* bimi_dkim_signs_selector - 1 when the DKIM-Signature field value sig has an h= tag
+ * that lists BIMI-Selector (names compared without case, FWS around them ignored), else
+ * 0 (no h=, or a tag list too broken to find it). Which signature passed is the
+ * caller's business (draft section 4.3: an unsigned BIMI-Selector is ignored). */
+int bimi_dkim_signs_selector(const char *sig);
 
 #endif

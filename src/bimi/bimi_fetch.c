@@ -7,7 +7,8 @@
  * are not cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
  * Owns the cache and the curl handles; not what the documents mean.
  * Threads: the cache has one mutex, never held while a transfer runs; each transfer
- * has its own easy handle. curl_global_init runs once (pthread_once). */
+ * has its own easy handle; the outcome counters are the caller's atomics.
+ * curl_global_init runs once (pthread_once). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct entry {
 };
 
 struct bimi_fetcher {
+    atomic_uint_fast64_t *counters; /* the caller's, or NULL */
     char *ca_file;
     int ttl;
     int nent;
@@ -42,6 +44,7 @@ struct sink {
     char *buf;
     size_t len, max;
     int over;
+    int timeout; /* set by transfer: the deadline ended it */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -57,6 +60,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
                       const char *data, size_t len, const char *reason);
 static void entry_clear(struct entry *e);
 static double mono(void);
+static void count(const struct bimi_fetcher *f, enum bimi_fetch_count c);
 
 static void curl_init(void)
 {
@@ -71,6 +75,13 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* count - one more c in the caller's counters, if any */
+static void count(const struct bimi_fetcher *f, enum bimi_fetch_count c)
+{
+    if (f->counters != NULL)
+        atomic_fetch_add_explicit(&f->counters[c], 1, memory_order_relaxed);
+}
+
 /* bimi_fetch_new - see bimi.h */
 struct bimi_fetcher *bimi_fetch_new(const struct bimi_fetch_conf *conf)
 {
@@ -81,6 +92,7 @@ struct bimi_fetcher *bimi_fetch_new(const struct bimi_fetch_conf *conf)
         return NULL;
     pthread_mutex_init(&f->lock, NULL);
     f->ttl = conf->cache_ttl;
+    f->counters = conf->counters;
     f->nent = conf->cache_entries > 0 ? conf->cache_entries : 0;
     if ((conf->ca_file != NULL && conf->ca_file[0] != '\0' &&
          (f->ca_file = strdup(conf->ca_file)) == NULL) ||
@@ -137,6 +149,7 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
     enum bimi_fetch_status st = BIMI_FETCH_OK;
 
     if (ms <= 0) {
+        s->timeout = 1;
         snprintf(reason, reasonlen, "no time left to fetch");
         return BIMI_FETCH_TEMP;
     }
@@ -169,6 +182,7 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
     } else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
                rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_RECV_ERROR ||
                rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE) {
+        s->timeout = rc == CURLE_OPERATION_TIMEDOUT;
         snprintf(reason, reasonlen, "fetch: %s", curl_easy_strerror(rc));
         st = BIMI_FETCH_TEMP;
     } else if (rc != CURLE_OK) {
@@ -277,19 +291,25 @@ enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, s
                                       double deadline, long now, char **data, size_t *len,
                                       char *reason, size_t reasonlen)
 {
-    struct sink s = {NULL, 0, max, 0};
+    struct sink s = {NULL, 0, max, 0, 0};
     enum bimi_fetch_status st;
 
     *data = NULL;
     *len = 0;
     reason[0] = '\0';
-    if (cache_get(f, url, now, &st, data, len, reason, reasonlen))
+    if (cache_get(f, url, now, &st, data, len, reason, reasonlen)) {
+        count(f, BIMI_COUNT_CACHED);
         return st;
+    }
     if ((s.buf = malloc(max + 1)) == NULL) {
         snprintf(reason, reasonlen, "out of memory");
+        count(f, BIMI_COUNT_FAILED);
         return BIMI_FETCH_TEMP;
     }
     st = transfer(f, url, max, deadline, &s, reason, reasonlen);
+    count(f, st == BIMI_FETCH_OK ? BIMI_COUNT_FETCHED
+             : s.timeout         ? BIMI_COUNT_TIMEOUT
+                                 : BIMI_COUNT_FAILED);
     s.buf[s.len] = '\0';
     cache_put(f, url, now, st, st == BIMI_FETCH_OK ? s.buf : NULL, s.len, reason);
     if (st != BIMI_FETCH_OK) {

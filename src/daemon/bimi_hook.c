@@ -1,6 +1,8 @@
 /* bimi_hook.c - BIMI in senderauthd (bimi.enable, docs/bimi.md): at header time, the
- * BIMI-Selector and the incoming BIMI-Location / BIMI-Indicator fields (a sender's
- * forgery: they are removed from every message); at end of message, after DMARC, the
+ * BIMI-Selector, which DKIM-Signature fields sign it (h=), and the incoming
+ * BIMI-Location / BIMI-Indicator fields (a sender's forgery: they are removed from every
+ * message); at end of message, after DMARC, the selector when a passing aligned
+ * signature covers it (else "default"), the
  * eligibility rule and the check (src/bimi) within bimi.timeout; bimi= for the A-R,
  * BIMI-Location and BIMI-Indicator on a pass, the log word and level=bimi for badge.c.
  * Owns m->bimi and the process-wide trust store and fetch cache (built on first use
@@ -10,6 +12,7 @@
  * mutex (held only to take or drop a reference, or to build them, never during a check)
  * and are shared read-only (the fetch cache locks itself). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,12 +22,14 @@
 #include "bimi/bimi.h"
 #include "daemon/msg.h"
 #include "mail/hdr.h"
+#include "metrics/metrics.h"
 #include "out/ar_format.h"
 #include "util/buf.h"
 #include "util/log.h"
 
 #define BIMI_QUERIES 3       /* the organizational domain's _dmarc and two _bimi names */
 #define BIMI_MAX_FORGED 1000 /* incoming BIMI-Location/-Indicator fields one message may carry */
+#define BIMI_MAX_SIGS 64     /* DKIM-Signature fields whose h= is remembered (one bit each) */
 
 /* The trust store and fetcher for one set of settings; refcounted by messages. */
 struct bimi_shared {
@@ -39,10 +44,13 @@ struct bimi_shared {
 };
 
 struct bimi_state {
-    int nloc, nind; /* incoming BIMI-Location / BIMI-Indicator fields */
-    int overflow;   /* more than BIMI_MAX_FORGED */
-    char selector[BIMI_MAX_SELECTOR + 1];
-    int ran; /* a bimi= result exists */
+    int nloc, nind;                       /* incoming BIMI-Location / BIMI-Indicator fields */
+    int overflow;                         /* more than BIMI_MAX_FORGED */
+    int nsel;                             /* BIMI-Selector fields */
+    char selector[BIMI_MAX_SELECTOR + 1]; /* the first one's s=, "default" when broken */
+    int nsig;                             /* DKIM-Signature fields, in header order ... */
+    uint64_t sel_signed;                  /* ... bit i: the i-th one's h= has BIMI-Selector */
+    int ran;                              /* a bimi= result exists */
     struct bimi_res res;
     struct bimi_shared *sh; /* reference held while the message lives */
 };
@@ -50,12 +58,37 @@ struct bimi_state {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bimi_shared *shared_cur;
 
+/* enum bimi_result -> the A-R's and the metrics' auth_res (skipped is none) */
+static const enum auth_res as_auth[] = {AUTH_NONE, AUTH_PASS, AUTH_FAIL, AUTH_TEMPERROR, AUTH_NONE};
+
+/* The metrics families (bimi_hook_metrics); process-wide, outliving every fetcher. */
+static const char *const fetch_names[BIMI_NCOUNTS] = {"fetched", "cached", "timeout", "failed"};
+static atomic_uint_fast64_t fetch_counts[BIMI_NCOUNTS];
+static const struct metrics_family fetch_family = {
+    "senderauth_bimi_fetches_total",
+    "BIMI logo and mark certificate requests by outcome (fetched over HTTPS, answered by "
+    "the cache, timed out, failed otherwise).",
+    "outcome",
+    fetch_names,
+    BIMI_NCOUNTS,
+    fetch_counts};
+static const char *const pass_names[2] = {"vmc", "cmc"};
+static atomic_uint_fast64_t pass_counts[2];
+static const struct metrics_family pass_family = {
+    "senderauth_bimi_passes_total",
+    "Messages with bimi=pass by kind of mark certificate.",
+    "authority",
+    pass_names,
+    2,
+    pass_counts};
+
 static int str_eq(const char *a, const char *b);
 static struct bimi_shared *shared_get(const struct sa_conf *cf);
 static void shared_put(struct bimi_shared *s);
 static struct bimi_state *state(struct sa_msg *m);
 static void run(struct sa_msg *m, struct bimi_state *st);
 static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
+static int selector_signed(const struct sa_msg *m, const struct bimi_state *st);
 
 static int str_eq(const char *a, const char *b)
 {
@@ -87,8 +120,8 @@ static struct bimi_shared *shared_get(const struct sa_conf *cf)
 {
     struct bimi_shared *s, *old = NULL;
     struct stat sb;
-    struct bimi_fetch_conf fc = {cf->bimi_https_ca_file, cf->bimi_cache_ttl,
-                                 cf->bimi_cache_entries};
+    struct bimi_fetch_conf fc = {cf->bimi_https_ca_file, cf->bimi_cache_ttl, cf->bimi_cache_entries,
+                                 fetch_counts};
 
     memset(&sb, 0, sizeof(sb));
     if (cf->bimi_trust_file != NULL && cf->bimi_trust_file[0] != '\0')
@@ -140,24 +173,56 @@ static struct bimi_state *state(struct sa_msg *m)
 void bimi_hook_header(struct sa_msg *m, const char *name, const char *value)
 {
     struct bimi_state *st;
-    int loc, ind, sel;
+    int loc, ind, sel, sig;
 
     if (m == NULL || name == NULL || !m->conf->bimi_enable)
         return;
     loc = strcasecmp(name, BIMI_LOCATION_NAME) == 0;
     ind = strcasecmp(name, BIMI_INDICATOR_NAME) == 0;
     sel = strcasecmp(name, BIMI_SELECTOR_NAME) == 0;
-    if (!loc && !ind && !sel)
+    sig = strcasecmp(name, "DKIM-Signature") == 0; /* as dkim_eval_header counts them */
+    if (!loc && !ind && !sel && !sig)
         return;
     if ((st = state(m)) == NULL) {
         m->too_many_forged = 1; /* cannot remember it: never pass it on */
         return;
     }
-    if (sel && st->selector[0] == '\0' &&
+    if (sig) {
+        if (st->nsig < BIMI_MAX_SIGS && value != NULL && bimi_dkim_signs_selector(value))
+            st->sel_signed |= (uint64_t)1 << st->nsig;
+        st->nsig++;
+        return;
+    }
+    if (sel && st->nsel++ == 0 &&
         bimi_parse_selector(value, st->selector, sizeof(st->selector)) < 0)
         sa_strlcpy(st->selector, "default", sizeof(st->selector));
     if ((loc && ++st->nloc > BIMI_MAX_FORGED) || (ind && ++st->nind > BIMI_MAX_FORGED))
         st->overflow = 1;
+}
+
+/* selector_signed - 1 when the message has one BIMI-Selector and a DKIM signature that
+ * passed over the whole body, aligns with the author domain (as DMARC aligned it) and
+ * lists BIMI-Selector in h=. m->dkim[i] is the i-th DKIM-Signature field's result. Two
+ * BIMI-Selector fields: h= covers only the last, the first was read; neither is used. */
+static int selector_signed(const struct sa_msg *m, const struct bimi_state *st)
+{
+    int strict = m->dmarc.has_record && m->dmarc.rec.adkim_strict;
+
+    if (st->nsel != 1 || st->sel_signed == 0 || !m->dkim_ran)
+        return 0;
+    for (int i = 0; i < m->ndkim && i < BIMI_MAX_SIGS; i++) {
+        const struct dkim_sig_res *r = &m->dkim[i];
+
+        if (!(st->sel_signed & (uint64_t)1 << i) || r->result != AUTH_PASS || !r->full_body)
+            continue;
+        if (dmarc_domain_equal(r->domain, m->from.domain) ||
+            (m->dmarc.dkim_aligned &&
+             dmarc_domain_equal(r->domain, m->dmarc.dkim_aligned_domain)) ||
+            (!strict && !m->conf->dmarc_tree_walk &&
+             dmarc_aligned(m->proc->org, m->from.domain, r->domain, 0)))
+            return 1;
+    }
+    return 0;
 }
 
 /* run - eligibility, then the check within bimi.timeout */
@@ -190,7 +255,7 @@ static void run(struct sa_msg *m, struct bimi_state *st)
         memset(&in, 0, sizeof(in));
         in.from_domain = m->from.domain;
         in.org_domain = m->dmarc.org_domain;
-        in.selector = st->selector[0] ? st->selector : NULL;
+        in.selector = selector_signed(m, st) ? st->selector : NULL;
         in.now = time(NULL);
         in.deadline = deadline;
         in.cache_now = (long)ts.tv_sec;
@@ -231,8 +296,6 @@ void bimi_hook_eom(struct sa_msg *m)
 void bimi_hook_ar(const struct sa_msg *m, struct ar_header *h)
 {
     const struct bimi_state *st = m->bimi;
-    static const enum auth_res as_auth[] = {AUTH_NONE, AUTH_PASS, AUTH_FAIL, AUTH_TEMPERROR,
-                                            AUTH_NONE};
     struct ar_resinfo *ri;
 
     if (st == NULL || !st->ran || m->skip != NULL)
@@ -360,4 +423,24 @@ void bimi_hook_free(struct sa_msg *m)
     bimi_res_clear(&m->bimi->res);
     shared_put(m->bimi->sh);
     m->bimi->sh = NULL;
+}
+
+/* bimi_hook_metrics - see msg.h */
+void bimi_hook_metrics(void)
+{
+    if (metrics_add_family(&pass_family) < 0 || metrics_add_family(&fetch_family) < 0)
+        log_warn("bimi counters: no room on the metrics server");
+}
+
+/* bimi_hook_stats - see msg.h: skipped counts as none (the A-R's auth_res mapping) */
+void bimi_hook_stats(const struct sa_msg *m)
+{
+    const struct bimi_state *st = m->bimi;
+
+    if (st == NULL || !st->ran)
+        return;
+    metrics_count_result(METRICS_BIMI, as_auth[st->res.result]);
+    if (st->res.result == BIMI_PASS && st->res.authority != BIMI_AUTH_NONE)
+        atomic_fetch_add_explicit(&pass_counts[st->res.authority == BIMI_AUTH_VMC ? 0 : 1], 1,
+                                  memory_order_relaxed);
 }

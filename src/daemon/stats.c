@@ -75,6 +75,7 @@ void stats_message(const struct sa_msg *m, const char *action)
         metrics_count_result(METRICS_ARC, AUTH_NONE);
     if (m->iprev_ran)
         metrics_count_result(METRICS_IPREV, m->iprev.result);
+    bimi_hook_stats(m);
     count_override(m);
 }
 
@@ -181,4 +182,5 @@ void stats_init(struct dns *cache)
     metrics_add_family(&override_family);
     iprev_hook_metrics();
     arc_hook_metrics();
+    bimi_hook_metrics();
 }

@@ -44,8 +44,8 @@ static struct {
 } pages[METRICS_MAX_PAGES];
 static atomic_int npages;
 
-static const char *const method_names[METRICS_NMETHODS] = {"spf",   "spf_helo", "dkim",
-                                                           "dmarc", "arc",      "iprev"};
+static const char *const method_names[METRICS_NMETHODS] = {"spf", "spf_helo", "dkim", "dmarc",
+                                                           "arc", "iprev",    "bimi"};
 static const char *const action_names[] = {"accept", "reject", "quarantine", "tempfail", "split"};
 
 static void counter_line(struct buf *b, const char *name, const char *help, uint64_t v);

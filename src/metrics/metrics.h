@@ -58,6 +58,7 @@ enum metrics_method {
     METRICS_DMARC,
     METRICS_ARC,
     METRICS_IPREV,
+    METRICS_BIMI,
     METRICS_NMETHODS
 };
 #define METRICS_NRESULTS (AUTH_PERMERROR + 1)

@@ -6,7 +6,10 @@ logo, policy.authority=vmc, level=bimi; authority=vmc) and a CMC, a CMC refused 
 bimi.accept_cmc, each failure (expired certificate, SAN mismatch, logo mismatch, script in
 the SVG, oversized SVG, redirect to http), p=none and a parent domain's p=none skipped,
 forged BIMI-Location/BIMI-Indicator removed, a slow logo server -> temperror, the fetch
-cache (one certificate request for two messages), a BIMI-Selector, and bimi.enable = false.
+cache (one certificate request for two messages), a BIMI-Selector used only when a
+passing DKIM signature aligned with the author domain covers it (unsigned, signed by
+another domain, signed but doubled: `default`), bimi.enable = false, and the counters on
+/metrics (results_total{method="bimi"}, passes by authority, fetch outcomes).
 Prints one line per check, then `bimi: N passed, M failed`."""
 import base64
 import http.server
@@ -24,7 +27,9 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import milter  # noqa: E402
-from satest.daemon import Senderauthd, scaled, stop_all  # noqa: E402
+from satest.checks import metric, scrape  # noqa: E402
+from satest.daemon import Senderauthd, free_port, scaled, stop_all  # noqa: E402
+from satest.dkimsign import KeyStore, sign  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
 try:
@@ -108,8 +113,9 @@ def https_server(files):
     return srv
 
 
-def records(port):
-    recs = []
+def records(port, key):
+    recs = [("s1._domainkey.vmc.example", "TXT", key.dns_txt()),
+            ("s1._domainkey.cmc.example", "TXT", key.dns_txt())]
     for d, (dmarc, logo, cert) in DOMAINS.items():
         recs.append((d, "TXT", "v=spf1 ip4:%s -all" % CLIENT_IP))
         recs.append((d, "A", "192.0.2.80"))
@@ -128,6 +134,20 @@ def records(port):
     return recs
 
 
+def signed(key, domain, extra, sigs):
+    """extra headers with DKIM-Signature fields on top: sigs is [(d=, [signed names])]"""
+    hdrs = [("From", " u@" + domain), ("Subject", " bimi")] + list(extra)
+    raw = "".join("%s:%s\r\n" % hv for hv in hdrs).encode() + b"\r\n" + BODY
+    out = []
+    for d, names in sigs:
+        line = sign(raw, key, d, "s1", headers=names)
+        out.append(tuple(line.split(":", 1)))
+    return tuple(out) + tuple(extra)
+
+
+BODY = b"hi\r\n"
+
+
 def send(d, domain, extra=()):
     QID[0] += 1
     qid = "BIMI%04d" % QID[0]
@@ -138,10 +158,12 @@ def send(d, domain, extra=()):
         m.mail("u@" + domain, macros={"i": qid})
         m.rcpt("r@example.jp")
         m.data()
-        for n, v in (("From", " u@" + domain), ("Subject", " bimi")) + tuple(extra):
+        sigs = tuple(hv for hv in extra if hv[0] == "DKIM-Signature")
+        rest = tuple(hv for hv in extra if hv[0] != "DKIM-Signature")
+        for n, v in sigs + (("From", " u@" + domain), ("Subject", " bimi")) + rest:
             m.header(n, v)
         m.eoh()
-        m.body(b"hi\r\n")
+        m.body(BODY)
         return m.eom(), qid
 
 
@@ -158,10 +180,39 @@ def unfold(v):
     return re.sub(r"\s+", " ", v).strip()
 
 
+def check_metrics(text, cases):
+    """The daemon's counters against what its cases should have counted: one bimi result
+    per message (skipped counts as none), one pass per authority, and the fetch outcomes
+    (the slow server is the one timeout; the redirect and the oversized logo failed; the
+    repeated vmc.example messages were answered from the cache)."""
+    want = {}
+    for c in cases:
+        r = re.match(r"bimi=(\w+)", c[4][-1] if c[4] else "").group(1)
+        r = "none" if r == "skipped" else r
+        want[r] = want.get(r, 0) + 1
+    errs = []
+    for r in ("pass", "fail", "none", "temperror"):
+        got = metric(text, 'senderauth_results_total{method="bimi",result="%s"}' % r)
+        if got != want.get(r, 0):
+            errs.append("results_total bimi %s: got %s, want %d" % (r, got, want.get(r, 0)))
+    for a in ("vmc", "cmc"):
+        n = sum(1 for c in cases if c[6] == a)
+        got = metric(text, 'senderauth_bimi_passes_total{authority="%s"}' % a)
+        if got != n:
+            errs.append("passes %s: got %s, want %d" % (a, got, n))
+    f = {o: metric(text, 'senderauth_bimi_fetches_total{outcome="%s"}' % o)
+         for o in ("fetched", "cached", "timeout", "failed")}
+    if f["timeout"] != 1 or not f["fetched"] or not f["cached"] or not f["failed"] or \
+            f["failed"] < 2:
+        errs.append("fetches %r, want timeout 1, failed >= 2, fetched and cached > 0" % f)
+    return errs
+
+
 def main():
     passed = failed = 0
     tmp = tempfile.mkdtemp(prefix="sa-bimi-")
     files = bimi_ca.make(tmp, [d for d in DOMAINS])
+    key = KeyStore(tmp).get("ed25519")
     with open(files["logo.svg"], "rb") as f:
         logo = f.read()
     srv = https_server(files)
@@ -171,8 +222,9 @@ def main():
                      "https_ca_file": files["https-ca.pem"],
                      "timeout": max(2, int(scaled(2)))}}
     try:
-        with Nsd(records(port)) as ns:
-            on = Senderauthd(ns.port, conf=base)
+        with Nsd(records(port, key)) as ns:
+            mport = free_port()
+            on = Senderauthd(ns.port, conf=dict(base, metrics={"listen": "127.0.0.1:%d" % mport}))
             nocmc = Senderauthd(ns.port, conf={"bimi": dict(base["bimi"], accept_cmc=False)})
             off = Senderauthd(ns.port, conf={})
             daemons += [on, nocmc, off]
@@ -181,6 +233,11 @@ def main():
             forged = (("BIMI-Location", " v=BIMI1; l=https://evil.example/x.svg"),
                       ("BIMI-Indicator", " PHN2Zz4="), ("bimi-location", " second"))
             sel = (("BIMI-Selector", " v=BIMI1; s=brand"),)
+            fs = ["From", "Subject"]
+            sel_signed = signed(key, "vmc.example", sel, [("vmc.example", fs + ["BIMI-Selector"])])
+            sel_unsigned = signed(key, "vmc.example", sel, [("vmc.example", fs)])
+            sel_other = signed(key, "vmc.example", sel, [("cmc.example", fs + ["BIMI-Selector"])])
+            sel_twice = (("BIMI-Selector", " v=BIMI1; s=other"),) + sel_signed
             cases = [
                 # name, daemon, domain, extra headers, A-R words, log words, pass (authority)
                 ("vmc pass", on, "vmc.example", (), [
@@ -193,9 +250,19 @@ def main():
                 ("cmc refused", nocmc, "cmc.example", (), [
                     "bimi=fail (CMC not accepted here)"], [], None),
                 ("vmc with cmc refused", nocmc, "vmc.example", (), ["bimi=pass"], [], "vmc"),
-                ("selector", on, "vmc.example", sel, [
-                    "bimi=pass header.d=vmc.example header.selector=brand "
+                ("signed selector", on, "vmc.example", sel_signed, [
+                    "dkim=pass", "bimi=pass header.d=vmc.example header.selector=brand "
                     "policy.authority=vmc"], [], "vmc"),
+                ("selector not in h= ignored", on, "vmc.example", sel_unsigned, [
+                    "dkim=pass", "bimi=pass header.d=vmc.example header.selector=default "
+                    "policy.authority=vmc"], [], "vmc"),
+                ("selector without signature ignored", on, "vmc.example", sel, [
+                    "bimi=pass header.d=vmc.example header.selector=default "], [], "vmc"),
+                ("selector signed by another domain ignored", on, "vmc.example", sel_other, [
+                    "dkim=pass", "bimi=pass header.d=vmc.example header.selector=default "],
+                 [], "vmc"),
+                ("two selectors ignored", on, "vmc.example", sel_twice, [
+                    "bimi=pass header.d=vmc.example header.selector=default "], [], "vmc"),
                 ("expired", on, "expired.example", (), [
                     "bimi=fail (certificate expired) header.d=expired.example"], [], None),
                 ("san mismatch", on, "wrongsan.example", (), [
@@ -280,6 +347,13 @@ def main():
             else:
                 failed += 1
                 print("FAIL cache: vmc.pem requested %d times, want 2 (one per daemon)" % n)
+            errs = check_metrics(scrape(mport), [c for c in cases if c[1] is on])
+            if errs:
+                failed += 1
+                print("FAIL metrics: " + "; ".join(errs))
+            else:
+                passed += 1
+                print("ok   metrics: bimi results, passes by authority, fetch outcomes")
     finally:
         Handler.release.set()
         for e in stop_all(daemons):  # a crash, a sanitizer or valgrind report at exit

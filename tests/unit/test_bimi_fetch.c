@@ -15,7 +15,7 @@
 
 static void test_memo(void **state)
 {
-    struct bimi_fetch_conf fc = {NULL, 60, 2};
+    struct bimi_fetch_conf fc = {NULL, 60, 2, NULL};
     struct bimi_fetcher *f = bimi_fetch_new(&fc);
     char out[32];
 
@@ -46,7 +46,7 @@ static void test_memo(void **state)
 
 static void test_no_cache(void **state)
 {
-    struct bimi_fetch_conf fc = {NULL, 60, 0};
+    struct bimi_fetch_conf fc = {NULL, 60, 0, NULL};
     struct bimi_fetcher *f = bimi_fetch_new(&fc);
     char out[32];
 
@@ -62,7 +62,7 @@ static void test_not_https(void **state)
 {
     static const char *const urls[] = {"http://127.0.0.1:1/logo.svg", "ftp://127.0.0.1/x",
                                        "file:///etc/passwd"};
-    struct bimi_fetch_conf fc = {NULL, 60, 8};
+    struct bimi_fetch_conf fc = {NULL, 60, 8, NULL};
     struct bimi_fetcher *f = bimi_fetch_new(&fc);
 
     (void)state;
@@ -82,12 +82,60 @@ static void test_not_https(void **state)
     bimi_fetch_free(f);
 }
 
+/* test_counters - each bimi_fetch_get adds one to exactly one outcome counter: a refused
+ * URL is a failure, asking again is a cache hit (permanent failures are kept), a deadline
+ * already past is a timeout (never cached) */
+static void test_counters(void **state)
+{
+    static const struct {
+        const char *url;
+        double after; /* deadline, seconds from now */
+        enum bimi_fetch_count want;
+    } rows[] = {
+        {"http://127.0.0.1:1/logo.svg", 5, BIMI_COUNT_FAILED},
+        {"http://127.0.0.1:1/logo.svg", 5, BIMI_COUNT_CACHED},
+        {"https://127.0.0.1:1/slow.svg", -1, BIMI_COUNT_TIMEOUT},
+        {"https://127.0.0.1:1/slow.svg", -1, BIMI_COUNT_TIMEOUT},
+    };
+    atomic_uint_fast64_t c[BIMI_NCOUNTS];
+    struct bimi_fetch_conf fc = {NULL, 60, 8, c};
+    struct bimi_fetcher *f;
+
+    (void)state;
+    for (int k = 0; k < BIMI_NCOUNTS; k++)
+        atomic_init(&c[k], 0);
+    f = bimi_fetch_new(&fc);
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        uint64_t before[BIMI_NCOUNTS];
+        char *data = NULL, why[96];
+        size_t len = 0;
+        struct timespec ts;
+
+        for (int k = 0; k < BIMI_NCOUNTS; k++)
+            before[k] = atomic_load(&c[k]);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void)bimi_fetch_get(f, rows[i].url, 1000, (double)ts.tv_sec + rows[i].after, 1, &data,
+                             &len, why, sizeof(why));
+        free(data);
+        for (int k = 0; k < BIMI_NCOUNTS; k++) {
+            uint64_t got = atomic_load(&c[k]) - before[k], want = k == (int)rows[i].want;
+
+            if (got != want)
+                fail_msg("row %zu %s: counter %d got +%llu, want +%llu", i, rows[i].url, k,
+                         (unsigned long long)got, (unsigned long long)want);
+        }
+    }
+    bimi_fetch_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memo),
         cmocka_unit_test(test_no_cache),
         cmocka_unit_test(test_not_https),
+        cmocka_unit_test(test_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_bimi_header.c - BIMI-Location and BIMI-Indicator values: the URIs, base64 of the
- * SVG in 76-character lines joined by the fold, exact sizes, too-small buffers refused. */
+ * SVG in 76-character lines joined by the fold, exact sizes, too-small buffers refused;
+ * whether a DKIM-Signature's h= lists BIMI-Selector. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,11 +61,42 @@ static void test_indicator(void **state)
     }
 }
 
+static const struct {
+    const char *sig;
+    int want;
+} sig_rows[] = {
+    {"v=1; a=rsa-sha256; d=b.example; s=s1; h=from:subject:bimi-selector; bh=x; b=y", 1},
+    {"v=1; h=From:BIMI-Selector:Subject; b=y", 1},
+    {"v=1; h = from :\r\n\tbimi-selector\r\n\t: to ; b=y", 1},
+    {"h=bimi-selector", 1},
+    {"v=1; h=from:subject; b=y", 0},
+    {"v=1; h=from:bimi-selector-x:subject; b=y", 0},
+    {"v=1; h=from:xbimi-selector; b=y", 0},
+    {"v=1; bh=bimi-selector; b=y", 0},        /* not the h= tag */
+    {"v=1; z=bimi-selector; h=from; b=y", 0}, /* copied header values do not count */
+    {"v=1; hh=bimi-selector; h=from; b=y", 0},
+    {"v=1; h; bimi-selector; b=y", 0}, /* h without = */
+    {"v=1; a=rsa-sha256; b=y", 0},     /* no h= */
+    {"", 0},
+};
+
+static void test_signs_selector(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(sig_rows) / sizeof(sig_rows[0]); i++) {
+        int got = bimi_dkim_signs_selector(sig_rows[i].sig);
+
+        if (got != sig_rows[i].want)
+            fail_msg("row %zu %s: got %d, want %d", i, sig_rows[i].sig, got, sig_rows[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_location),
         cmocka_unit_test(test_indicator),
+        cmocka_unit_test(test_signs_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
