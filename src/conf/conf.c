@@ -17,6 +17,8 @@
 #include "util/xalloc.h"
 #include "conf_keys.h"
 
+static struct sa_conf *load_read(config_t *cf, int read_ok, const struct conf_src *src,
+                                 struct conf_errors *errs);
 static struct sa_conf *load_config(config_t *cf, const struct conf_src *src,
                                    struct conf_errors *errs);
 static void walk_unknown(const config_setting_t *g, const char *prefix, const struct conf_src *src,
@@ -26,6 +28,12 @@ static int apply_key(const struct conf_key *k, const config_setting_t *s, struct
                      struct conf_loc where, struct conf_errors *errs);
 static int apply_list(const struct conf_key *k, const config_setting_t *s, struct sa_conf *c,
                       struct conf_loc where, struct conf_errors *errs);
+typedef int (*elem_parse_fn)(const char *str, void *out, char *why, size_t whylen);
+static int apply_elems(const struct conf_key *k, const config_setting_t *s, int n,
+                       struct conf_loc where, struct conf_errors *errs, elem_parse_fn parse,
+                       void *v, size_t size, int *count);
+static int parse_cidr(const char *str, void *out, char *why, size_t whylen);
+static int parse_nameserver(const char *str, void *out, char *why, size_t whylen);
 static int finish(struct sa_conf *c, config_t *cf, const struct conf_src *src,
                   struct conf_errors *errs);
 static void defaults_config(config_t *dc);
@@ -34,7 +42,6 @@ static void defaults_config(config_t *dc);
 struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
 {
     config_t cf;
-    struct sa_conf *c;
     char dir[4096];
     const char *slash = strrchr(path, '/');
     struct conf_src src;
@@ -62,33 +69,33 @@ struct sa_conf *conf_load_file(const char *path, struct conf_errors *errs)
     src.text = NULL;
     config_init(&cf);
     config_set_include_dir(&cf, dir);
-    if (config_read_file(&cf, path) != CONFIG_TRUE) {
-        conf_syntax_error(&cf, &src, errs);
-        config_destroy(&cf);
-        return NULL;
-    }
-    c = load_config(&cf, &src, errs);
-    config_destroy(&cf);
-    return c;
+    return load_read(&cf, config_read_file(&cf, path) == CONFIG_TRUE, &src, errs);
 }
 
 /* conf_load_string - text in place of a file; name appears in messages */
 struct sa_conf *conf_load_string(const char *text, const char *name, struct conf_errors *errs)
 {
     config_t cf;
-    struct sa_conf *c;
     struct conf_src src = {name, NULL, text};
 
     if (errs)
         memset(errs, 0, sizeof(*errs));
     config_init(&cf);
-    if (config_read_string(&cf, text) != CONFIG_TRUE) {
-        conf_syntax_error(&cf, &src, errs);
-        config_destroy(&cf);
-        return NULL;
-    }
-    c = load_config(&cf, &src, errs);
-    config_destroy(&cf);
+    return load_read(&cf, config_read_string(&cf, text) == CONFIG_TRUE, &src, errs);
+}
+
+/* load_read - after libconfig read cf (read_ok: without a syntax error): the loaded
+ * config, or NULL with the errors in errs; cf is destroyed either way */
+static struct sa_conf *load_read(config_t *cf, int read_ok, const struct conf_src *src,
+                                 struct conf_errors *errs)
+{
+    struct sa_conf *c = NULL;
+
+    if (!read_ok)
+        conf_syntax_error(cf, src, errs);
+    else
+        c = load_config(cf, src, errs);
+    config_destroy(cf);
     return c;
 }
 
@@ -334,8 +341,7 @@ static int apply_list(const struct conf_key *k, const config_setting_t *s, struc
                       struct conf_loc where, struct conf_errors *errs)
 {
     char *field = (char *)c + k->off;
-    int t = config_setting_type(s), n, bad = 0;
-    char why[CONF_MAX_ERRLEN];
+    int t = config_setting_type(s), n;
 
     if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
         conf_err_add(errs, 0, where, k->path, "must be a list of strings: [ \"...\", \"...\" ]");
@@ -350,43 +356,52 @@ static int apply_list(const struct conf_key *k, const config_setting_t *s, struc
         struct conf_cidr_list *l = (struct conf_cidr_list *)(void *)field;
 
         l->v = n ? xcalloc((size_t)n, sizeof(*l->v)) : NULL;
-        l->n = 0;
-        for (int i = 0; i < n; i++) {
-            const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-            const char *str = config_setting_get_string(e);
-
-            if (str == NULL) {
-                conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path,
-                             "entry %d must be a string in double quotes", i + 1);
-                bad = 1;
-            } else if (conf_parse_cidr(str, &l->v[l->n], why, sizeof(why)) < 0) {
-                conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path, "%s", why);
-                bad = 1;
-            } else {
-                l->n++;
-            }
-        }
+        return apply_elems(k, s, n, where, errs, parse_cidr, l->v, sizeof(*l->v), &l->n);
     } else {
         struct conf_addr_list *l = (struct conf_addr_list *)(void *)field;
 
-        l->n = 0;
-        for (int i = 0; i < n; i++) {
-            const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-            const char *str = config_setting_get_string(e);
+        return apply_elems(k, s, n, where, errs, parse_nameserver, l->v, sizeof(*l->v), &l->n);
+    }
+}
 
-            if (str == NULL) {
-                conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path,
-                             "entry %d must be a string in double quotes", i + 1);
-                bad = 1;
-            } else if (conf_parse_nameserver(str, &l->v[l->n], why, sizeof(why)) < 0) {
-                conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path, "%s", why);
-                bad = 1;
-            } else {
-                l->n++;
-            }
+/* apply_elems - the n strings of list s, each parsed by parse into the next free slot of
+ * v (elements of size bytes, room for n); *count: how many parsed. Every bad entry is
+ * reported, not only the first. */
+static int apply_elems(const struct conf_key *k, const config_setting_t *s, int n,
+                       struct conf_loc where, struct conf_errors *errs, elem_parse_fn parse,
+                       void *v, size_t size, int *count)
+{
+    char why[CONF_MAX_ERRLEN];
+    int bad = 0;
+
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+        const char *str = config_setting_get_string(e);
+
+        if (str == NULL) {
+            conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path,
+                         "entry %d must be a string in double quotes", i + 1);
+            bad = 1;
+        } else if (parse(str, (char *)v + (size_t)*count * size, why, sizeof(why)) < 0) {
+            conf_err_add(errs, 0, conf_setting_loc(e, where.src), k->path, "%s", why);
+            bad = 1;
+        } else {
+            (*count)++;
         }
     }
     return bad ? -1 : 0;
+}
+
+/* parse_cidr, parse_nameserver - the element parsers of apply_elems */
+static int parse_cidr(const char *str, void *out, char *why, size_t whylen)
+{
+    return conf_parse_cidr(str, out, why, whylen);
+}
+
+static int parse_nameserver(const char *str, void *out, char *why, size_t whylen)
+{
+    return conf_parse_nameserver(str, out, why, whylen);
 }
 
 /* finish - values derived at load time and checks that span keys */
