@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "arc/arc_eval.h"
+#include "util/crlf.h"
 
 static int put(char *out, size_t outlen, size_t *len, const char *p, size_t n);
 static void emit(struct arc_body *b, const void *p, size_t n);
 static void flush_pending(struct arc_body *b);
-static void content(struct arc_body *b, unsigned char c);
-static void end_line(struct arc_body *b);
+static void content(void *arg, unsigned char c);
+static void end_line(void *arg);
 
 /* put - bounded append */
 static int put(char *out, size_t outlen, size_t *len, const char *p, size_t n)
@@ -114,8 +115,10 @@ static void flush_pending(struct arc_body *b)
 }
 
 /* content - one byte that is not a line ending */
-static void content(struct arc_body *b, unsigned char c)
+static void content(void *arg, unsigned char c)
 {
+    struct arc_body *b = arg;
+
     if (b->relaxed && (c == ' ' || c == '\t')) {
         b->wsp = 1; /* a run of WSP becomes one SP, unless it ends the line */
         return;
@@ -132,8 +135,10 @@ static void content(struct arc_body *b, unsigned char c)
 }
 
 /* end_line - a CRLF: an empty line is held back (trailing empty lines are dropped) */
-static void end_line(struct arc_body *b)
+static void end_line(void *arg)
 {
+    struct arc_body *b = arg;
+
     b->wsp = 0;
     if (!b->content) {
         b->pending++;
@@ -146,22 +151,7 @@ static void end_line(struct arc_body *b)
 /* arc_body_add - see arc_eval.h */
 void arc_body_add(struct arc_body *b, const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-
-        if (b->cr) {
-            b->cr = 0;
-            if (c == '\n') {
-                end_line(b);
-                continue;
-            }
-            content(b, '\r');
-        }
-        if (c == '\r')
-            b->cr = 1;
-        else
-            content(b, c);
-    }
+    crlf_split(&b->cr, p, n, b, content, end_line);
 }
 
 /* arc_body_end - an unterminated last line gets its CRLF; an empty simple body is one

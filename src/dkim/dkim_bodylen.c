@@ -5,9 +5,10 @@
  * Owns struct dkim_bodylen; hashes nothing and keeps no body bytes.
  * Threads: a counter belongs to one message. */
 #include "dkim/dkim_int.h"
+#include "util/crlf.h"
 
-static void end_line(struct dkim_bodylen *b);
-static void content(struct dkim_bodylen *b, unsigned char c);
+static void end_line(void *arg);
+static void content(void *arg, unsigned char c);
 
 void dkim_bodylen_init(struct dkim_bodylen *b, int relaxed)
 {
@@ -17,8 +18,10 @@ void dkim_bodylen_init(struct dkim_bodylen *b, int relaxed)
 }
 
 /* end_line - a CRLF: an empty line is held back (trailing empty lines are dropped) */
-static void end_line(struct dkim_bodylen *b)
+static void end_line(void *arg)
 {
+    struct dkim_bodylen *b = arg;
+
     b->wsp = 0; /* relaxed: whitespace before CRLF is removed */
     if (b->line == 0) {
         b->pending += 2;
@@ -30,8 +33,10 @@ static void end_line(struct dkim_bodylen *b)
 }
 
 /* content - one byte that is not a line ending */
-static void content(struct dkim_bodylen *b, unsigned char c)
+static void content(void *arg, unsigned char c)
 {
+    struct dkim_bodylen *b = arg;
+
     if (b->relaxed && (c == ' ' || c == '\t')) {
         b->wsp = 1; /* a run of WSP becomes one SP, unless it ends the line */
         return;
@@ -45,22 +50,7 @@ static void content(struct dkim_bodylen *b, unsigned char c)
 
 void dkim_bodylen_add(struct dkim_bodylen *b, const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-
-        if (b->cr) {
-            b->cr = 0;
-            if (c == '\n') {
-                end_line(b);
-                continue;
-            }
-            content(b, '\r');
-        }
-        if (c == '\r')
-            b->cr = 1;
-        else
-            content(b, c);
-    }
+    crlf_split(&b->cr, p, n, b, content, end_line);
 }
 
 /* dkim_bodylen_total - as if the body ended now: an unterminated last line gets its
