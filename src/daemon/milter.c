@@ -8,8 +8,8 @@
  * RLIMIT_NOFILE is raised to the hard one, and a warning names the limit when the open
  * connections reach 3/4 of it (libmilter reports the failed accept() only to syslog).
  * After a burst of connections ends (the open ones fall to a quarter of the burst's peak,
- * or to none) the freed heap goes back to the kernel (malloc_trim, at most every
- * TRIM_EVERY s): glibc keeps it otherwise, and the RSS would stay at the burst's peak. */
+ * at most every TRIM_EVERY s, or to none) the freed heap goes back to the kernel
+ * (malloc_trim): glibc keeps it otherwise, and the RSS would stay at the burst's peak. */
 #include <errno.h>
 #include <grp.h>
 #include <malloc.h>
@@ -57,7 +57,7 @@ static time_t nofile_warned;              /* under active_lock */
 
 #define NOFILE_WARN_EVERY 60 /* seconds between two "near the open-files limit" warnings */
 #define TRIM_MIN_PEAK 64     /* a burst worth trimming after: this many connections at once */
-#define TRIM_EVERY 10        /* seconds between two malloc_trim calls */
+#define TRIM_EVERY 2         /* seconds between two trims while connections are open */
 
 static int trim_peak;    /* most connections open since the last trim; under active_lock */
 static time_t trim_last; /* under active_lock */
@@ -90,8 +90,10 @@ static struct sa_conn *conn_of(SMFICTX *ctx)
     return c;
 }
 
-/* trim_due - under active_lock, n connections left open: 1 when a burst has ended and
- * the heap is to be trimmed now (then a new burst starts from n) */
+/* trim_due - under active_lock, n connections left open: 1 when a burst of at least
+ * TRIM_MIN_PEAK has ended and the heap is to be trimmed now (then a new burst starts
+ * from n). The last connection of a burst always trims: that cannot repeat faster
+ * than bursts do. */
 static int trim_due(int n)
 {
     time_t now;
@@ -99,7 +101,7 @@ static int trim_due(int n)
     if (trim_peak < TRIM_MIN_PEAK || (n > 0 && n * 4 > trim_peak))
         return 0;
     now = time(NULL);
-    if (now - trim_last < TRIM_EVERY)
+    if (n > 0 && now - trim_last < TRIM_EVERY)
         return 0;
     trim_last = now;
     trim_peak = n;

@@ -8,7 +8,8 @@ second one just before end-of-message. With every connection held open mid-messa
 reads senderauthd's /proc: VmHWM, VmRSS, thread count, smaps_rollup (anonymous vs file
 pages) and the [heap] / thread-stack split from smaps; then the messages complete and
 it checks that there were no errors and no refused connections. Prints one JSON object.
-With --idle the connections are held open between their two messages instead.
+With --idle the connections are held open between their two messages instead; with
+--sustained SECONDS they are kept busy (10 messages each, reconnecting) and sampled.
 Does not own: the side-by-side benchmark (run-bench.py, whose helpers it reuses).
 
   SA_SRC=. /usr/bin/python3 tests/bench/mem-bench.py [--conns 1000] [--hold 3]
@@ -85,6 +86,10 @@ def main():
     ap.add_argument("--conns", type=int, default=1000)
     ap.add_argument("--hold", type=float, default=3.0, help="seconds held mid-message")
     ap.add_argument("--size", default="2k")
+    ap.add_argument("--sustained", type=float, default=0, metavar="SECONDS",
+                    help="instead of holding: keep the connections busy this long (10 messages "
+                    "per connection, as run-bench.py's 1,000-connection point), sampling "
+                    "/proc every 0.5 s")
     ap.add_argument("--idle", action="store_true",
                     help="hold the connections between their two messages, not mid-message")
     ap.add_argument("--build", default=None, help="build dir (default $SA_BUILD or build-bench)")
@@ -128,6 +133,10 @@ def main():
                                capture_output=True, text=True, check=True)
             out["warm"] = json.loads(w.stdout)["errors"]
             out["idle"] = proc_status(pid)
+            if a.sustained > 0:
+                out.update(sustained(exe, pid, d.port, os.path.join(cdir, a.size), a.conns,
+                                     a.sustained))
+                return finish(out, a)
             argv = [exe, "-c", str(a.conns), "-m", "2", "-n", str(2 * a.conns), "-t", "120",
                     "-H", str(a.hold)] + (["-I"] if a.idle else []) + ["-Q", "-f", "127.0.0.1:%d" % d.port,
                     os.path.join(cdir, a.size)]
@@ -153,8 +162,42 @@ def main():
             out["peak_rss_mb"] = round(out["after"]["VmHWM"] / 1024, 1)
         finally:
             d.stop(check=False)
+    return finish(out, a)
+
+
+def finish(out, a):
     print(json.dumps(out, indent=1))
-    return 0 if out.get("errors") == 0 and out.get("messages") == 2 * a.conns else 1
+    want = out.get("messages", 0) > 0 if a.sustained > 0 else out.get("messages") == 2 * a.conns
+    return 0 if out.get("errors") == 0 and want else 1
+
+
+def sustained(exe, pid, port, cdir, conns, seconds):
+    """conns busy connections for seconds; the largest thread count and VmRSS seen, and
+    the smaps split at three quarters of the run."""
+    argv = [exe, "-c", str(conns), "-m", "10", "-d", str(seconds), "-t", "120", "-Q", "-f",
+            "127.0.0.1:%d" % port, cdir]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0, top, split = time.monotonic(), {"Threads": 0, "VmRSS": 0}, None
+    while p.poll() is None:
+        time.sleep(0.5)
+        try:
+            st = proc_status(pid)
+            if split is None and time.monotonic() - t0 > seconds * 0.75:
+                split = dict(st, **smaps_split(pid))
+        except OSError:
+            break
+        for k in top:
+            top[k] = max(top[k], st[k])
+    o, e = p.communicate(timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError("milter-load failed: %s" % e)
+    res = json.loads(o)
+    after = proc_status(pid)
+    return {"max_threads": top["Threads"], "max_rss_mb": round(top["VmRSS"] / 1024, 1),
+            "busy": split, "after": after, "messages": res["messages"],
+            "msgs_per_s": res["msgs_per_s"], "errors": res["errors"],
+            "error_kinds": res["error_kinds"], "dmarc_pass": res["dmarc_pass"],
+            "peak_rss_mb": round(after["VmHWM"] / 1024, 1)}
 
 
 if __name__ == "__main__":
