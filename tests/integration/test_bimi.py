@@ -12,11 +12,9 @@ another domain, signed but doubled: `default`), bimi.enable = false, and the cou
 /metrics (results_total{method="bimi"}, passes by authority, fetch outcomes).
 Prints one line per check, then `bimi: N passed, M failed`."""
 import base64
-import http.server
 import os
 import re
 import shutil
-import ssl
 import sys
 import tempfile
 import threading
@@ -60,57 +58,24 @@ DOMAINS = {
 }
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(bimi_ca.Handler):
     files = {}
     counts = {}
     release = threading.Event()
     port = 0
 
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):
-        path = self.path.lstrip("/")
+    def special(self, path):
         Handler.counts[path] = Handler.counts.get(path, 0) + 1
         if path == "slow.svg":
             Handler.release.wait(60)  # held until the test ends: the client must give up
-            return
+            return True
         if path == "redirect-http.svg":
             self.send_response(302)
             self.send_header("Location", "http://127.0.0.1:%d/logo.svg" % Handler.port)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            return
-        data = Handler.files.get(path)
-        if data is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/svg+xml" if path.endswith(".svg")
-                         else "application/pem-certificate-chain")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except (ConnectionError, ssl.SSLError):
-            pass  # the client stopped reading (a document over its size cap)
-
-
-def https_server(files):
-    for name, path in files.items():
-        if name.endswith((".svg", ".pem")) and not name.startswith("https-"):
-            with open(path, "rb") as f:
-                Handler.files[name] = f.read()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(files["https-cert.pem"], files["https-key.pem"])
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    Handler.port = srv.server_address[1]
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+            return True
+        return False
 
 
 def records(port, key):
@@ -215,8 +180,8 @@ def main():
     key = KeyStore(tmp).get("ed25519")
     with open(files["logo.svg"], "rb") as f:
         logo = f.read()
-    srv = https_server(files)
-    port = Handler.port
+    srv = bimi_ca.serve(Handler, files)
+    port = Handler.port = srv.port
     daemons = []
     base = {"bimi": {"enable": True, "trust_file": files["mark-ca.pem"],
                      "https_ca_file": files["https-ca.pem"],

@@ -6,14 +6,18 @@ script, oversized). Everything is generated fresh with python3-cryptography; not
 secret is checked in.
 
     make(outdir, domains) -> dict name -> path
+    srv = serve(Handler, files)          # the loopback HTTPS server of those files; srv.port
     python3 bimi_ca.py OUTDIR [DOMAIN ...]   (prints name=path lines)
 """
 import base64
 import datetime
 import gzip
 import hashlib
+import http.server
 import os
+import ssl
 import sys
+import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -152,6 +156,56 @@ def make(out, domains):
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
     return files
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """GET /NAME of the documents in `files` (name -> bytes, filled by serve); 404 for
+    anything else. A subclass answers special paths in special(path) (True = answered)."""
+    files = {}
+
+    def log_message(self, *a):
+        pass
+
+    def special(self, path):
+        return False
+
+    def do_GET(self):
+        path = self.path.lstrip("/")
+        if self.special(path):
+            return
+        data = self.files.get(path)
+        if data is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "image/svg+xml" if path.endswith(".svg")
+                         else "application/pem-certificate-chain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client stopped reading (a document over its size cap)
+
+
+def serve(handler, files):
+    """Serve the .svg and .pem documents of files (make's result) over HTTPS on a free
+    loopback port with handler (Handler or a subclass); returns the server, its port in
+    srv.port. Stop it with srv.shutdown(); srv.server_close()."""
+    for n, path in files.items():
+        if n.endswith((".svg", ".pem")) and not n.startswith("https-"):
+            with open(path, "rb") as f:
+                handler.files[n] = f.read()
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(files["https-cert.pem"], files["https-key.pem"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
 if __name__ == "__main__":
