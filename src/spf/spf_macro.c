@@ -251,8 +251,11 @@ int spf_macro_expand(const struct spf_macro_env *env, const char *s, size_t n, c
         if (s[i] != '%') {
             size_t lit = i;
 
-            while (lit < n && s[lit] != '%')
+            while (lit < n && s[lit] != '%') {
+                if ((unsigned char)s[lit] < 0x21 || (unsigned char)s[lit] > 0x7e)
+                    return -1;   /* 7.1: macro-literal = %x21-24 / %x26-7E */
                 lit++;
+            }
             put(&t, s + i, lit - i);
             i = lit;
             continue;

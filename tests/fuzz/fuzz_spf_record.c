@@ -15,11 +15,18 @@
  *     string that fails the check gives permerror, anything else one of the SPF words;
  *     strings NUL-terminated, the checked domain example.com;
  *   - the DNS queries of one evaluation stay within RFC 7208 4.6.4 (10 terms, 10 names
- *     each, plus the record fetches). */
+ *     each, plus the record fetches);
+ *   - spf_macro_expand of the whole input as a domain-spec answers -2, -1 or a length of
+ *     at most SPF_MACRO_MAX_NAME that matches its NUL-terminated output; a checked
+ *     record rewrites with the macros expanded (0, or -1 when it does not fit), and
+ *     every "%" left in that rewrite starts "%%", "%_", "%-" or "%{" (what libspf2 reads).
+ * The evaluation reaches spf_macro.c too, through spf_dns.c. */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "dns/dns.h"
 #include "spf/spf_eval.h"
@@ -37,6 +44,43 @@ static const char *const senders[] = {
 
 static int looks_spf1(const char *s, size_t n);
 static int nul_in(const char *s, size_t size);
+static void check_macros(const char *rec, size_t n, int checked, uint8_t pick);
+
+/* check_macros - the spf_macro_expand and expanding-rewrite contracts (see above) */
+static void check_macros(const char *rec, size_t n, int checked, uint8_t pick)
+{
+    static char big[2 * SPF_MAX_RECORD + 1];
+    char mout[SPF_MACRO_MAX_NAME + 1];
+    struct spf_macro_env env;
+    int rc;
+
+    memset(&env, 0, sizeof(env));
+    env.sender = senders[(pick >> 2) % 4];
+    env.domain = "example.com";
+    env.helo = (pick & 0x40) ? "mail.example.com" : NULL;
+    env.af = pick % 3 == 1 ? AF_INET6 : AF_INET;
+    env.v4.s_addr = htonl(0xc0000201);
+    env.v6.s6_addr[0] = 0x20;
+    env.v6.s6_addr[15] = 1;
+    memset(mout, 'X', sizeof(mout));
+    rc = spf_macro_expand(&env, rec, n, mout, sizeof(mout));
+    if (rc < SPF_MACRO_UNKNOWN || rc > SPF_MACRO_MAX_NAME)
+        abort();
+    if (rc >= 0 && (!nul_in(mout, sizeof(mout)) || strlen(mout) != (size_t)rc))
+        abort();
+    if (!checked)
+        return;
+    rc = spf_record_rewrite(rec, n, env.af, &env, big, sizeof(big));
+    if (rc != 0 && rc != -1)
+        abort();
+    if (rc == 0) {
+        if (!nul_in(big, sizeof(big)))
+            abort();
+        for (const char *p = strchr(big, '%'); p != NULL; p = strchr(p + 2, '%'))
+            if (p[1] == '\0' || strchr("%_-{", p[1]) == NULL)
+                abort();
+    }
+}
 
 static int looks_spf1(const char *s, size_t n)
 {
@@ -100,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    check_macros(rec, n, rc == 0, data[0]);
     if ((d = dns_stub_new()) == NULL)
         abort();
     if (dns_stub_add_txt_len(d, "example.com", rec, n) < 0 ||

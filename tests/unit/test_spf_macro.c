@@ -153,6 +153,7 @@ static void test_malformed_and_unknown(void **state)
         E("%{d0}", -1), E("%{d00}", -1), E("%{d1000}", -1), E("%{x}", -1), E("%{}", -1),
         E("%{d", -1), E("%{d2r.", -1), E("%", -1), E("a%", -1), E("%a", -1), E("%{d|}", -1),
         E("%{d }", -1), E("%{dr r}", -1), E("%{1}", -1), E("%{{d}}", -1),
+        E("a b.example", -1), E("a\tb.example", -1), E("\x80.example", -1),
         /* explanation-only letters are an error in a domain-spec (7.2) */
         E("%{c}", -1), E("%{r}", -1), E("%{t}", -1),
         /* values we do not have: %{p} (DNS), %{h} without a HELO name */
