@@ -118,6 +118,8 @@ def spf_label(m, ident, word, expl):
     label = m.tags.get("spf" if ident == "mailfrom" else "spf_helo") or "none"
     if word == "permerror" and "Void lookup" in (expl or ""):
         label += "/ref:void-limit"
+    elif word == "permerror" and "Too many DNS lookups" in (expl or ""):
+        label += "/ref:lookup-limit"   # docs/conformance.md S3
     return label
 
 

@@ -19,6 +19,8 @@
 
 #define RFC_SENDER "strong-bad@email.example.com"
 #define RFC_DOMAIN "email.example.com"
+#define L30 "aaaaaaaaaabbbbbbbbbbcccccccccc"
+#define LONGDOM L30 L30 "." L30 L30 ".example"   /* 129 octets */
 
 struct mrow {
     const char *sender, *domain, *helo, *ip;
@@ -291,6 +293,11 @@ static void test_eval(void **state)
          "a@bounce.dx140.example", "helo.example", AUTH_PASS},
         {"v=spf1 exists:%{l,}.x.example -all", "a.b.x.example", "a,b@bounce.dx140.example",
          "h.example", AUTH_PASS},
+        /* too big for libspf2's compiler once expanded (5 x 140 bytes of names): the
+         * record is compiled as published, and libspf2 expands the plain %{d} */
+        {"v=spf1 exists:%{d}.e1.example exists:%{d}.e2.example exists:%{d}.e3.example "
+         "exists:%{d}.e4.example exists:%{d}.e5.example -all",
+         LONGDOM ".e1.example", "a@" LONGDOM, "h.example", AUTH_PASS},
         /* a malformed macro stays a permerror */
         {"v=spf1 exists:%{l0}.x.example -all", "a.x.example", "a@bounce.dx140.example",
          "h.example", AUTH_PERMERROR},
