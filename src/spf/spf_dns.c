@@ -35,7 +35,8 @@ static SPF_errcode_t compile_text(SPF_server_t *server, SPF_response_t *resp, SP
                                   const char *text);
 static SPF_errcode_t compile_expanded(SPF_server_t *server, SPF_request_t *req,
                                       SPF_record_t **recp, const struct spf_dns_state *st,
-                                      const char *domain, const char *rec, size_t len);
+                                      const char *domain, const struct dns_rr *found,
+                                      int transformed_only);
 
 /* Room for a record whose domain-specs were expanded (each at most 253 bytes, doubled
  * by "%%"/"%_"); libspf2's compiler refuses anything near this long anyway. */
@@ -414,9 +415,12 @@ static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF
         return SPF_E_SYNTAX;
     }
     /* Macros expanded by us (RFC 7208 7.3, spf_macro.c): libspf2's expander gets
-     * transformers wrong. When the expanded record does not fit libspf2's compiler, the
-     * record as it stands is compiled instead (libspf2 expands). */
-    err = compile_expanded(server, req, recp, st, domain, found->u.txt.data, found->u.txt.len);
+     * transformers wrong. When the expanded record does not fit libspf2's compiler, only
+     * the domain-specs with transformers are expanded; failing that, the record as it
+     * stands is compiled (libspf2 expands). */
+    err = compile_expanded(server, req, recp, st, domain, found, 0);
+    if (err != SPF_E_SUCCESS && err != SPF_E_NOT_CONFIG)
+        err = compile_expanded(server, req, recp, st, domain, found, 1);
     dns_answer_free(ans);
     if (err != SPF_E_SUCCESS)
         err = compile_text(server, resp, recp, text);
@@ -450,13 +454,17 @@ static SPF_errcode_t compile_text(SPF_server_t *server, SPF_response_t *resp, SP
     return err;
 }
 
-/* compile_expanded - the record with its macros expanded for this evaluation, compiled
- * with a scratch response (a refusal must leave no error behind). An error when there
- * is nothing to expand or the result does not fit. */
+/* compile_expanded - the record (found) with its macros expanded for this evaluation
+ * (with transformed_only, only the domain-specs libspf2 would get wrong), compiled with
+ * a scratch response (a refusal must leave no error behind). SPF_E_NOT_CONFIG when
+ * there is nothing to expand; another error when the result does not fit. */
 static SPF_errcode_t compile_expanded(SPF_server_t *server, SPF_request_t *req,
                                       SPF_record_t **recp, const struct spf_dns_state *st,
-                                      const char *domain, const char *rec, size_t len)
+                                      const char *domain, const struct dns_rr *found,
+                                      int transformed_only)
 {
+    const char *rec = found->u.txt.data;
+    size_t len = found->u.txt.len;
     struct spf_macro_env env;
     SPF_response_t *scratch;
     SPF_errcode_t err;
@@ -471,6 +479,7 @@ static SPF_errcode_t compile_expanded(SPF_server_t *server, SPF_request_t *req,
     env.af = st->client_af;
     env.v4 = st->client4;
     env.v6 = st->client6;
+    env.transformed_only = transformed_only;
     if ((text = malloc(SPF_MAX_EXPANDED + 1)) == NULL)
         return SPF_E_NO_MEMORY;
     if (spf_record_rewrite(rec, len, st->client_af, &env, text, SPF_MAX_EXPANDED + 1) < 0) {

@@ -28,6 +28,8 @@ struct spf_macro_env {
     int af;                 /* AF_INET or AF_INET6: i and v */
     struct in_addr v4;
     struct in6_addr v6;
+    int transformed_only;   /* spf_record_rewrite: expand only the domain-specs with a
+                               macro that has transformers or an upper-case letter */
 };
 
 /* Per-evaluation state of the DNS layer: the RFC 7208 4.6.4 counters that libspf2 does
@@ -84,5 +86,9 @@ int spf_record_rewrite(const char *rec, size_t len, int client_af,
  * memory whatever s holds. */
 int spf_macro_expand(const struct spf_macro_env *env, const char *s, size_t n, char *out,
                      size_t outlen);
+
+/* spf_macro_transformed - 1 when the macro-string s (n bytes) holds a macro with digits,
+ * "r", delimiters or an upper-case letter (what libspf2 expands wrongly), else 0. */
+int spf_macro_transformed(const char *s, size_t n);
 
 #endif

@@ -288,3 +288,16 @@ int spf_macro_expand(const struct spf_macro_env *env, const char *s, size_t n, c
     }
     return (int)finish(&t, out, outlen);
 }
+
+/* spf_macro_transformed - see spf_int.h */
+int spf_macro_transformed(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 3 < n; i++) {
+        if (s[i] != '%')
+            continue;
+        if (s[i + 1] == '{' && (s[i + 3] != '}' || (s[i + 2] >= 'A' && s[i + 2] <= 'Z')))
+            return 1;
+        i++;   /* "%%", "%_", "%-", "%{x}": the next byte starts nothing */
+    }
+    return 0;
+}

@@ -472,7 +472,8 @@ static int put_domain(const char *ds, size_t dn, int amx, int strip_dot,
     char x[SPF_MACRO_MAX_NAME + 1];
     int xl = -1;
 
-    if (env != NULL && memchr(ds, '%', dn) != NULL)
+    if (env != NULL && memchr(ds, '%', dn) != NULL &&
+        (!env->transformed_only || spf_macro_transformed(ds, dn)))
         xl = spf_macro_expand(env, ds, dn, x, sizeof(x));
     if (xl > 0 && amx && memchr(x, '/', (size_t)xl) != NULL)
         xl = -1;

@@ -221,6 +221,27 @@ static void test_truncation(void **state)
         fail_msg("short output buffer accepted");
 }
 
+static void test_transformed(void **state)
+{
+    static const struct {
+        const char *s;
+        int want;
+    } cases[] = {
+        {"%{d}", 0}, {"%{d}.%{i}.%{l}.x.example", 0}, {"x.example", 0}, {"%%{d2}", 0},
+        {"%-{d2}", 0}, {"%_%{o}", 0}, {"%{d2}", 1}, {"%{dr}", 1}, {"%{l-}", 1}, {"%{D}", 1},
+        {"%{d}.%{ir}", 1}, {"a%%%{l1r-}", 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = spf_macro_transformed(cases[i].s, strlen(cases[i].s));
+
+        if (got != cases[i].want)
+            fail_msg("spf_macro_transformed(\"%s\"): got %d, want %d", cases[i].s, got,
+                     cases[i].want);
+    }
+}
+
 /* spf_record_rewrite with an env: the domain-specs it expands and those it leaves. */
 static void test_rewrite_expanded(void **state)
 {
@@ -250,6 +271,9 @@ static void test_rewrite_expanded(void **state)
          "v=spf1 a:%{l} exists:x/24.e -all"},
         /* exp= and unknown modifiers go as before */
         {"a@d.example", "v=spf1 exp=%{d2}.e -all", AF_INET, "v=spf1 -all"},
+        /* transformed_only (the "T" sender prefix below): plain %{d} stays for libspf2 */
+        {"Ta@d.example", "v=spf1 exists:%{d}.a a:%{d1}.b -all", AF_INET,
+         "v=spf1 exists:%{d}.a a:example.b -all"},
     };
     char out[2 * SPF_MAX_RECORD + 1];
 
@@ -259,7 +283,8 @@ static void test_rewrite_expanded(void **state)
         int rc;
 
         memset(&env, 0, sizeof(env));
-        env.sender = cases[i].sender;
+        env.transformed_only = cases[i].sender[0] == 'T';
+        env.sender = cases[i].sender + env.transformed_only;
         env.domain = "d.example";
         env.af = cases[i].af;
         inet_pton(AF_INET, "192.0.2.1", &env.v4);
@@ -298,6 +323,11 @@ static void test_eval(void **state)
         {"v=spf1 exists:%{d}.e1.example exists:%{d}.e2.example exists:%{d}.e3.example "
          "exists:%{d}.e4.example exists:%{d}.e5.example -all",
          LONGDOM ".e1.example", "a@" LONGDOM, "h.example", AUTH_PASS},
+        /* the same, a transformer first: only its domain-spec is expanded by us (libspf2
+         * would query lice.t.example and then run into the void limit) */
+        {"v=spf1 exists:%{l1r-}.t.example exists:%{d}.e1.example exists:%{d}.e2.example "
+         "exists:%{d}.e3.example exists:%{d}.e4.example exists:%{d}.e5.example -all",
+         "alice.t.example", "alice@" LONGDOM, "h.example", AUTH_PASS},
         /* a malformed macro stays a permerror */
         {"v=spf1 exists:%{l0}.x.example -all", "a.x.example", "a@bounce.dx140.example",
          "h.example", AUTH_PERMERROR},
@@ -332,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_libspf2_shapes),
         cmocka_unit_test(test_malformed_and_unknown),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_transformed),
         cmocka_unit_test(test_rewrite_expanded),
         cmocka_unit_test(test_eval),
     };
