@@ -8,30 +8,21 @@ nothing imported, export -> import -> export round trip, stats, and a store that
 not there (exit 3). No timing is asserted. Prints "N passed, M failed".
 """
 import os
-import shutil
 import subprocess
 import sqlite3
 import sys
-import tempfile
 
 SRC = os.environ.get("SA_SRC", ".")
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest import pg as satest_pg  # noqa: E402
+from satest.checks import Checks, in_tmp  # noqa: E402
 
 CTL = os.path.join(BUILD, "senderauthctl")
 BIG = 100000
 
-failures = []
-passed = 0
-
-
-def check(what, got, want):
-    global passed
-    if got == want:
-        passed += 1
-    else:
-        failures.append("%s: got %r, want %r" % (what, got, want))
+T = Checks(quiet=True)
+check = T.eq
 
 
 class Backend:
@@ -202,36 +193,26 @@ def run_backend(b, other):
     check(n + " stats: default", stat(b, "default_enforce"), "off")
 
 
+def run(tmp):
+    for d in ("a", "b"):
+        os.mkdir(os.path.join(tmp, d))
+    run_backend(Backend("sqlite", os.path.join(tmp, "a")),
+                Backend("sqlite", os.path.join(tmp, "b")))
+    # a store that cannot be reached: exit 3 with the reason
+    gone = Backend("postgresql", tmp, conninfo="host=127.0.0.1 port=1 dbname=x connect_timeout=2")
+    rc, out, err = gone.ctl("user", "get", "a@b.example")
+    check("unreachable postgresql: exit", rc, 3)
+    check("unreachable postgresql: reason", "postgresql: connect:" in err, True)
+    if T.need_pg():
+        with satest_pg.Pg() as pg:
+            pg.sql("CREATE DATABASE other")
+            other_ci = pg.conninfo.replace("dbname=satest", "dbname=other")
+            run_backend(Backend("postgresql", os.path.join(tmp, "a"), pg.conninfo, pg),
+                        Backend("postgresql", os.path.join(tmp, "b"), other_ci))
+
+
 def main():
-    if not os.access(CTL, os.X_OK):
-        print("SKIP: %s not built" % CTL)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="satest-ctl-")
-    try:
-        for d in ("a", "b"):
-            os.mkdir(os.path.join(tmp, d))
-        run_backend(Backend("sqlite", os.path.join(tmp, "a")),
-                    Backend("sqlite", os.path.join(tmp, "b")))
-        # a store that cannot be reached: exit 3 with the reason
-        gone = Backend("postgresql", tmp, conninfo="host=127.0.0.1 port=1 dbname=x connect_timeout=2")
-        rc, out, err = gone.ctl("user", "get", "a@b.example")
-        check("unreachable postgresql: exit", rc, 3)
-        check("unreachable postgresql: reason", "postgresql: connect:" in err, True)
-        why = satest_pg.missing()
-        if why is not None:
-            failures.append("SKIPPED postgresql: %s" % why)
-        else:
-            with satest_pg.Pg() as pg:
-                pg.sql("CREATE DATABASE other")
-                other_ci = pg.conninfo.replace("dbname=satest", "dbname=other")
-                run_backend(Backend("postgresql", os.path.join(tmp, "a"), pg.conninfo, pg),
-                            Backend("postgresql", os.path.join(tmp, "b"), other_ci))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
-        print("FAIL " + f)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return in_tmp(T, "satest-ctl-", run, CTL)
 
 
 if __name__ == "__main__":

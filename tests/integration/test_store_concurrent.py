@@ -8,31 +8,22 @@ half-written row), and the first read after the writer finished must show its la
 value. No timing is asserted. Prints "N passed, M failed".
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 
 SRC = os.environ.get("SA_SRC", ".")
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest import pg as satest_pg  # noqa: E402
+from satest.checks import Checks, in_tmp  # noqa: E402
 
 CTL = os.path.join(BUILD, "senderauthctl")
 TOGGLES = 40
 ADDR = "toggle@race.example"
 
-failures = []
-passed = 0
-
-
-def check(what, got, want):
-    global passed
-    if got == want:
-        passed += 1
-    else:
-        failures.append("%s: got %r, want %r" % (what, got, want))
+T = Checks(quiet=True)
+check = T.eq
 
 
 def ctl(conf, *args):
@@ -94,32 +85,22 @@ def run_backend(name, conf, tmp):
     check(name + " events", "events: %d\n" % (1 + TOGGLES + 20000) in out, True)
 
 
+def run(tmp):
+    conf = os.path.join(tmp, "sqlite.conf")
+    with open(conf, "w") as f:
+        f.write('store = { sqlite_path = "%s/consent.db"; };\n' % tmp)
+    run_backend("sqlite", conf, tmp)
+    if T.need_pg():
+        with satest_pg.Pg() as pg:
+            conf = os.path.join(tmp, "pg.conf")
+            with open(conf, "w") as f:
+                f.write('store = { backend = "postgresql"; pg_conninfo = "%s"; };\n'
+                        % pg.socket_conninfo)
+            run_backend("postgresql", conf, tmp)
+
+
 def main():
-    if not os.access(CTL, os.X_OK):
-        print("SKIP: %s not built" % CTL)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="satest-race-")
-    try:
-        conf = os.path.join(tmp, "sqlite.conf")
-        with open(conf, "w") as f:
-            f.write('store = { sqlite_path = "%s/consent.db"; };\n' % tmp)
-        run_backend("sqlite", conf, tmp)
-        why = satest_pg.missing()
-        if why is not None:
-            failures.append("SKIPPED postgresql: %s" % why)
-        else:
-            with satest_pg.Pg() as pg:
-                conf = os.path.join(tmp, "pg.conf")
-                with open(conf, "w") as f:
-                    f.write('store = { backend = "postgresql"; pg_conninfo = "%s"; };\n'
-                            % pg.socket_conninfo)
-                run_backend("postgresql", conf, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
-        print("FAIL " + f)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return in_tmp(T, "satest-race-", run, CTL)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,14 @@ process is seen by the open reader at once.
 Prints "N passed, M failed".
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 SRC = os.environ.get("SA_SRC", ".")
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest import pg as satest_pg  # noqa: E402
+from satest.checks import Checks, in_tmp  # noqa: E402
 
 CTL = os.path.join(BUILD, "senderauthctl")
 
@@ -63,16 +62,8 @@ int main(int argc, char **argv)
 }
 """
 
-failures = []
-passed = 0
-
-
-def check(what, got, want):
-    global passed
-    if got == want:
-        passed += 1
-    else:
-        failures.append("%s: got %r, want %r" % (what, got, want))
+T = Checks(quiet=True)
+check = T.eq
 
 
 def build_probe(tmp):
@@ -87,7 +78,7 @@ def build_probe(tmp):
             flags = ["-fsanitize=address,undefined"]
     subprocess.run(["cc", "-D_GNU_SOURCE", "-I", os.path.join(SRC, "include"),
                     "-I", os.path.join(SRC, "src"), src, "-o", exe] + flags + libs +
-                   ["-lsqlite3", "-lpq", "-lconfig", "-lpthread"], check=True)
+                   ["-lsqlite3", "-lpq", "-lconfig", "-lcrypto", "-lpthread"], check=True)
     return exe
 
 
@@ -150,25 +141,15 @@ def run_sqlite(exe, tmp):
     check("sqlite probe exit", probe.close(), 0)
 
 
+def run(tmp):
+    exe = build_probe(tmp)
+    run_sqlite(exe, tmp)
+    if T.need_pg():
+        run_pg(exe, tmp)
+
+
 def main():
-    if not os.access(CTL, os.X_OK):
-        print("SKIP: %s not built" % CTL)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="satest-reconnect-")
-    try:
-        exe = build_probe(tmp)
-        run_sqlite(exe, tmp)
-        why = satest_pg.missing()
-        if why is not None:
-            failures.append("SKIPPED postgresql: %s" % why)
-        else:
-            run_pg(exe, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
-        print("FAIL " + f)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return in_tmp(T, "satest-reconnect-", run, CTL)
 
 
 if __name__ == "__main__":
