@@ -24,7 +24,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import types
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
@@ -33,7 +32,7 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 import dkim  # noqa: E402
 from satest import milter  # noqa: E402
-from satest.checks import metric, scrape  # noqa: E402
+from satest.checks import Checks, metric, scrape, summary_line as summary  # noqa: E402
 from satest.daemon import Senderauthd, build_dir, stop_all  # noqa: E402
 from satest.dkimsign import KeyStore  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
@@ -117,27 +116,6 @@ def send(port, hdrs, body):
         return m.eom(), qid
 
 
-def summary(d, qid):
-    for _ in range(50):
-        for line in d.log_text().splitlines():
-            if qid + ":" in line and "action=" in line:
-                return line
-        time.sleep(0.02)  # the log line may trail the reply by a moment (bounded)
-    return ""
-
-
-class Runner:
-    passed = failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, detail))
-
-
 def ar_of(res):
     v = [v for n, v in res.added_headers() if n.lower() == "authentication-results"]
     return re.sub(r"\s+", " ", v[0]) if v else ""
@@ -179,7 +157,7 @@ def main():
             "store": {"backend": "sqlite", "sqlite_path": store},
             "policy": {"mode": "enforce", "cache_ttl": 0},
             "arc": {"trusted_sealers": "other.example, list.example"}}
-    t = Runner()
+    t = Checks()
     daemons = []
     with Nsd(recs) as ns:
         try:

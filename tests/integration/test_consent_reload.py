@@ -23,22 +23,10 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd, libconfig_text  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 from test_consent_enforce import BAD_IP, base_conf, fill_store, send, zone  # noqa: E402
-
-
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def ok(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s %s" % (name, detail))
 
 
 def rewrite(d, mode=None, raw=None):
@@ -75,19 +63,19 @@ def main():
         fill_store(d.conf_path)
         with d:
             out, qid = send(d.port, BAD_IP, "reject.example", ["alice@example.jp"])
-            ck.ok("measure: accepted for a consenting recipient", out.final == "accept",
-                  out.final)
-            ck.ok("measure: the log says would_reject",
-                  re.search(r"%s:.*would_reject" % qid, d.log_text()) is not None,
-                  d.log_tail(5))
+            ck.check("measure: accepted for a consenting recipient", out.final == "accept",
+                     out.final)
+            ck.check("measure: the log says would_reject",
+                     re.search(r"%s:.*would_reject" % qid, d.log_text()) is not None,
+                     d.log_tail(5))
 
             rewrite(d, mode="enforce")
-            ck.ok("SIGHUP to enforce: reloaded", hup_and_wait(d, r"reloaded ", 1), d.log_tail(5))
+            ck.check("SIGHUP to enforce: reloaded", hup_and_wait(d, r"reloaded ", 1), d.log_tail(5))
             out, _ = send(d.port, BAD_IP, "reject.example", ["alice@example.jp"])
-            ck.ok("enforce: 550 for a consenting recipient", out.final.startswith("replycode:5")
-                  or out.final.startswith("reject"), out.final)
+            ck.check("enforce: 550 for a consenting recipient", out.final.startswith("replycode:5")
+                     or out.final.startswith("reject"), out.final)
             out, _ = send(d.port, BAD_IP, "reject.example", ["bob@example.jp"])
-            ck.ok("enforce: no consent, still accepted", out.final == "accept", out.final)
+            ck.check("enforce: no consent, still accepted", out.final == "accept", out.final)
 
             rewrite(d, raw="policy:\n{\n  mode = \"enforce\";\n  bogus = 1;\n};\n")
             d.proc.send_signal(signal.SIGHUP)
@@ -96,17 +84,16 @@ def main():
             while time.monotonic() < deadline and not refused:
                 refused = re.search(r"policy\.bogus: unknown key", d.log_text()) is not None
                 time.sleep(0.02)
-            ck.ok("bad file on SIGHUP: refused and logged", refused, d.log_tail(5))
+            ck.check("bad file on SIGHUP: refused and logged", refused, d.log_tail(5))
             out, _ = send(d.port, BAD_IP, "reject.example", ["alice@example.jp"])
-            ck.ok("bad file: enforce stays in force", out.final != "accept", out.final)
+            ck.check("bad file: enforce stays in force", out.final != "accept", out.final)
 
             rewrite(d, mode="measure")
-            ck.ok("SIGHUP back to measure: reloaded", hup_and_wait(d, r"reloaded ", 2),
-                  d.log_tail(5))
+            ck.check("SIGHUP back to measure: reloaded", hup_and_wait(d, r"reloaded ", 2),
+                     d.log_tail(5))
             out, _ = send(d.port, BAD_IP, "reject.example", ["alice@example.jp"])
-            ck.ok("measure again: accepted", out.final == "accept", out.final)
-    print("consent reload: %d passed, %d failed" % (ck.passed, ck.failed))
-    return 1 if ck.failed else 0
+            ck.check("measure again: accepted", out.final == "accept", out.final)
+    return ck.finish("consent reload")
 
 
 if __name__ == "__main__":

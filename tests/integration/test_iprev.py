@@ -7,13 +7,13 @@ Prints one line per check, then `iprev: N passed, M failed`."""
 import os
 import re
 import sys
-import time
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import milter  # noqa: E402
+from satest.checks import summary_line as summary  # noqa: E402
 from satest.daemon import Senderauthd, stop_all  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
@@ -44,15 +44,6 @@ def send(d, ip):
         m.eoh()
         m.body(b"hi\r\n")
         return m.eom(), qid
-
-
-def summary(d, qid):
-    for _ in range(50):
-        for line in d.log_text().splitlines():
-            if qid + ":" in line and "action=" in line:
-                return line
-        time.sleep(0.02)  # the log line may trail the reply by a moment (bounded)
-    return ""
 
 
 def main():

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("SA_SRC", "."), "tests/lib"))
+from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
 from satest.milter import MilterClient  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
@@ -46,20 +47,6 @@ WANT = {
 }
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def ok(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ("\n  " + detail) if detail else ""))
-        return cond
-
-
 def get(port, path):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
@@ -80,38 +67,38 @@ def main():
             "metrics": {"listen": "127.0.0.1:%d" % mport}, "log": {"level": "info"},
             "dns": {"retries": 1, "timeout": 1}}) as d:
         code, ctype, text = get(mport, "/metrics")
-        ck.ok("scrape before any message: 200, version 0.0.4",
-              code == 200 and "version=0.0.4" in ctype, "%s %s" % (code, ctype))
-        ck.ok("no message yet", metric(text, "senderauth_messages_total") == 0)
+        ck.check("scrape before any message: 200, version 0.0.4",
+                 code == 200 and "version=0.0.4" in ctype, "%s %s" % (code, ctype))
+        ck.check("no message yet", metric(text, "senderauth_messages_total") == 0)
         for i, (ip, mfrom, hfrom) in enumerate(MESSAGES):
             with MilterClient("127.0.0.1", d.port) as m:
                 m.connect("client.example", ip)
                 r = m.message(mail_from=mfrom, rcpts=["u@rcpt.example"],
                               headers=[("From", " <%s>" % hfrom), ("Subject", " m%d" % i)],
                               body=b"hello\r\n", helo="client.example", queue_id="MET%d" % i)
-                ck.ok("message %d answered" % i, r.reply and r.reply.code in ("continue", "accept"),
-                      repr(r))
+                ck.check("message %d answered" % i,
+                         r.reply and r.reply.code in ("continue", "accept"), repr(r))
         code, _, text = get(mport, "/metrics")
         for series, want in WANT.items():
             got = metric(text, series)
-            ck.ok("%s: got %s, want %s" % (series, got, want), got == want)
+            ck.check("%s: got %s, want %s" % (series, got, want), got == want)
         q = metric(text, "senderauth_dns_queries_total")
         h = metric(text, "senderauth_dns_cache_hits_total")
         t = metric(text, "senderauth_dns_timeouts_total")
-        ck.ok("dns queries counted: got %s, want >= 4" % q, q is not None and q >= 4)
-        ck.ok("dns cache hits (same SPF record twice): got %s, want >= 1" % h,
-              h is not None and h >= 1)
-        ck.ok("dns timeouts (SERVFAIL): got %s, want >= 1" % t, t is not None and t >= 1)
+        ck.check("dns queries counted: got %s, want >= 4" % q, q is not None and q >= 4)
+        ck.check("dns cache hits (same SPF record twice): got %s, want >= 1" % h,
+                 h is not None and h >= 1)
+        ck.check("dns timeouts (SERVFAIL): got %s, want >= 1" % t, t is not None and t >= 1)
         s = metric(text, "senderauth_eom_seconds_sum")
-        ck.ok("eom seconds sum: got %s, want > 0" % s, s is not None and s > 0)
+        ck.check("eom seconds sum: got %s, want > 0" % s, s is not None and s > 0)
         dash = os.path.join(os.environ.get("SA_SRC", "."), "docs/grafana-senderauth.json")
         with open(dash) as f:
             names = set(re.findall(r"senderauth_[a-z_]+", f.read()))
         missing = [n for n in sorted(names) if not re.search(r"^%s[{ ]" % n, text, re.M)]
-        ck.ok("every metric of the Grafana dashboard is exposed (%d)" % len(names),
-              names and not missing, repr(missing))
+        ck.check("every metric of the Grafana dashboard is exposed (%d)" % len(names),
+                 names and not missing, repr(missing))
         code, _, _ = get(mport, "/other")
-        ck.ok("unknown path: got %s, want 404" % code, code == 404)
+        ck.check("unknown path: got %s, want 404" % code, code == 404)
     # metrics.listen empty: nothing listens
     port = free_port()
     with Nsd(RECS) as ns, Senderauthd(ns.port) as d:
@@ -120,9 +107,8 @@ def main():
             off = False
         except (urllib.error.URLError, OSError):
             off = True
-        ck.ok("metrics.listen empty: no server", off and "metrics on" not in d.log_text())
-    print("metrics: %d passed, %d failed" % (ck.passed, ck.failed))
-    return 1 if ck.failed else 0
+        ck.check("metrics.listen empty: no server", off and "metrics on" not in d.log_text())
+    return ck.finish("metrics")
 
 
 if __name__ == "__main__":

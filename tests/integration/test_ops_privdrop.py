@@ -19,25 +19,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("SA_SRC", "."), "tests/lib"))
+from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd, daemon_path, libconfig_text, stop_pid  # noqa: E402
 from satest.milter import MilterClient  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
 RECS = [("sender.example", "TXT", "v=spf1 ip4:192.0.2.0/24 -all")]
-
-
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def ok(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ("\n  " + detail) if detail else ""))
-        return cond
 
 
 def ids(pid):
@@ -76,26 +63,26 @@ def main():
             os.chmod(d.conf_path, 0o644)
             # The port accepts once the socket is open, before the drop; "listening on"
             # is logged after it.
-            ck.ok("started", wait_for(lambda: "listening on" in d.log_text(), d.proc),
-                  d.log_tail(6))
+            ck.check("started", wait_for(lambda: "listening on" in d.log_text(), d.proc),
+                     d.log_tail(6))
             uids, gids, groups = ids(d.proc.pid)
-            ck.ok("runs as nobody: Uid %s" % uids, uids == [nobody.pw_uid] * 4)
-            ck.ok("runs with nobody's group: Gid %s" % gids, gids == [nobody.pw_gid] * 4)
-            ck.ok("no root group left: Groups %s" % groups, 0 not in groups)
+            ck.check("runs as nobody: Uid %s" % uids, uids == [nobody.pw_uid] * 4)
+            ck.check("runs with nobody's group: Gid %s" % gids, gids == [nobody.pw_gid] * 4)
+            ck.check("no root group left: Groups %s" % groups, 0 not in groups)
             with MilterClient("127.0.0.1", d.port) as m:
                 m.connect("mail.sender.example", "192.0.2.10")
                 r = m.message(mail_from="a@sender.example", rcpts=["b@rcpt.example"],
                               headers=[("From", " <a@sender.example>")], body=b"hi\r\n",
                               helo="mail.sender.example")
                 ar = [v for n, v in r.added_headers() if n == "Authentication-Results"]
-                ck.ok("a message after the drop gets spf=pass",
-                      len(ar) == 1 and "spf=pass" in ar[0], repr(r))
+                ck.check("a message after the drop gets spf=pass",
+                         len(ar) == 1 and "spf=pass" in ar[0], repr(r))
             d.conf["authserv_id"] = "after.drop.example"
             d.write_conf()
             os.chmod(d.conf_path, 0o644)
             d.proc.send_signal(signal.SIGHUP)
-            ck.ok("reload as nobody",
-                  wait_for(lambda: "reloaded " in d.log_text(), d.proc), d.log_tail(6))
+            ck.check("reload as nobody",
+                     wait_for(lambda: "reloaded " in d.log_text(), d.proc), d.log_tail(6))
         # 2. unix socket: mode and owner, set before the drop
         work2 = tempfile.mkdtemp(prefix="satest-priv-")
         sock = os.path.join(work2, "milter.sock")
@@ -112,15 +99,15 @@ def main():
                              stdin=subprocess.DEVNULL)
         try:
             up = wait_for(lambda: "listening on" in open(log.name).read(), p)
-            ck.ok("unix socket daemon started", up, open(log.name).read())
+            ck.check("unix socket daemon started", up, open(log.name).read())
             if up:
                 st = os.stat(sock)
-                ck.ok("socket mode 0660: got %o" % stat.S_IMODE(st.st_mode),
-                      stat.S_IMODE(st.st_mode) == 0o660)
-                ck.ok("socket owner nobody:%s: got %d:%d" % (nogroup, st.st_uid, st.st_gid),
-                      st.st_uid == nobody.pw_uid and st.st_gid == nobody.pw_gid)
-                ck.ok("unix socket daemon runs as nobody",
-                      ids(p.pid)[0] == [nobody.pw_uid] * 4)
+                ck.check("socket mode 0660: got %o" % stat.S_IMODE(st.st_mode),
+                         stat.S_IMODE(st.st_mode) == 0o660)
+                ck.check("socket owner nobody:%s: got %d:%d" % (nogroup, st.st_uid, st.st_gid),
+                         st.st_uid == nobody.pw_uid and st.st_gid == nobody.pw_gid)
+                ck.check("unix socket daemon runs as nobody",
+                         ids(p.pid)[0] == [nobody.pw_uid] * 4)
         finally:
             stop_pid(p)
             log.close()
@@ -131,12 +118,11 @@ def main():
             f.write(libconfig_text(conf) + "\n")
         r = subprocess.run([daemon_path(), "-f", "-c", path], capture_output=True, text=True,
                            timeout=30, stdin=subprocess.DEVNULL)
-        ck.ok("unknown milter.user: exit %d, not 0" % r.returncode, r.returncode != 0,
-              r.stderr[-400:])
-        ck.ok("unknown milter.user named in the log",
-              re.search(r"no user no-such-user-sa", r.stderr) is not None, r.stderr[-400:])
-    print("privdrop: %d passed, %d failed" % (ck.passed, ck.failed))
-    return 1 if ck.failed else 0
+        ck.check("unknown milter.user: exit %d, not 0" % r.returncode, r.returncode != 0,
+                 r.stderr[-400:])
+        ck.check("unknown milter.user named in the log",
+                 re.search(r"no user no-such-user-sa", r.stderr) is not None, r.stderr[-400:])
+    return ck.finish("privdrop")
 
 
 if __name__ == "__main__":

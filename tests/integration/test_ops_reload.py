@@ -19,9 +19,9 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("SA_SRC", "."), "tests/lib"))
+from satest.checks import Checks, metric, scrape  # noqa: E402
 from satest.daemon import Senderauthd, libconfig_text  # noqa: E402
 from satest.milter import MilterClient, MilterError  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
@@ -31,20 +31,6 @@ RECS = [("sender.example", "TXT", "v=spf1 ip4:192.0.2.0/24 -all"),
 BODY = b"hello\r\n"
 CLIENTS = 4
 PER_CLIENT = 25
-
-
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def ok(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ("\n  " + detail) if detail else ""))
-        return cond
 
 
 def headers(qid):
@@ -76,16 +62,6 @@ def write_conf(d, **top):
     os.replace(d.conf_path + ".new", d.conf_path)
 
 
-def scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
-        return r.read().decode()
-
-
-def metric(text, series):
-    m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
-    return float(m.group(1)) if m else None
-
-
 def send(m, qid, helo=None):
     return m.message(mail_from="a@sender.example", rcpts=["b@rcpt.example"],
                      headers=headers(qid), body=BODY, helo=helo, queue_id=qid)
@@ -107,23 +83,24 @@ def main():
                 a.header(n, v)
             write_conf(d, authserv_id="new.test.example")
             d.proc.send_signal(signal.SIGHUP)
-            ck.ok("reload logged", wait_log(d, r"reloaded .* \(authserv-id new\.test\.example\)", 1)
-                  == 1, d.log_tail(10))
+            ck.check("reload logged",
+                     wait_log(d, r"reloaded .* \(authserv-id new\.test\.example\)", 1) == 1,
+                     d.log_tail(10))
             for n, v in headers("INFLIGHT1")[2:]:
                 a.header(n, v)
             a.eoh()
             a.body(BODY)
             r = a.eom()
-            ck.ok("in-flight message keeps the old id", ar_ids(r) == ["old.test.example"],
-                  "got %r" % ar_ids(r))
+            ck.check("in-flight message keeps the old id", ar_ids(r) == ["old.test.example"],
+                     "got %r" % ar_ids(r))
             r = send(a, "SAMECONN2")
-            ck.ok("same connection, next message: new id", ar_ids(r) == ["new.test.example"],
-                  "got %r" % ar_ids(r))
+            ck.check("same connection, next message: new id", ar_ids(r) == ["new.test.example"],
+                     "got %r" % ar_ids(r))
         with MilterClient("127.0.0.1", d.port) as b:
             b.connect("mail.sender.example", "192.0.2.10")
             r = send(b, "NEWCONN3", helo="mail.sender.example")
-            ck.ok("new connection: new id", ar_ids(r) == ["new.test.example"],
-                  "got %r" % ar_ids(r))
+            ck.check("new connection: new id", ar_ids(r) == ["new.test.example"],
+                     "got %r" % ar_ids(r))
 
         # 2. bad files are refused
         good = open(d.conf_path).read()
@@ -135,21 +112,21 @@ def main():
                 f.write(text)
             d.proc.send_signal(signal.SIGHUP)
             n = wait_log(d, r"reload of .* refused", i + 1)
-            ck.ok("bad file (%s) refused" % what, n == i + 1, d.log_tail(6))
+            ck.check("bad file (%s) refused" % what, n == i + 1, d.log_tail(6))
             with MilterClient("127.0.0.1", d.port) as c:
                 c.connect("mail.sender.example", "192.0.2.10")
                 r = send(c, "BAD%d" % i, helo="mail.sender.example")
-                ck.ok("after the refused reload (%s): id still new" % what,
-                      ar_ids(r) == ["new.test.example"] and d.proc.poll() is None,
-                      "got %r" % ar_ids(r))
-        ck.ok("errors name the file and line",
-              re.search(r"senderauth\.conf:\d+: no_such_key", d.log_text()) is not None,
-              d.log_tail(12))
+                ck.check("after the refused reload (%s): id still new" % what,
+                         ar_ids(r) == ["new.test.example"] and d.proc.poll() is None,
+                         "got %r" % ar_ids(r))
+        ck.check("errors name the file and line",
+                 re.search(r"senderauth\.conf:\d+: no_such_key", d.log_text()) is not None,
+                 d.log_tail(12))
         text = scrape(mport)
-        ck.ok("metrics: reloads ok=1 failed=3",
-              metric(text, 'senderauth_reloads_total{result="ok"}') == 1 and
-              metric(text, 'senderauth_reloads_total{result="failed"}') == 3,
-              "\n".join(x for x in text.splitlines() if "reloads" in x))
+        ck.check("metrics: reloads ok=1 failed=3",
+                 metric(text, 'senderauth_reloads_total{result="ok"}') == 1 and
+                 metric(text, 'senderauth_reloads_total{result="failed"}') == 3,
+                 "\n".join(x for x in text.splitlines() if "reloads" in x))
 
         # 3. reload under load
         with open(d.conf_path, "w") as f:
@@ -186,23 +163,22 @@ def main():
         for t in threads:
             t.join()
         want = CLIENTS * PER_CLIENT
-        ck.ok("under load: no client error", not errors, "; ".join(errors))
-        ck.ok("under load: every message answered (%d)" % want, len(results) == want,
-              "got %d" % len(results))
+        ck.check("under load: no client error", not errors, "; ".join(errors))
+        ck.check("under load: every message answered (%d)" % want, len(results) == want,
+                 "got %d" % len(results))
         bad = {q: v for q, v in results.items()
                if v[0] not in ("continue", "accept") or len(v[1]) != 1 or
                v[1][0] not in ("new.test.example", "a0.test.example", "a1.test.example")}
-        ck.ok("under load: each message accepted with one A-R", not bad,
-              repr(sorted(bad.items())[:5]))
+        ck.check("under load: each message accepted with one A-R", not bad,
+                 repr(sorted(bad.items())[:5]))
         ids = {v[1][0] for v in results.values() if v[1]}
-        ck.ok("under load: %d SIGHUPs, messages saw more than one id" % hups,
-              hups >= 2 and len(ids) >= 2, "hups %d ids %r" % (hups, ids))
+        ck.check("under load: %d SIGHUPs, messages saw more than one id" % hups,
+                 hups >= 2 and len(ids) >= 2, "hups %d ids %r" % (hups, ids))
         log = d.log_text()
         dup = [q for q in results if len(re.findall(r"^%s: client=" % q, log, re.M)) != 1]
-        ck.ok("under load: one summary line per message", not dup, repr(dup[:5]))
-        ck.ok("daemon alive after the load", d.proc.poll() is None)
-    print("reload: %d passed, %d failed" % (ck.passed, ck.failed))
-    return 1 if ck.failed else 0
+        ck.check("under load: one summary line per message", not dup, repr(dup[:5]))
+        ck.check("daemon alive after the load", d.proc.poll() is None)
+    return ck.finish("reload")
 
 
 if __name__ == "__main__":

@@ -37,21 +37,16 @@ BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 SUITES = os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
 XSD = os.path.join(SUITES, "dmarc-aggregate-schema", "rfc9990", "dmarc-xml-0.2.xsd")
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+from satest.checks import Checks  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
 NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
 DAY = 1700006400  # a UTC midnight
 REPORTER = "reports@isp.example"
-passed = failed = 0
 
 
-def check(name, got, want):
-    global passed, failed
-    if got == want:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: got %r, want %r" % (name, got, want))
+T = Checks(quiet=True)
+check = T.eq
 
 
 COLS = ("at source_ip env_from header_from policy_domain spf_domain spf_scope spf_result "
@@ -388,8 +383,7 @@ def main():
             check("stats bad date", rc, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("report-aggregate: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return T.finish("report-aggregate")
 
 
 if __name__ == "__main__":

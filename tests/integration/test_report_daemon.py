@@ -43,9 +43,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from satest import milter  # noqa: E402
 from satest import pg as pgmod  # noqa: E402
+from satest.checks import Checks, metric, scrape  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
-from test_ops_reload import metric, scrape, wait_log  # noqa: E402
+from test_ops_reload import wait_log  # noqa: E402
 try:  # ARC sets made with python3-dkim (as test_arc_override.py makes them)
     import test_arc_override as arcmod  # noqa: E402
     from satest.dkimsign import KeyStore  # noqa: E402
@@ -57,17 +58,11 @@ GOOD_IP = "192.0.2.10"
 BAD_IP = "203.0.113.5"
 TRUSTED_IP = "198.51.100.7"
 RCPT_LOCAL = "secret-recipient-7f3a"
-passed = failed = 0
 QID = [0]
 
 
-def check(name, got, want):
-    global passed, failed
-    if got == want:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: got %r, want %r" % (name, got, want))
+T = Checks(quiet=True)
+check = T.eq
 
 
 def zone(arc_key=None):
@@ -424,8 +419,7 @@ def main():
             pg_part(ns, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("report-daemon: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return T.finish("report-daemon")
 
 
 if __name__ == "__main__":
