@@ -32,6 +32,7 @@ SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import milter  # noqa: E402
+from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd, DaemonError, stop_all, build_dir  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
@@ -163,17 +164,8 @@ def send(port, ip, from_domain, rcpts, mailfrom_domain=None, extra=(), auth=None
         return Outcome(replies, m.eom()), qid
 
 
-class Runner:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ": " + detail if detail else ""))
+class Runner(Checks):
+    """The tally, and expect(): one transaction's replies, final action and log."""
 
     def expect(self, name, d, out, qid, final, quar=False, hold=False, rcpts=None,
                log=None):
@@ -239,33 +231,28 @@ def matrix(t, d):
                             "reject.example" in txt and "p=reject" in txt, txt)
 
 
-def main():
+def run_daemons(label, prefix, make_confs, first, run):
+    """main() of the consent programs: one NSD (zone()), a senderauthd for each entry of
+    make_confs(tmp, store) -> {name: conf}, the store filled through daemons[first]'s
+    config; run(t, daemons, store), every daemon stopped, the tally printed; the exit
+    status."""
     for tool in ("senderauthd", "senderauthctl"):
         if not os.access(os.path.join(build_dir(), tool), os.X_OK):
             print("SKIP: no %s in %s" % (tool, build_dir()))
-            print("consent: 0 passed, 0 failed")
+            print("%s: 0 passed, 0 failed" % label)
             return 0
     t = Runner()
-    tmp = tempfile.mkdtemp(prefix="satest-consent-")
-    store = os.path.join(tmp, "consent.db")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     with Nsd(zone(), servfail=["_dmarc.tempdmarc.example"]) as ns:
-        confs = {
-            "enforce": base_conf(store),
-            "never": base_conf(store, mixed_recipients="never", on_temperror="tempfail",
-                               reject_as_quarantine=True),
-            "hold": dict(base_conf(store), quarantine={"action": "hold"}),
-            "measure": base_conf(store, mode="measure", cache_ttl=1,
-                                 domain_modes="toggle.example=enforce"),
-            "pct": base_conf(store, random_seed=SEED),
-            "down": base_conf(os.path.join(tmp, "missing", "consent.db")),
-        }
+        store = os.path.join(tmp, "consent.db")
+        confs = make_confs(tmp, store)
         daemons = {k: Senderauthd(ns.port, conf=v) for k, v in confs.items()}
-        daemons["enforce"].write_conf()
-        fill_store(daemons["enforce"].conf_path)
+        daemons[first].write_conf()
+        fill_store(daemons[first].conf_path)
         try:
             for d in daemons.values():
                 d.start()
-            run_all(t, daemons, store)
+            run(t, daemons, store)
         except (milter.MilterError, OSError, DaemonError, RuntimeError) as e:
             t.check("conversation", False, str(e))
         finally:
@@ -275,9 +262,24 @@ def main():
             if t.failed or os.environ.get("SA_KEEP"):
                 for k, d in daemons.items():
                     print("--- %s: %s" % (k, d.log_tail(15)))
-    print("consent: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return t.finish(label)
 
+
+def confs_for(tmp, store):
+    return {
+        "enforce": base_conf(store),
+        "never": base_conf(store, mixed_recipients="never", on_temperror="tempfail",
+                           reject_as_quarantine=True),
+        "hold": dict(base_conf(store), quarantine={"action": "hold"}),
+        "measure": base_conf(store, mode="measure", cache_ttl=1,
+                             domain_modes="toggle.example=enforce"),
+        "pct": base_conf(store, random_seed=SEED),
+        "down": base_conf(os.path.join(tmp, "missing", "consent.db")),
+    }
+
+
+def main():
+    return run_daemons("consent", "satest-consent-", confs_for, "enforce", run_all)
 
 def run_all(t, daemons, store):
     d = daemons["enforce"]

@@ -22,7 +22,6 @@ Prints one line per check, then `consent-tag: N passed, M failed`.
 import os
 import re
 import sys
-import tempfile
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -30,8 +29,6 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.join(SRC, "tests/integration"))
 
 from satest import milter  # noqa: E402
-from satest.daemon import Senderauthd, DaemonError, stop_all, build_dir  # noqa: E402
-from satest.nsd import Nsd  # noqa: E402
 import test_consent_enforce as ce  # noqa: E402
 
 BAD_IP, GOOD_IP, QHDR = ce.BAD_IP, ce.GOOD_IP, ce.QHDR
@@ -178,49 +175,29 @@ def dis_cases(t, daemons):
            log=["outcome=would_quarantine"])
 
 
-def main():
-    for tool in ("senderauthd", "senderauthctl"):
-        if not os.access(os.path.join(build_dir(), tool), os.X_OK):
-            print("SKIP: no %s in %s" % (tool, build_dir()))
-            print("consent-tag: 0 passed, 0 failed")
-            return 0
-    t = ce.Runner()
-    tmp = tempfile.mkdtemp(prefix="satest-tag-")
-    store = os.path.join(tmp, "consent.db")
+def confs_for(tmp, store):
     sub = {"action": "subaddress"}
-    with Nsd(ce.zone(), servfail=["_dmarc.tempdmarc.example"]) as ns:
-        confs = {
-            "tag": dict(ce.base_conf(store, reject_as_quarantine=True), quarantine=sub),
-            "tagsplit": dict(ce.base_conf(store), quarantine=sub),
-            "header": ce.base_conf(store),
-            "measure": ce.base_conf(store, mode="measure"),
-        }
-        daemons = {k: Senderauthd(ns.port, conf=v) for k, v in confs.items()}
-        daemons["tag"].write_conf()
-        ce.fill_store(daemons["tag"].conf_path)
-        try:
-            for d in daemons.values():
-                d.start()
-            tag_cases(t, daemons["tag"])
-            t.check("tag: the config warns nothing",
-                    "still split" not in daemons["tag"].log_text(), daemons["tag"].log_tail(5))
-            t.check("tagsplit: the config warns that mixed transactions are still split",
-                    "still split" in daemons["tagsplit"].log_text(),
-                    daemons["tagsplit"].log_tail(5))
-            tagsplit_cases(t, daemons["tagsplit"])
-            dis_cases(t, daemons)
-        except (milter.MilterError, OSError, DaemonError, RuntimeError) as e:
-            t.check("conversation", False, str(e))
-        finally:
-            errs = stop_all(list(daemons.values()))
-            for e in errs:
-                t.check("daemon stopped cleanly", False, e)
-            if t.failed or os.environ.get("SA_KEEP"):
-                for k, d in daemons.items():
-                    print("--- %s: %s" % (k, d.log_tail(15)))
-    print("consent-tag: %d passed, %d failed" % (t.passed, t.failed))
-    return 1 if t.failed else 0
+    return {
+        "tag": dict(ce.base_conf(store, reject_as_quarantine=True), quarantine=sub),
+        "tagsplit": dict(ce.base_conf(store), quarantine=sub),
+        "header": ce.base_conf(store),
+        "measure": ce.base_conf(store, mode="measure"),
+    }
 
+
+def run_all(t, daemons, store):
+    tag_cases(t, daemons["tag"])
+    t.check("tag: the config warns nothing",
+            "still split" not in daemons["tag"].log_text(), daemons["tag"].log_tail(5))
+    t.check("tagsplit: the config warns that mixed transactions are still split",
+            "still split" in daemons["tagsplit"].log_text(),
+            daemons["tagsplit"].log_tail(5))
+    tagsplit_cases(t, daemons["tagsplit"])
+    dis_cases(t, daemons)
+
+
+def main():
+    return ce.run_daemons("consent-tag", "satest-tag-", confs_for, "tag", run_all)
 
 if __name__ == "__main__":
     sys.exit(main())
