@@ -8,13 +8,15 @@ query name. Prints "N passed, M failed".
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 
 SRC = os.environ.get("SA_SRC", ".")
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 DRIVER = os.path.join(BUILD, "dns-query")
+sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+from satest import dnsquery  # noqa: E402
+from satest.checks import Checks  # noqa: E402
 
 A, CNAME, MX, TXT, SOA = 1, 5, 15, 16, 6
 
@@ -94,16 +96,8 @@ CASES = [
     ("garbage.example", "A", "badreply", [], None),
 ]
 
-passed = failed = 0
-
-
-def check(label, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (label, detail))
+T = Checks(quiet=True)
+check = T.check
 
 
 def reply(query):
@@ -148,22 +142,7 @@ class Server:
 
 
 def query(addr, port, pairs):
-    args = [DRIVER, "-t", "2", "-r", "1", addr, str(port)]
-    for n, t in pairs:
-        args += [n, t]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("dns-query failed: %s" % out.stderr)
-    res = []
-    for line in out.stdout.splitlines():
-        if line.startswith("  rr "):
-            res[-1][1].append(line.split(" ", 4)[4])
-        else:
-            f = line.split()
-            hdr = {"status": f[2]}
-            hdr.update(kv.split("=", 1) for kv in f[3:])
-            res.append((hdr, []))
-    return res
+    return dnsquery.query(DRIVER, addr, port, pairs)[0]
 
 
 def main():
@@ -202,8 +181,8 @@ def main():
         finally:
             srv6.close()
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (T.passed, T.failed))
+    return 1 if T.failed else 0
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ stopped server (tempfail within the timeout). Prints "N passed, M failed".
 import os
 import subprocess
 import sys
-import time
 
 SRC = os.environ.get("SA_SRC", ".")
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+from satest import dnsquery  # noqa: E402
+from satest.checks import Checks  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
 DRIVER = os.path.join(BUILD, "dns-query")
@@ -58,38 +59,13 @@ CASES = [
     ("sub.broken.example", "A", "tempfail", []),
 ]
 
-passed = failed = 0
-
-
-def check(label, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (label, detail))
+T = Checks(quiet=True)
+check = T.check
 
 
 def query(port, pairs, timeout=2, retries=1):
-    """Run dns-query; return [(header fields, [rr data]), ...] and the elapsed time."""
-    args = [DRIVER, "-t", str(timeout), "-r", str(retries), "127.0.0.1", str(port)]
-    for n, t in pairs:
-        args += [n, t]
-    t0 = time.monotonic()
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    elapsed = time.monotonic() - t0
-    if out.returncode != 0:
-        raise RuntimeError("dns-query failed: %s" % out.stderr)
-    res = []
-    for line in out.stdout.splitlines():
-        if line.startswith("  rr "):
-            res[-1][1].append(line.split(" ", 4)[4])
-        else:
-            f = line.split()
-            hdr = {"name": f[0], "type": f[1], "status": f[2]}
-            hdr.update(kv.split("=", 1) for kv in f[3:])
-            res.append((hdr, []))
-    return res, elapsed
+    """dns-query against 127.0.0.1:port: ([(header fields, [rr data]), ...], seconds)."""
+    return dnsquery.query(DRIVER, "127.0.0.1", port, pairs, timeout, retries)
 
 
 def main():
@@ -145,8 +121,8 @@ def main():
         res, _ = query(ns.port, [("example.com", "A")])
         check("server back", res[0][0]["status"] == "ok", "got %s, want ok" % res[0][0]["status"])
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (T.passed, T.failed))
+    return 1 if T.failed else 0
 
 
 if __name__ == "__main__":
