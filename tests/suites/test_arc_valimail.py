@@ -24,28 +24,11 @@ SRC = os.environ.get("SA_SRC", os.getcwd())
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest.nsd import NSD_BIN, Nsd  # noqa: E402
+from satest.suites import load_xfail, suites_dir  # noqa: E402
 
 DRIVER = os.path.join(BUILD, "arc-verify")
 XFAIL = os.path.join(SRC, "tests/suites/arc/expected-failures.txt")
 MAIL_AUTH_EXPECT = {"001.txt": "pass", "002.txt": "pass"}
-
-
-def suites_dir():
-    return os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
-
-
-def load_xfail():
-    out = {}
-    with open(XFAIL) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            tid, _, why = line.partition(" ")
-            if not why.strip():
-                raise SystemExit("%s: %s: no reason given" % (XFAIL, tid))
-            out[tid] = why.strip()
-    return out
 
 
 def run_driver(port, files):
@@ -109,7 +92,7 @@ def main():
         raise SystemExit("no driver %s: build the arc-verify target" % DRIVER)
     if not os.access(NSD_BIN, os.X_OK):
         raise SystemExit("nsd is not installed (%s): install the nsd package" % NSD_BIN)
-    xfail = load_xfail()
+    xfail = load_xfail(XFAIL)
     tmp = tempfile.mkdtemp(prefix="sa-arc-")
     groups = valimail_cases(base, tmp) + mail_auth_cases(base, tmp)
     results = {}

@@ -24,29 +24,12 @@ SRC = os.environ.get("SA_SRC", os.getcwd())
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest.nsd import Nsd  # noqa: E402
+from satest.suites import load_xfail, suites_dir  # noqa: E402
 
 DRIVER = os.path.join(BUILD, "dkim-verify")
 XFAIL = os.path.join(SRC, "tests/suites/dkim/expected-failures.txt")
 NAME_OK = re.compile(r"^[A-Za-z0-9_.-]+$")
 LINE = re.compile(r"^sig (\d+): (\w+) reason=\"([^\"]*)\"")
-
-
-def suites_dir():
-    return os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
-
-
-def load_xfail():
-    out = {}
-    with open(XFAIL) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            vid, _, why = line.partition(" ")
-            if not why.strip():
-                raise SystemExit("%s: %s: no reason given" % (XFAIL, vid))
-            out[vid] = why.strip()
-    return out
 
 
 def record_text(base, value):
@@ -117,7 +100,7 @@ def main():
         return 1
     with open(os.path.join(base, "manifest.yml")) as f:
         man = yaml.safe_load(f)
-    xfail = load_xfail()
+    xfail = load_xfail(XFAIL)
     results = {}  # id -> (ok, detail)
 
     def check(vid, got, want):
