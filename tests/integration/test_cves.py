@@ -41,20 +41,7 @@ from satest.nsd import Nsd  # noqa: E402
 
 CVE_DIR = os.path.join(SRC, "tests/integration/cves")
 
-BASE_CONF = {
-    "authserv_id": sc.OUR_ID,
-    "trusted_networks": ["198.51.100.0/24"],
-    "dns": {"timeout": 2, "retries": 1},
-    "psl": {"path": "/usr/share/publicsuffix/public_suffix_list.dat"},
-}
-
-
-def merge(a, b):
-    out = dict(a)
-    for k, v in (b or {}).items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
+BASE_CONF = sc.merge_conf(sc.BASE_CONF, {"dns": {"timeout": 2}})
 
 # ---- checks for CVEs without an input ----
 
@@ -173,7 +160,8 @@ def main(argv):
                 for c in cases:
                     k = sc.conf_key(c)
                     if k not in daemons:
-                        daemons[k] = Senderauthd(ns.port, conf=merge(BASE_CONF, c.get("conf")))
+                        daemons[k] = Senderauthd(ns.port,
+                                                 conf=sc.merge_conf(BASE_CONF, c.get("conf")))
                         daemons[k].start()
                 by_cve = {c["_id"]: doc["cve"] for doc in docs for c in doc.get("cases") or []}
                 for c in cases:

@@ -28,24 +28,10 @@ from satest.nsd import Nsd  # noqa: E402
 
 CASES_DIR = os.path.join(SRC, "tests/integration/cases")
 
-# The config every case starts from; a case's `conf:` is merged over it.
-BASE_CONF = {
-    "authserv_id": sc.OUR_ID,
-    "trusted_networks": ["198.51.100.0/24"],   # TEST-NET-2: the "trusted relay" cases
-    "dns": {"timeout": 1, "retries": 1},
-    "psl": {"path": "/usr/share/publicsuffix/public_suffix_list.dat"},
-}
 
 # Records for the DNS-down test: never queried before NSD stops, so no cache hides it.
 DNSDOWN_RECORDS = [("dnsdown-accept.example", "TXT", "v=spf1 ip4:192.0.2.0/24 -all"),
                    ("dnsdown-tempfail.example", "TXT", "v=spf1 ip4:192.0.2.0/24 -all")]
-
-
-def merge(a, b):
-    out = dict(a)
-    for k, v in (b or {}).items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def run_cases(ns, daemons, selected, built):
@@ -115,7 +101,7 @@ def main(argv):
         with Nsd(records, servfail=servfail) as ns:
             confs = {}
             for c in selected:
-                confs.setdefault(sc.conf_key(c), merge(BASE_CONF, c.get("conf")))
+                confs.setdefault(sc.conf_key(c), sc.merge_conf(sc.BASE_CONF, c.get("conf")))
             want_dnsdown = not argv[1:] or any(a in "dns_down" for a in argv[1:])
             daemons = {}
             try:
@@ -127,8 +113,8 @@ def main(argv):
                 if want_dnsdown:
                     down = {}
                     for on_error in ("accept", "tempfail"):
-                        down[on_error] = Senderauthd(
-                            ns.port, conf=merge(BASE_CONF, {"on_error": on_error})).start()
+                        conf = sc.merge_conf(sc.BASE_CONF, {"on_error": on_error})
+                        down[on_error] = Senderauthd(ns.port, conf=conf).start()
                         daemons["dnsdown-" + on_error] = down[on_error]
                     p, f = dns_down(ns, down)
                     passed, failed = passed + p, failed + f

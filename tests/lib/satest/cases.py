@@ -42,6 +42,23 @@ from .dkimsign import KeyStore, sign
 OUR_ID = "mx.test.example"
 OWNED_PREFIX = "x-senderauth-"  # every field with this prefix is senderauthd's
 
+# The config every case starts from; a case's `conf:` is merged over it (merge_conf).
+BASE_CONF = {
+    "authserv_id": OUR_ID,
+    "trusted_networks": ["198.51.100.0/24"],   # TEST-NET-2: the "trusted relay" cases
+    "dns": {"timeout": 1, "retries": 1},
+    "psl": {"path": "/usr/share/publicsuffix/public_suffix_list.dat"},
+}
+
+
+def merge_conf(a, b):
+    """a with b laid over it, nested dicts merged key by key (b may be None)."""
+    out = dict(a)
+    for k, v in (b or {}).items():
+        out[k] = merge_conf(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) \
+            else v
+    return out
+
 
 # ---- Authentication-Results reader (RFC 8601), independent of the daemon's writer ----
 
