@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 
 from satest import cases as sc  # noqa: E402
 from satest import milter  # noqa: E402
+from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd, DaemonError, stop_all  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
 
@@ -72,7 +73,7 @@ CASES = [
 
 
 def main():
-    passed = failed = 0
+    t = Checks()
     records, servfail, built = sc.zone_records(CASES, None)
     d = None
     try:
@@ -83,22 +84,16 @@ def main():
                     failures, reports = sc.run_case(d.port, c, built[c["_id"]])
                 except (milter.MilterError, OSError) as e:
                     failures, reports = ["milter conversation failed: %s" % e], []
-                if failures:
-                    failed += 1
-                    print(sc.format_report(c, failures, reports, d.log_tail(15)))
-                else:
-                    passed += 1
-                    print("ok   %s" % c["_id"])
+                t.check(c["_id"], not failures,
+                        "\n" + sc.format_report(c, failures, reports, d.log_tail(15)))
     except DaemonError as e:
-        print("FAIL senderauthd: %s" % e)
-        failed += 1
+        t.check("senderauthd", False, str(e))
     finally:
-        if d is not None:
-            for e in stop_all([d]):
-                print("FAIL daemon stop:", e)
-                failed += 1
-    print("spf_macro: %d passed, %d failed" % (passed, failed))
-    return 1 if failed or passed != len(CASES) else 0
+        for e in stop_all([d] if d is not None else []):
+            t.check("daemon stop", False, e)
+    t.check("cases run", t.passed == len(CASES), "%d of %d" % (t.passed, len(CASES)))
+    print(t.total("spf_macro"))
+    return 1 if t.failed else 0
 
 
 if __name__ == "__main__":
