@@ -33,8 +33,6 @@ def case(cid, zone, mailfrom, result, helo="client.macro.example", ip="192.0.2.1
             "expect": {"reply": "accept", "ar": {"spf": {"result": result, prop: dom}}}}
 
 
-CONF = {"authserv_id": sc.OUR_ID, "dns": {"timeout": 1, "retries": 1}}
-
 DX140 = [("bounce.dx140.example", "TXT",
           "v=spf1 exists:%{l1r-}.x72.bounce.dx140.example -all"),
          ("alice.x72.bounce.dx140.example", "A", "127.0.0.2"),
@@ -78,7 +76,7 @@ def main():
     d = None
     try:
         with Nsd(records, servfail=servfail) as ns:
-            d = Senderauthd(ns.port, conf=CONF).start()
+            d = Senderauthd(ns.port, conf=sc.BASE_CONF).start()
             for c in CASES:
                 try:
                     failures, reports = sc.run_case(d.port, c, built[c["_id"]])
