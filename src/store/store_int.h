@@ -69,6 +69,10 @@ struct store_migration {
 };
 extern const struct store_migration store_migrations[];
 extern const int store_nmigrations;
+/* store_migration_sql - the statements of the step to version `to` in one dialect
+ * (pgsql 0: SQLite), and in row (rowlen bytes) the INSERT of its schema_version row;
+ * NULL with the error set when there is no such step. */
+const char *store_migration_sql(int to, int pgsql, long long now, char *row, size_t rowlen);
 
 /* store_seterr - set the calling thread's error text (printf format). */
 void store_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

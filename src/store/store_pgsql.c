@@ -398,17 +398,10 @@ static int pg_schema_version(struct store_conn *c)
 static int pg_migrate_step(struct store_conn *c, int to, long long now)
 {
     char sql[128], why[512];
-    const char *ddl = NULL;
+    const char *ddl = store_migration_sql(to, 1, now, sql, sizeof(sql));
 
-    for (int i = 0; i < store_nmigrations; i++)
-        if (store_migrations[i].version == to)
-            ddl = store_migrations[i].pgsql;
-    if (ddl == NULL) {
-        store_seterr("no migration to version %d", to);
+    if (ddl == NULL)
         return -1;
-    }
-    snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
-             to, now);
     if (cmd(c, "BEGIN", "migrate") < 0)
         return -1;
     if (cmd(c, ddl, "migrate") < 0 || cmd(c, sql, "migrate") < 0 ||

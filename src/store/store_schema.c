@@ -1,11 +1,14 @@
 /* store_schema.c - the consent store schema and its migrations, in the SQLite and the
  * PostgreSQL dialect side by side, so that both backends keep the same tables, columns
  * and meanings (the contract in docs/consent.md).
- * Owns the DDL text only; the backends run it (one transaction per step, each step
+ * Owns the DDL text only (and picking a step's text, store_migration_sql); the backends
+ * run it (one transaction per step, each step
  * ending with its row in schema_version). A step is never edited once released: a
  * change is a new step: the macros below may be reshaped only while the text they
  * expand to stays the same.
  * Threads: constant data. */
+#include <stdio.h>
+
 #include "store_int.h"
 
 /* The tables are written once, with the column types as parameters; each dialect
@@ -124,3 +127,17 @@ const struct store_migration store_migrations[] = {
 };
 
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+/* store_migration_sql - see store_int.h */
+const char *store_migration_sql(int to, int pgsql, long long now, char *row, size_t rowlen)
+{
+    for (int i = 0; i < store_nmigrations; i++) {
+        if (store_migrations[i].version == to) {
+            snprintf(row, rowlen,
+                     "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)", to, now);
+            return pgsql ? store_migrations[i].pgsql : store_migrations[i].sqlite;
+        }
+    }
+    store_seterr("no migration to version %d", to);
+    return NULL;
+}

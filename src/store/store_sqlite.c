@@ -310,17 +310,10 @@ static int sq_schema_version(struct store_conn *c)
 static int sq_migrate_step(struct store_conn *c, int to, long long now)
 {
     char sql[128];
-    const char *ddl = NULL;
+    const char *ddl = store_migration_sql(to, 0, now, sql, sizeof(sql));
 
-    for (int i = 0; i < store_nmigrations; i++)
-        if (store_migrations[i].version == to)
-            ddl = store_migrations[i].sqlite;
-    if (ddl == NULL) {
-        store_seterr("no migration to version %d", to);
+    if (ddl == NULL)
         return -1;
-    }
-    snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
-             to, now);
     if (exec(c, "BEGIN IMMEDIATE") < 0)
         return -1;
     if (exec(c, ddl) < 0 || exec(c, sql) < 0 || exec(c, "COMMIT") < 0) {
