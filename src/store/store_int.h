@@ -73,6 +73,9 @@ extern const int store_nmigrations;
  * (pgsql 0: SQLite), and in row (rowlen bytes) the INSERT of its schema_version row;
  * NULL with the error set when there is no such step. */
 const char *store_migration_sql(int to, int pgsql, long long now, char *row, size_t rowlen);
+/* store_stats_sql - one row: users, users enforcing, domains, domains enforcing, events,
+ * time of the last event (the same text in both dialects). */
+extern const char store_stats_sql[];
 
 /* store_seterr - set the calling thread's error text (printf format). */
 void store_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -679,13 +679,7 @@ static int pg_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
 /* pg_stats - counts from one statement (one snapshot) */
 static int pg_stats(struct store_conn *c, struct store_stats *out)
 {
-    static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"
-                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
-                              " (SELECT count(*) FROM consent_domain),"
-                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
-                              " (SELECT count(*) FROM consent_event),"
-                              " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = PQexec(c->pg, store_stats_sql);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         pgfail(c, res, "stats");

@@ -1,10 +1,10 @@
 /* store_schema.c - the consent store schema and its migrations, in the SQLite and the
  * PostgreSQL dialect side by side, so that both backends keep the same tables, columns
  * and meanings (the contract in docs/consent.md).
- * Owns the DDL text only (and picking a step's text, store_migration_sql); the backends
- * run it (one transaction per step, each step
- * ending with its row in schema_version). A step is never edited once released: a
- * change is a new step: the macros below may be reshaped only while the text they
+ * Owns the DDL text only (and picking a step's text, store_migration_sql), plus the
+ * stats query both dialects share; the backends run it (one transaction per step, each
+ * step ending with its row in schema_version). A step is never edited once released: a
+ * change is a new step; the macros below may be reshaped only while the text they
  * expand to stays the same.
  * Threads: constant data. */
 #include <stdio.h>
@@ -127,6 +127,14 @@ const struct store_migration store_migrations[] = {
 };
 
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+/* store_stats_sql - see store_int.h */
+const char store_stats_sql[] = "SELECT (SELECT count(*) FROM consent_user),"
+                               " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
+                               " (SELECT count(*) FROM consent_domain),"
+                               " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
+                               " (SELECT count(*) FROM consent_event),"
+                               " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
 
 /* store_migration_sql - see store_int.h */
 const char *store_migration_sql(int to, int pgsql, long long now, char *row, size_t rowlen)

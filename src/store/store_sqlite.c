@@ -478,16 +478,10 @@ static int sq_foreach(struct store_conn *c, enum store_kind kind, store_row_fn f
 /* sq_stats - counts from one statement (one snapshot) */
 static int sq_stats(struct store_conn *c, struct store_stats *out)
 {
-    static const char sql[] = "SELECT (SELECT count(*) FROM consent_user),"
-                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_user),"
-                              " (SELECT count(*) FROM consent_domain),"
-                              " (SELECT COALESCE(SUM(enforce), 0) FROM consent_domain),"
-                              " (SELECT count(*) FROM consent_event),"
-                              " (SELECT COALESCE(MAX(at), 0) FROM consent_event)";
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(c->db, store_stats_sql, -1, &st, NULL) != SQLITE_OK)
         return fail(c, "stats");
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         out->users = sqlite3_column_int64(st, 0);
