@@ -34,11 +34,10 @@ import xml.etree.ElementTree as ET
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
-SUITES = os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
-XSD = os.path.join(SUITES, "dmarc-aggregate-schema", "rfc9990", "dmarc-xml-0.2.xsd")
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 from satest.checks import Checks  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
+from satest.suites import AGGREGATE_XSD as XSD  # noqa: E402
 
 NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
 DAY = 1700006400  # a UTC midnight

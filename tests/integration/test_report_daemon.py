@@ -36,8 +36,6 @@ import time
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 BUILD = os.environ.get("SA_BUILD", os.path.join(SRC, "build"))
-SUITES = os.environ.get("SA_TESTSUITES", os.path.join(SRC, "..", "shared", "testsuites"))
-XSD = os.path.join(SUITES, "dmarc-aggregate-schema", "rfc9990", "dmarc-xml-0.2.xsd")
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,6 +44,7 @@ from satest import pg as pgmod  # noqa: E402
 from satest.checks import Checks, metric, scrape  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
 from satest.nsd import Nsd, free_port  # noqa: E402
+from satest.suites import AGGREGATE_XSD as XSD  # noqa: E402
 from test_ops_reload import wait_log  # noqa: E402
 try:  # ARC sets made with python3-dkim (as test_arc_override.py makes them)
     import test_arc_override as arcmod  # noqa: E402

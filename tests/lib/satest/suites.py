@@ -4,6 +4,7 @@ source tree) and the expected-failures file of a suite (one "ID reason" a line).
 
     base = suites_dir()
     xfail = load_xfail(os.path.join(SRC, "tests/suites/arc/expected-failures.txt"))
+    AGGREGATE_XSD                           # the DMARC aggregate report schema (RFC 9990)
 """
 import os
 
@@ -11,6 +12,10 @@ import os
 def suites_dir():
     src = os.environ.get("SA_SRC", os.getcwd())
     return os.environ.get("SA_TESTSUITES", os.path.join(src, "..", "shared", "testsuites"))
+
+
+AGGREGATE_XSD = os.path.join(suites_dir(), "dmarc-aggregate-schema", "rfc9990",
+                             "dmarc-xml-0.2.xsd")
 
 
 def load_xfail(path):
