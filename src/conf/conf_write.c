@@ -260,7 +260,8 @@ int conf_write_docs(FILE *fp)
 }
 
 /* man_text - s as one roff text line: backslashes escaped, Markdown backticks dropped,
- * a leading '.' or '\'' protected */
+ * a leading '.' or '\'' protected, a break point (\:) after each ':' so that long
+ * colon lists (header names) can be broken at 80 columns */
 static int man_text(FILE *fp, const char *s)
 {
     if ((*s == '.' || *s == '\'') && fputs("\\&", fp) < 0)
@@ -270,6 +271,8 @@ static int man_text(FILE *fp, const char *s)
             continue;
         if (*s == '\\' ? fputs("\\e", fp) < 0 : *s == '-' ? fputs("\\-", fp) < 0 : fputc(*s, fp) == EOF)
             return -1;
+        if (*s == ':' && s[1] != ' ' && s[1] != '\0' && fputs("\\:", fp) < 0)
+            return -1;
     }
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
@@ -277,6 +280,8 @@ static int man_text(FILE *fp, const char *s)
 static const char man_head[] =
     ".\\\" senderauth.conf.5 - generated from the key table (conf-gen man); do not edit.\n"
     ".TH SENDERAUTH.CONF 5 \"\" \"senderauth\" \"File Formats\"\n"
+    ".\\\" left-aligned: key defaults such as header-name lists are long unbroken words\n"
+    ".ad l\n"
     ".SH NAME\n"
     "senderauth.conf \\- configuration file of senderauthd\n"
     ".SH SYNOPSIS\n"
