@@ -11,8 +11,8 @@ back to within RSS_BACK_KB of the idle daemon's, because senderauthd returns the
 a burst to the kernel (milter.c, malloc_trim). The
 bounds are well above the measured figures (docs/performance.md, "Memory with 1,000
 open connections") so that a loaded machine does not fail them: memory, not time.
-In a sanitizer build the memory figures are printed but not checked (ASan keeps freed
-memory in its quarantine). Nothing is timed. Prints one line per case, then
+In a sanitizer build or under valgrind the memory figures are printed but not checked
+(ASan keeps freed memory in its quarantine; memcheck has its own allocator). Nothing is timed. Prints one line per case, then
 `memory: N passed, M failed` and the figures.
 """
 import os
@@ -150,7 +150,7 @@ def main():
         fm.check("senderauthd", [str(e)])
     for fig in fl.figures:
         print("figure: " + fig + ("" if fl.CHECK_MEMORY else
-                                  " (sanitizer build: memory not checked)"))
+                                  " (sanitizer or valgrind run: memory not checked)"))
     print("memory: %d passed, %d failed" % (fm.passed, fm.failed))
     return 1 if fm.failed or not fm.passed else 0
 
