@@ -77,6 +77,25 @@ def sanitized():
 CHECK_MEMORY = not sanitized() and os.environ.get("SA_VALGRIND", "") in ("", "0")
 
 
+def run_held(one, n, barriers, pid):
+    """Run one(i) for i < n in n threads that meet at each barrier in turn (all
+    connections open, all messages held); read the daemon's /proc status at the first
+    barrier reached. Returns (that status or None, whether a thread never finished)."""
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    held = None
+    for b in barriers:
+        try:
+            b.wait(timeout=300)
+            held = held or status(pid)
+        except threading.BrokenBarrierError:
+            pass
+    for t in threads:
+        t.join(timeout=300)
+    return held, any(t.is_alive() for t in threads)
+
+
 def status(pid):
     """VmRSS, VmHWM (kB), Threads and the number of open descriptors of pid."""
     out = {}
@@ -204,21 +223,8 @@ def at_once(d, n, want_all=True):
         finally:
             cl.close()
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    held = None
-    for b in (gate, go):
-        try:
-            b.wait(timeout=300)
-            held = held or status(d.proc.pid)
-        except threading.BrokenBarrierError:
-            pass
-    for t in threads:
-        t.join(timeout=300)
-    f = []
-    if any(t.is_alive() for t in threads):
-        f.append("some connections never finished")
+    held, unfinished = run_held(one, n, (gate, go), d.proc.pid)
+    f = ["some connections never finished"] if unfinished else []
     bad = [r for r in results if r]
     if bad and want_all:
         f.append("%d of %d connections without a verdict; first: %r" % (len(bad), n, bad[0]))

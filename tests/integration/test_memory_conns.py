@@ -90,19 +90,8 @@ def held_mid_message(d, key):
         finally:
             cl.close()
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(CONNS)]
-    for t in threads:
-        t.start()
-    held = None
-    for b in (gate, go):
-        try:
-            b.wait(timeout=300)
-            held = held or fl.status(d.proc.pid)
-        except threading.BrokenBarrierError:
-            pass
-    for t in threads:
-        t.join(timeout=300)
-    f = ["some connections never finished"] if any(t.is_alive() for t in threads) else []
+    held, unfinished = fl.run_held(one, CONNS, (gate, go), d.proc.pid)
+    f = ["some connections never finished"] if unfinished else []
     bad = [r for r in results if r]
     if bad:
         f.append("%d of %d connections without dkim=pass; first: %r" % (len(bad), CONNS,
