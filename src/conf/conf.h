@@ -37,7 +37,13 @@ enum conf_sock_kind {
     CONF_SOCK_UNIX,     /* "unix:PATH" or "local:PATH" (absolute path) */
 };
 
-/* A milter listening socket. spec is the text as written, ready for smfi_setconn(). */
+/* The milter protocol implementation (milter.engine). */
+enum conf_engine {
+    CONF_ENGINE_NATIVE = 0, /* our own (src/milter/mlt_native.c) */
+    CONF_ENGINE_LIBMILTER,  /* Sendmail's libmilter */
+};
+
+/* A milter listening socket. spec is the text as written (libmilter's syntax). */
 struct conf_socket {
     char *spec;
     enum conf_sock_kind kind;
@@ -88,7 +94,7 @@ enum conf_mixed {
 
 enum conf_quarantine_action {
     CONF_QUARANTINE_HEADER = 0, /* add quarantine.header_name: yes */
-    CONF_QUARANTINE_HOLD,       /* the MTA's hold queue (smfi_quarantine) */
+    CONF_QUARANTINE_HOLD,       /* the MTA's hold queue (milter quarantine action) */
     CONF_QUARANTINE_SUBADDRESS, /* rewrite each consenting recipient to local+TAG@domain */
 };
 
@@ -134,7 +140,8 @@ struct sa_conf {
     char *milter_socket_owner;        /* "user:group", "user", ":group"; "" = leave as is */
     unsigned int milter_socket_mode;  /* from an octal string; for unix sockets */
     char *milter_user;                /* "" = do not change user */
-    int milter_timeout;               /* seconds, smfi_settimeout */
+    int milter_timeout;               /* seconds to wait for the MTA */
+    enum conf_engine milter_engine;   /* milter.engine */
 
     char *authserv_id; /* never empty after load (host name by default) */
 

@@ -39,6 +39,7 @@ static const char *const on_error_names[] = {"accept", "tempfail", NULL};
 static const char *const log_level_names[] = {"warning", "info", "debug", NULL};
 static const char *const policy_mode_names[] = {"off", "measure", "enforce", NULL};
 static const char *const mixed_names[] = {"split", "never", NULL};
+static const char *const engine_names[] = {"native", "libmilter", NULL};
 static const char *const quarantine_names[] = {"header", "hold", "subaddress", NULL};
 static const char *const store_backend_names[] = {"sqlite", "postgresql", NULL};
 static const char *const iprev_policy_names[] = {"off", "measure", "tag", "tempfail", "reject",
@@ -76,7 +77,11 @@ const struct conf_key conf_keys[] = {
     {"milter.user", CONF_T_STRING, "\"\"", 0, 32, F(milter_user), NULL, check_user,
      "Drop privileges to this user after opening the socket; empty = keep the current user."},
     {"milter.timeout", CONF_T_INT, "120", 1, 3600, F(milter_timeout), NULL, NULL,
-     "Seconds to wait for the MTA on the milter connection (smfi_settimeout)."},
+     "Seconds to wait for the MTA on the milter connection."},
+    {"milter.engine", CONF_T_ENUM, "\"native\"", 0, 0, F(milter_engine), engine_names, NULL,
+     "Milter protocol implementation: \"native\" (senderauthd's own: buffered reads, one "
+     "write per reply, no poll per command) or \"libmilter\" (Sendmail's library). Both "
+     "serve Postfix and Sendmail alike; a change takes effect at the next restart."},
 
     /* dns */
     {"dns.nameservers", CONF_T_ADDRLIST, "[ ]", 0, CONF_MAX_NAMESERVERS, F(dns_nameservers), NULL,

@@ -184,7 +184,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
 
 /* act_insert_field - see msg.h: with SMFIP_HDR_LEADSPC the MTA adds no space after the
  * colon, so we do */
-int act_insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
+int act_insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
     char small[AR_MAX_HEADER + 2], *v = small;
     size_t n = strlen(value) + 2;
@@ -193,32 +193,32 @@ int act_insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, co
     if (n > sizeof(small) && (v = malloc(n)) == NULL)
         return -1;
     snprintf(v, n, "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
-    rc = smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+    rc = mlt_insheader(ctx, 0, name, v);
     if (v != small)
         free(v);
     return rc;
 }
 
 /* act_eom - see msg.h */
-sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+enum mlt_stat act_eom(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct ar_header h;
     char comment[160], value[AR_MAX_HEADER + 1];
     int fail = 0;
-    sfsistat reply;
+    enum mlt_stat reply;
 
     if (m->too_many_forged || badge_blocked(c, m) || bimi_hook_blocked(c, m) ||
-        (m->nours > 0 && !(c->actions & SMFIF_CHGHDRS))) {
+        (m->nours > 0 && !(c->actions & MLT_ACT_CHGHDRS))) {
         log_warn("%s: cannot remove %d Authentication-Results fields naming us", m->qid, m->nours);
         act_log(m, c, "tempfail");
-        smfi_setreply(ctx, "451", "4.7.0", "Message cannot be processed, try again later");
-        return SMFIS_TEMPFAIL;
+        mlt_setreply(ctx, "451", "4.7.0", "Message cannot be processed, try again later");
+        return MLT_TEMPFAIL;
     }
     if (act_tempfail_wanted(m)) {
         act_log(m, c, "tempfail");
-        smfi_setreply(ctx, "451", "4.4.3",
+        mlt_setreply(ctx, "451", "4.4.3",
                       "Temporary sender authentication failure, try again later");
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     }
     if (enforce_reply(ctx, m, &reply)) { /* 550 5.7.1 policy reject, or 451 */
         act_log(m, c, enforce_action(m));
@@ -226,15 +226,15 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
     }
     /* Delete from the highest index down so that lower indexes stay valid. */
     for (int i = m->nours - 1; i >= 0; i--) {
-        if (smfi_chgheader(ctx, AR_HEADER_NAME, m->ours[i], NULL) != MI_SUCCESS) {
+        if (mlt_chgheader(ctx, AR_HEADER_NAME, m->ours[i], NULL) != 0) {
             log_warn("%s: cannot delete Authentication-Results #%d", m->qid, m->ours[i]);
             act_log(m, c, "tempfail");
-            return SMFIS_TEMPFAIL; /* never pass a forged header on */
+            return MLT_TEMPFAIL; /* never pass a forged header on */
         }
     }
     if (badge_strip(ctx, m) < 0 || bimi_hook_strip(ctx, m) < 0) { /* X-Senderauth-*, BIMI-* */
         act_log(m, c, "tempfail");
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     }
     act_build_ar(m, &h, comment, sizeof(comment));
     if (ar_format_header(&h, "\n\t", value, sizeof(value)) < 0 ||
@@ -259,8 +259,8 @@ sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         fail = 1;
     if (fail && m->conf->on_error == CONF_ON_ERROR_TEMPFAIL) {
         act_log(m, c, "tempfail");
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     }
     act_log(m, c, enforce_action(m));
-    return SMFIS_CONTINUE;
+    return MLT_CONTINUE;
 }

@@ -47,7 +47,7 @@ static int sealer_trusted(const char *list, const char *d);
 static int find_trusted_hop(const struct sa_msg *m);
 static void seal_header(struct sa_msg *m, const char *name, const char *value);
 static void seal_log(const struct sa_msg *m, struct buf *b);
-static int seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+static int seal(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 
 /* seal_header - the sealer starts at the first header field (arc.seal_enable) */
 static void seal_header(struct sa_msg *m, const char *name, const char *value)
@@ -254,7 +254,7 @@ void arc_hook_metrics(void)
 }
 
 /* arc_hook_seal - see msg.h: seal, then count what was done */
-int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+int arc_hook_seal(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     int rc = seal(ctx, c, m), k = SEAL_OUTCOMES - 1;
 
@@ -268,7 +268,7 @@ int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
 }
 
 /* seal - our set, when one is due (arc_hook_seal) */
-static int seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+static int seal(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct arc_seal_out *out = m->arc_sealed;
     struct arc_seal_in in;

@@ -34,7 +34,7 @@ struct badge_state {
 
 static int quarantine_ours(const struct sa_conf *cf);
 static int listed(struct lists_file *f, const struct sa_msg *m, const char *domain);
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
+static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_dkim_in *din);
 
 /* badge_header - see badge.h */
@@ -100,7 +100,7 @@ int badge_blocked(const struct sa_conn *c, const struct sa_msg *m)
 {
     if (m->badge == NULL)
         return 0;
-    if (m->badge->overflow || (m->badge->ndel > 0 && !(c->actions & SMFIF_CHGHDRS))) {
+    if (m->badge->overflow || (m->badge->ndel > 0 && !(c->actions & MLT_ACT_CHGHDRS))) {
         log_warn("%s: cannot remove %d %s* fields%s", m->qid, m->badge->ndel, SUMMARY_PREFIX,
                  m->badge->overflow ? " (too many)" : "");
         return 1;
@@ -110,13 +110,13 @@ int badge_blocked(const struct sa_conn *c, const struct sa_msg *m)
 
 /* badge_strip - see badge.h. Deleting from the last noted field back gives each name
  * descending indexes, so the lower ones stay valid (Postfix and Sendmail alike). */
-int badge_strip(SMFICTX *ctx, const struct sa_msg *m)
+int badge_strip(struct mlt_ctx *ctx, const struct sa_msg *m)
 {
     const struct badge_state *b = m->badge;
 
     for (int i = b ? b->ndel - 1 : -1; i >= 0; i--) {
         const char *name = b->names[b->del[i].slot].name;
-        if (smfi_chgheader(ctx, (char *)name, b->del[i].index, NULL) != MI_SUCCESS) {
+        if (mlt_chgheader(ctx, name, b->del[i].index, NULL) != 0) {
             log_warn("%s: cannot delete %.64s #%d", m->qid, name, b->del[i].index);
             return -1;
         }
@@ -167,16 +167,16 @@ static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_
 
 /* insert_field - name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no space
  * after the colon, so we do */
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
+static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
     char v[SUMMARY_MAX_VALUE + 2];
 
     snprintf(v, sizeof(v), "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
-    return smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+    return mlt_insheader(ctx, 0, name, v);
 }
 
 /* badge_add - see badge.h */
-int badge_add(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+int badge_add(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct dmarc_dkim_in *din;
     struct summary_in in;

@@ -8,7 +8,7 @@
 #ifndef SA_DAEMON_BADGE_H
 #define SA_DAEMON_BADGE_H
 
-#include <libmilter/mfapi.h>
+#include "milter/mlt.h"
 
 #define BADGE_MAX_NAMES 32  /* distinct field names of ours one message may carry */
 #define BADGE_MAX_DEL 10000 /* fields of ours one message may carry; more: tempfail */
@@ -24,10 +24,10 @@ void badge_header(struct sa_msg *m, const char *name);
 int badge_blocked(const struct sa_conn *c, const struct sa_msg *m);
 /* badge_strip - delete the incoming fields of ours. 0, or -1 when the MTA refused one
  * (the caller defers the message). */
-int badge_strip(SMFICTX *ctx, const struct sa_msg *m);
+int badge_strip(struct mlt_ctx *ctx, const struct sa_msg *m);
 /* badge_add - compute level, warning and trust mark and insert the fields at the top
  * (nothing for a message that was not checked). 0, or -1 when a field could not be
  * added. */
-int badge_add(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+int badge_add(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 
 #endif

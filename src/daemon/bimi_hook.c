@@ -87,7 +87,7 @@ static struct bimi_shared *shared_get(const struct sa_conf *cf);
 static void shared_put(struct bimi_shared *s);
 static struct bimi_state *state(struct sa_msg *m);
 static void run(struct sa_msg *m, struct bimi_state *st);
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
+static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 static int selector_signed(const struct sa_msg *m, const struct bimi_state *st);
 
 static int str_eq(const char *a, const char *b)
@@ -320,7 +320,7 @@ int bimi_hook_blocked(const struct sa_conn *c, const struct sa_msg *m)
 
     if (st == NULL || (st->nloc == 0 && st->nind == 0))
         return 0;
-    if (st->overflow || !(c->actions & SMFIF_CHGHDRS)) {
+    if (st->overflow || !(c->actions & MLT_ACT_CHGHDRS)) {
         log_warn("%s: cannot remove %d %s and %d %s fields", m->qid, st->nloc, BIMI_LOCATION_NAME,
                  st->nind, BIMI_INDICATOR_NAME);
         return 1;
@@ -329,14 +329,14 @@ int bimi_hook_blocked(const struct sa_conn *c, const struct sa_msg *m)
 }
 
 /* bimi_hook_strip - see msg.h: every incoming field of both names, highest index first */
-int bimi_hook_strip(SMFICTX *ctx, const struct sa_msg *m)
+int bimi_hook_strip(struct mlt_ctx *ctx, const struct sa_msg *m)
 {
     const struct bimi_state *st = m->bimi;
     const char *names[2] = {BIMI_LOCATION_NAME, BIMI_INDICATOR_NAME};
 
     for (int k = 0; st != NULL && k < 2; k++)
         for (int i = k == 0 ? st->nloc : st->nind; i >= 1; i--)
-            if (smfi_chgheader(ctx, (char *)names[k], i, NULL) != MI_SUCCESS) {
+            if (mlt_chgheader(ctx, names[k], i, NULL) != 0) {
                 log_warn("%s: cannot delete %s #%d", m->qid, names[k], i);
                 return -1;
             }
@@ -344,7 +344,7 @@ int bimi_hook_strip(SMFICTX *ctx, const struct sa_msg *m)
 }
 
 /* insert_field - name: value at the top (a space first with SMFIP_HDR_LEADSPC) */
-static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value)
+static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
     const char *lead = (c->proto & SMFIP_HDR_LEADSPC) ? " " : "";
     size_t n = strlen(lead) + strlen(value) + 1;
@@ -354,13 +354,13 @@ static int insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name,
     if (v == NULL)
         return -1;
     snprintf(v, n, "%s%s", lead, value);
-    rc = smfi_insheader(ctx, 0, (char *)name, v) == MI_SUCCESS ? 0 : -1;
+    rc = mlt_insheader(ctx, 0, name, v);
     free(v);
     return rc;
 }
 
 /* bimi_hook_apply - see msg.h */
-int bimi_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     const struct bimi_state *st = m->bimi;
     char loc[2 * BIMI_MAX_URI + 32], *ind;

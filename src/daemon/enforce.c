@@ -7,7 +7,7 @@
  * policy.reject_template, 451 on temperror) or the quarantine mark (header, hold, or
  * subaddress). Recipients are never dropped and never named in a header; with
  * quarantine.action = subaddress a consenting recipient is replaced by its tagged form
- * (smfi_addrcpt first, then smfi_delrcpt, so that a failure never loses it), and a
+ * (mlt_addrcpt first, then mlt_delrcpt, so that a failure never loses it), and a
  * mixed transaction needs no split when nothing but quarantine can happen.
  * Owns struct enforce_proc (store handle, cache, rng, counters) and m->enf; not the
  * decision table (src/policy/decide.c), the cache (src/policy/consent.c) or the store.
@@ -63,7 +63,7 @@ static void expand_template(const char *t, const char *domain, const char *polic
 static int tag_mixed_ok(const struct sa_conf *conf, const struct sa_conn *c);
 static struct enforce_rcpt *new_tag(struct sa_msg *m, const char *rcpt);
 static int tag_added(const struct enforce_rcpt *list, const struct enforce_rcpt *r);
-static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m);
+static int tag_rcpts(struct mlt_ctx *ctx, const struct sa_msg *m);
 
 static double now_mono(void)
 {
@@ -229,7 +229,7 @@ static int tag_mixed_ok(const struct sa_conf *conf, const struct sa_conn *c)
 {
     return conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
            conf->policy_reject_as_quarantine && conf->policy_on_temperror == CONF_ON_ERROR_ACCEPT &&
-           (c->actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) == (SMFIF_ADDRCPT | SMFIF_DELRCPT);
+           (c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) == (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT);
 }
 
 /* new_tag - a consenting recipient and its tagged form (tagged NULL when it cannot be
@@ -249,7 +249,7 @@ static struct enforce_rcpt *new_tag(struct sa_msg *m, const char *rcpt)
 }
 
 /* enforce_rcpt - see enforce.h */
-sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt)
+enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt)
 {
     struct enforce_state *s = &m->enf;
     struct consent_answer a;
@@ -258,7 +258,7 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
     int cls = CLS_PASSIVE;
 
     if (m->skip != NULL || !enabled(m->conf) || m->proc->enforce == NULL)
-        return SMFIS_CONTINUE;
+        return MLT_CONTINUE;
     rcpt = rcpt ? rcpt : "";
     mode = rcpt_mode(m->conf, rcpt);
     memset(&a, 0, sizeof(a));
@@ -277,8 +277,8 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
     if (cls == CLS_ACTIVE && m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
         (tr = new_tag(m, rcpt)) == NULL) {
         log_warn("%s: out of memory at RCPT: recipient deferred", m->qid);
-        smfi_setreply(ctx, "452", "4.3.1", "Insufficient system resources, try again later");
-        return SMFIS_TEMPFAIL;
+        mlt_setreply(ctx, "452", "4.3.1", "Insufficient system resources, try again later");
+        return MLT_TEMPFAIL;
     }
     if (s->cls == 0) {
         s->cls = cls;
@@ -294,9 +294,9 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
             log_info("%s: recipient deferred with 452 4.5.3: its enforcement class differs "
                      "from the transaction's (split)",
                      m->qid);
-            smfi_setreply(ctx, "452", "4.5.3",
+            mlt_setreply(ctx, "452", "4.5.3",
                           "Recipient deferred: please deliver it in a separate transaction");
-            return SMFIS_TEMPFAIL;
+            return MLT_TEMPFAIL;
         } else {
             if (!s->mixed)
                 atomic_fetch_add(&m->proc->enforce->n_mixed, 1);
@@ -320,7 +320,7 @@ sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, c
     }
     if (cls == CLS_PASSIVE && a.enforce && mode == DECIDE_MODE_MEASURE)
         s->nmeasure++;
-    return SMFIS_CONTINUE;
+    return MLT_CONTINUE;
 }
 
 /* enforce_header - see enforce.h */
@@ -436,7 +436,7 @@ void enforce_eom(struct sa_msg *m, const struct sa_conn *c)
     if (s->out.action == DECIDE_QUARANTINE &&
         m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
         (s->tagmix ||
-         ((c->actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) == (SMFIF_ADDRCPT | SMFIF_DELRCPT) &&
+         ((c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) == (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT) &&
           s->nuntaggable == 0)))
         s->ntagged = s->ntag - s->nuntaggable; /* else the header (all consented) */
     if (s->ntagged > 0)
@@ -488,7 +488,7 @@ static void expand_template(const char *t, const char *domain, const char *polic
 }
 
 /* enforce_reply - see enforce.h */
-int enforce_reply(SMFICTX *ctx, const struct sa_msg *m, sfsistat *r)
+int enforce_reply(struct mlt_ctx *ctx, const struct sa_msg *m, enum mlt_stat *r)
 {
     char text[512];
 
@@ -497,13 +497,13 @@ int enforce_reply(SMFICTX *ctx, const struct sa_msg *m, sfsistat *r)
     if (m->enf.out.action == DECIDE_REJECT) {
         expand_template(m->conf->policy_reject_template, m->from.domain,
                         dmarc_policy_name(m->enf.out.published), text, sizeof(text));
-        smfi_setreply(ctx, "550", "5.7.1", text);
-        *r = SMFIS_REJECT;
+        mlt_setreply(ctx, "550", "5.7.1", text);
+        *r = MLT_REJECT;
         return 1;
     }
     if (m->enf.out.action == DECIDE_TEMPFAIL) {
-        smfi_setreply(ctx, "451", "4.4.3", "Temporary DMARC failure, try again later");
-        *r = SMFIS_TEMPFAIL;
+        mlt_setreply(ctx, "451", "4.4.3", "Temporary DMARC failure, try again later");
+        *r = MLT_TEMPFAIL;
         return 1;
     }
     return 0;
@@ -522,7 +522,7 @@ static int tag_added(const struct enforce_rcpt *list, const struct enforce_rcpt 
 /* tag_rcpts - replace each consenting recipient by its quarantine subaddress: the new
  * one is added before the old one is removed, so a refusal never loses a recipient
  * (at worst it gets the message twice). 0, or -1 after a refusal (logged). */
-static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m)
+static int tag_rcpts(struct mlt_ctx *ctx, const struct sa_msg *m)
 {
     int rc = 0;
 
@@ -530,10 +530,10 @@ static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m)
         if (r->tagged == NULL) {
             log_warn("%s: a consenting recipient has no subaddress form: not quarantined", m->qid);
             rc = -1;
-        } else if (!tag_added(m->enf.tag, r) && smfi_addrcpt(ctx, r->tagged) != MI_SUCCESS) {
+        } else if (!tag_added(m->enf.tag, r) && mlt_addrcpt(ctx, r->tagged) != 0) {
             log_warn("%s: the MTA refused to add a tagged recipient: not quarantined", m->qid);
             rc = -1;
-        } else if (smfi_delrcpt(ctx, r->orig) != MI_SUCCESS) {
+        } else if (mlt_delrcpt(ctx, r->orig) != 0) {
             log_warn("%s: the MTA refused to remove a recipient after adding its tagged form: "
                      "it gets both copies",
                      m->qid);
@@ -544,17 +544,17 @@ static int tag_rcpts(SMFICTX *ctx, const struct sa_msg *m)
 }
 
 /* enforce_apply - see enforce.h */
-int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+int enforce_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     const char *hname = m->conf->quarantine_header_name;
     char reason[300];
     int rc = 0;
 
     if (m->enf.nquar_in > 0 && enabled(m->conf)) {
-        if (!(c->actions & SMFIF_CHGHDRS))
+        if (!(c->actions & MLT_ACT_CHGHDRS))
             rc = -1;
         for (int i = m->enf.nquar_in; i >= 1 && rc == 0; i--)
-            if (smfi_chgheader(ctx, (char *)hname, i, NULL) != MI_SUCCESS)
+            if (mlt_chgheader(ctx, hname, i, NULL) != 0)
                 rc = -1;
         if (rc < 0)
             log_warn("%s: cannot remove %d inbound %s fields", m->qid, m->enf.nquar_in, hname);
@@ -567,17 +567,17 @@ int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
         log_info("%s: quarantine by subaddress is not possible (the MTA does not offer "
                  "recipient changes, or a recipient cannot be tagged); marking with %s",
                  m->qid, hname);
-    if (m->conf->quarantine_action == CONF_QUARANTINE_HOLD && (c->actions & SMFIF_QUARANTINE)) {
+    if (m->conf->quarantine_action == CONF_QUARANTINE_HOLD && (c->actions & MLT_ACT_QUARANTINE)) {
         snprintf(reason, sizeof(reason), "DMARC p=%s of %s",
                  dmarc_policy_name(m->enf.out.published), m->from.domain);
-        if (smfi_quarantine(ctx, reason) == MI_SUCCESS)
+        if (mlt_quarantine(ctx, reason) == 0)
             return rc;
         log_warn("%s: the MTA refused to hold the message; marking it with %s", m->qid, hname);
     } else if (m->conf->quarantine_action == CONF_QUARANTINE_HOLD) {
         log_warn("%s: the MTA does not offer quarantine (hold); marking with %s", m->qid, hname);
     }
-    if (smfi_addheader(ctx, (char *)hname, (c->proto & SMFIP_HDR_LEADSPC) ? " yes" : "yes") !=
-        MI_SUCCESS) {
+    if (mlt_addheader(ctx, hname, (c->proto & SMFIP_HDR_LEADSPC) ? " yes" : "yes") !=
+         0) {
         log_warn("%s: cannot add %s", m->qid, hname);
         rc = -1;
     }

@@ -8,7 +8,7 @@
 #ifndef SA_DAEMON_ENFORCE_H
 #define SA_DAEMON_ENFORCE_H
 
-#include <libmilter/mfapi.h>
+#include "milter/mlt.h"
 
 #include "conf/conf.h"
 #include "policy/decide.h"
@@ -20,7 +20,7 @@
 /* A consenting recipient kept for quarantine.action = subaddress (message pool). */
 struct enforce_rcpt {
     struct enforce_rcpt *next;
-    char *orig;   /* as the MTA gave it at RCPT (smfi_delrcpt needs it verbatim) */
+    char *orig;   /* as the MTA gave it at RCPT (mlt_delrcpt needs it verbatim) */
     char *tagged; /* "<local+TAG@domain>", or NULL when it cannot be tagged */
 };
 
@@ -59,19 +59,19 @@ struct enforce_proc *enforce_proc_new(const struct sa_conf *conf);
 struct enforce_proc *enforce_proc_free(struct enforce_proc *e);
 
 /* enforce_rcpt - one RCPT: resolve consent, fix or check the transaction's class.
- * SMFIS_CONTINUE, or SMFIS_TEMPFAIL with 452 4.5.3 set (split: this recipient only). */
-sfsistat enforce_rcpt(SMFICTX *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt);
+ * MLT_CONTINUE, or MLT_TEMPFAIL with 452 4.5.3 set (split: this recipient only). */
+enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt);
 /* enforce_header - note List-Id and inbound copies of the quarantine header. */
 void enforce_header(struct sa_msg *m, const char *name, const char *value);
 /* enforce_eom - the decision for the message, after DMARC (fills m->enf). */
 void enforce_eom(struct sa_msg *m, const struct sa_conn *c);
 /* enforce_reply - 1 and *r when the message ends here (reject, tempfail; the reply
  * text is set), else 0. */
-int enforce_reply(SMFICTX *ctx, const struct sa_msg *m, sfsistat *r);
+int enforce_reply(struct mlt_ctx *ctx, const struct sa_msg *m, enum mlt_stat *r);
 /* enforce_apply - remove inbound quarantine headers, then mark a quarantined message
  * (header, hold, or each consenting recipient rewritten to its quarantine subaddress
- * with smfi_addrcpt + smfi_delrcpt). 0, or -1 when the MTA refused a change. */
-int enforce_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+ * with mlt_addrcpt + mlt_delrcpt). 0, or -1 when the MTA refused a change. */
+int enforce_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 /* enforce_disposition - the DMARC disposition applied to the message as a whole, for
  * the A-R comment dis=: "reject", "quarantine" (header, hold, or every recipient
  * tagged), or "none" (accepted, measure mode, tempfail, or a transaction in which only

@@ -53,7 +53,7 @@ static void log_hour(time_t now);
 static void count_client(struct iprev_client *ic, const struct sa_conf *conf);
 static int check(struct iprev_client *ic, const char *ip, struct dns *shared, int max_queries,
                  double deadline_in);
-static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
+static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
                       const char *stage);
 static char *render_json(size_t *len);
 
@@ -159,7 +159,7 @@ static int check(struct iprev_client *ic, const char *ip, struct dns *shared, in
 
 /* reply - the policy's reply for the client's action: "CODE X.Y.Z text, [ADDR]" from the
  * configured string (checked at load); counts and logs the first one per connection */
-static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
+static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
                       const char *stage)
 {
     struct iprev_policy p = policy_of(conf);
@@ -168,19 +168,19 @@ static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *con
     char code[4], xcode[16], text[300];
 
     if (a != IPREV_ACT_TEMPFAIL && a != IPREV_ACT_REJECT)
-        return SMFIS_CONTINUE;
+        return MLT_CONTINUE;
     spec = a == IPREV_ACT_REJECT                   ? conf->iprev_reject_reply
            : c->iprev.res.result == AUTH_TEMPERROR ? conf->iprev_temperror_reply
                                                    : conf->iprev_tempfail_reply;
     sa_strlcpy(code, spec, sizeof(code));
     sp = strchr(spec + 4, ' ');
     if (sp == NULL || (size_t)(sp - spec - 4) >= sizeof(xcode)) /* cannot happen: checked */
-        return a == IPREV_ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        return a == IPREV_ACT_REJECT ? MLT_REJECT : MLT_TEMPFAIL;
     memcpy(xcode, spec + 4, (size_t)(sp - spec - 4));
     xcode[sp - spec - 4] = '\0';
     if (snprintf(text, sizeof(text), "%s, [%s]", sp + 1, c->ip) >= (int)sizeof(text))
         text[sizeof(text) - 1] = '\0';
-    smfi_setreply(ctx, code, xcode, text);
+    mlt_setreply(ctx, code, xcode, text);
     if (!c->iprev.acted) {
         c->iprev.acted = 1;
         count(a == IPREV_ACT_REJECT ? IPREV_EV_REJECTED : IPREV_EV_TEMPFAILED, time(NULL));
@@ -188,7 +188,7 @@ static sfsistat reply(SMFICTX *ctx, struct sa_conn *c, const struct sa_conf *con
                  auth_res_name(c->iprev.res.result), c->iprev.res.no_ptr ? ":no_ptr" : "",
                  iprev_action_name(a), stage, code, xcode);
     }
-    return a == IPREV_ACT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    return a == IPREV_ACT_REJECT ? MLT_REJECT : MLT_TEMPFAIL;
 }
 
 /* iprev_hook_proto_off - see msg.h */
@@ -205,14 +205,14 @@ unsigned long iprev_hook_proto_off(void)
 }
 
 /* iprev_hook_connect - see msg.h */
-sfsistat iprev_hook_connect(SMFICTX *ctx, struct sa_conn *c, const struct sa_proc *proc)
+enum mlt_stat iprev_hook_connect(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_proc *proc)
 {
     struct sa_conf *conf = conf_get_current();
-    sfsistat r = SMFIS_CONTINUE;
+    enum mlt_stat r = MLT_CONTINUE;
 
     if (conf == NULL || !active(conf) || conf->iprev_stage != CONF_IPREV_STAGE_CONNECT) {
         conf_unref(conf);
-        return SMFIS_CONTINUE;
+        return MLT_CONTINUE;
     }
     if (!c->has_addr || c->nonsmtp || conf_cidr_match(conf, (const struct sockaddr *)&c->addr))
         c->iprev.exempt = 1;
@@ -255,10 +255,10 @@ void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
 }
 
 /* iprev_hook_rcpt - see msg.h */
-sfsistat iprev_hook_rcpt(SMFICTX *ctx, struct sa_conn *c, const struct sa_msg *m)
+enum mlt_stat iprev_hook_rcpt(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_msg *m)
 {
     if (!m->iprev_ran || m->skip != NULL || c->iprev.exempt)
-        return SMFIS_CONTINUE;
+        return MLT_CONTINUE;
     return reply(ctx, c, m->conf, m->qid, "rcpt");
 }
 
@@ -275,14 +275,14 @@ void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h)
 }
 
 /* iprev_hook_apply - see msg.h */
-int iprev_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m)
+int iprev_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct iprev_policy p = policy_of(m->conf);
 
     if (!m->iprev_ran || m->skip != NULL || iprev_policy_decide(&m->iprev, &p) != IPREV_ACT_TAG)
         return 0;
-    if (smfi_addheader(ctx, IPREV_HEADER, (c->proto & SMFIP_HDR_LEADSPC) ? " fail" : "fail") !=
-        MI_SUCCESS) {
+    if (mlt_addheader(ctx, IPREV_HEADER, (c->proto & SMFIP_HDR_LEADSPC) ? " fail" : "fail") !=
+         0) {
         log_warn("%s: cannot add %s", m->qid, IPREV_HEADER);
         return -1;
     }

@@ -1,12 +1,13 @@
-/* milter.c - libmilter glue: registration, the socket, and one short callback per
- * milter step that hands its arguments to conn.c / msg.c / act.c.
- * Owns the smfiDesc, the negotiated flags and the count of open connections (so that
- * SIGTERM lets in-flight messages finish); no checks and no header logic live here.
- * Threads: libmilter runs each connection in its own thread; the callbacks touch only
+/* milter.c - the milter callbacks: one short callback per milter step that hands its
+ * arguments to conn.c / msg.c / act.c, and the start of the engine (milter.engine:
+ * our own protocol implementation, or libmilter; src/milter) on milter.socket.
+ * Owns the callback table, the negotiated flags and the count of open connections (so
+ * that SIGTERM lets in-flight messages finish); no checks and no header logic live here.
+ * Threads: either engine runs each connection in its own thread; the callbacks touch only
  * that connection's sa_conn. The process objects are read-only; the connection count
  * is under its own mutex. Each connection holds a descriptor: at start the soft
  * RLIMIT_NOFILE is raised to the hard one, and a warning names the limit when the open
- * connections reach 3/4 of it (libmilter reports the failed accept() only to syslog).
+ * connections reach 3/4 of it (a failed accept() is otherwise only a log line).
  * After a burst of connections ends (the open ones fall to a quarter of the burst's peak,
  * at most every TRIM_EVERY s, or to none) the freed heap goes back to the kernel
  * (malloc_trim): glibc keeps it otherwise, and the RSS would stay at the burst's peak. */
@@ -17,28 +18,24 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <libmilter/mfapi.h>
 
 #include "daemon/badge.h"
 #include "daemon/milter.h"
 #include "daemon/msg.h"
 #include "daemon/stats.h"
+#include "milter/mlt.h"
 #include "util/log.h"
 
 /* Actions we use: add our fields, delete forged A-R fields, hold and recipient changes
  * (quarantine.action hold / subaddress). The flags are fixed at registration, so the
  * recipient changes are asked for even when not configured: they only permit, they
  * cost nothing until used. */
-#define HDR_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
-#define WANT_ACTIONS (HDR_ACTIONS | SMFIF_QUARANTINE | SMFIF_ADDRCPT | SMFIF_DELRCPT)
+#define HDR_ACTIONS (MLT_ACT_ADDHDRS | MLT_ACT_CHGHDRS)
+#define WANT_ACTIONS (HDR_ACTIONS | MLT_ACT_QUARANTINE | MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)
 /* Steps we never answer with anything but "continue": ask for no reply to save round
  * trips (not RCPT: enforce.c may answer 452 4.5.3 there); steps we do not need (DATA,
  * unknown commands) are not sent; values keep their leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
@@ -62,24 +59,23 @@ static time_t nofile_warned;              /* under active_lock */
 static int trim_peak;    /* most connections open since the last trim; under active_lock */
 static time_t trim_last; /* under active_lock */
 
-static struct sa_conn *conn_of(SMFICTX *ctx);
-static sfsistat next(const struct sa_conn *c, unsigned long nr);
+static struct sa_conn *conn_of(struct mlt_ctx *ctx);
+static enum mlt_stat next(const struct sa_conn *c, unsigned long nr);
 static int socket_perms(const struct sa_conf *conf);
-static void socket_nodelay(const struct sa_conf *conf);
 static int drop_user(const char *user);
 static void nofile_init(void);
 static void nofile_check(int n);
 static int trim_due(int n);
 
 /* conn_of - this connection's context, created on first use (negotiate or connect) */
-static struct sa_conn *conn_of(SMFICTX *ctx)
+static struct sa_conn *conn_of(struct mlt_ctx *ctx)
 {
-    struct sa_conn *c = smfi_getpriv(ctx);
+    struct sa_conn *c = mlt_getpriv(ctx);
 
     if (c == NULL && (c = conn_new()) != NULL) {
         int n;
 
-        smfi_setpriv(ctx, c);
+        mlt_setpriv(ctx, c);
         pthread_mutex_lock(&active_lock);
         n = ++active;
         if (n > trim_peak)
@@ -151,19 +147,18 @@ static void nofile_check(int n)
 }
 
 /* next - "continue", or no reply at all when the MTA agreed to that for this step */
-static sfsistat next(const struct sa_conn *c, unsigned long nr)
+static enum mlt_stat next(const struct sa_conn *c, unsigned long nr)
 {
-    return (c != NULL && (c->proto & nr)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    return (c != NULL && (c->proto & nr)) ? MLT_NOREPLY : MLT_CONTINUE;
 }
 
-static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
-                             unsigned long *pf2, unsigned long *pf3)
+static enum mlt_stat cb_negotiate(struct mlt_ctx *ctx, unsigned long f0, unsigned long f1,
+                                  unsigned long *pf0, unsigned long *pf1)
 {
     struct sa_conn *c = conn_of(ctx);
 
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     c->actions = f0 & WANT_ACTIONS;
     c->proto = f1 & WANT_PROTO & ~iprev_hook_proto_off();
     if ((c->actions & HDR_ACTIONS) != HDR_ACTIONS)
@@ -172,25 +167,23 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
                  f0);
     *pf0 = c->actions;
     *pf1 = c->proto;
-    *pf2 = 0;
-    *pf3 = 0;
-    return SMFIS_CONTINUE;
+    return MLT_CONTINUE;
 }
 
-static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *addr)
+static enum mlt_stat cb_connect(struct mlt_ctx *ctx, const char *host, const struct sockaddr *addr)
 {
     struct sa_conn *c = conn_of(ctx);
-    sfsistat r;
+    enum mlt_stat r;
 
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     conn_set_client(c, host, addr);
-    if ((r = iprev_hook_connect(ctx, c, proc)) != SMFIS_CONTINUE)
+    if ((r = iprev_hook_connect(ctx, c, proc)) != MLT_CONTINUE)
         return r; /* iprev.policy at connect */
     return next(c, SMFIP_NR_CONN);
 }
 
-static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+static enum mlt_stat cb_helo(struct mlt_ctx *ctx, const char *helo)
 {
     struct sa_conn *c = conn_of(ctx);
 
@@ -199,35 +192,35 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
     return next(c, SMFIP_NR_HELO);
 }
 
-static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+static enum mlt_stat cb_envfrom(struct mlt_ctx *ctx, char **argv)
 {
     struct sa_conn *c = conn_of(ctx);
 
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return MLT_TEMPFAIL;
     conn_end_msg(c); /* a new transaction never sees the previous one */
     c->nmsg++;
-    c->msg = msg_new(proc, smfi_getsymval(ctx, "i"));
+    c->msg = msg_new(proc, mlt_getsymval(ctx, "i"));
     if (c->msg == NULL)
         log_warn("out of memory at MAIL FROM: the message will be deferred");
     else {
-        msg_mail_from(c->msg, c, argv ? argv[0] : NULL, smfi_getsymval(ctx, "{auth_authen}"));
-        iprev_hook_mail(c->msg, c, smfi_getsymval(ctx, "{auth_authen}"));
+        msg_mail_from(c->msg, c, argv ? argv[0] : NULL, mlt_getsymval(ctx, "{auth_authen}"));
+        iprev_hook_mail(c->msg, c, mlt_getsymval(ctx, "{auth_authen}"));
     }
     return next(c, SMFIP_NR_MAIL);
 }
 
-static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+static enum mlt_stat cb_envrcpt(struct mlt_ctx *ctx, char **argv)
 {
     struct sa_conn *c = conn_of(ctx);
 
     if (c != NULL && c->msg != NULL) {
-        sfsistat r = iprev_hook_rcpt(ctx, c, c->msg);
+        enum mlt_stat r = iprev_hook_rcpt(ctx, c, c->msg);
 
-        if (r != SMFIS_CONTINUE)
+        if (r != MLT_CONTINUE)
             return r; /* iprev.policy tempfail / reject */
-        if (enforce_rcpt(ctx, c, c->msg, argv ? argv[0] : NULL) != SMFIS_CONTINUE)
-            return SMFIS_TEMPFAIL; /* 452 4.5.3 for this recipient only */
+        if (enforce_rcpt(ctx, c, c->msg, argv ? argv[0] : NULL) != MLT_CONTINUE)
+            return MLT_TEMPFAIL; /* 452 4.5.3 for this recipient only */
         c->msg->nrcpt++;
         if (log_debug_enabled() && argv && argv[0])
             log_debug("%s: rcpt %.256s", c->msg->qid, argv[0]);
@@ -235,7 +228,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return next(c, SMFIP_NR_RCPT);
 }
 
-static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+static enum mlt_stat cb_header(struct mlt_ctx *ctx, const char *name, const char *value)
 {
     struct sa_conn *c = conn_of(ctx);
 
@@ -248,18 +241,18 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     return next(c, SMFIP_NR_HDR);
 }
 
-static sfsistat cb_eoh(SMFICTX *ctx)
+static enum mlt_stat cb_eoh(struct mlt_ctx *ctx)
 {
     struct sa_conn *c = conn_of(ctx);
 
     if (c != NULL && c->msg != NULL) {
-        msg_set_qid(c->msg, smfi_getsymval(ctx, "i"));
+        msg_set_qid(c->msg, mlt_getsymval(ctx, "i"));
         msg_eoh(c->msg);
     }
     return next(c, SMFIP_NR_EOH);
 }
 
-static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
+static enum mlt_stat cb_body(struct mlt_ctx *ctx, const unsigned char *p, size_t n)
 {
     struct sa_conn *c = conn_of(ctx);
 
@@ -268,18 +261,18 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
     return next(c, SMFIP_NR_BODY);
 }
 
-static sfsistat cb_eom(SMFICTX *ctx)
+static enum mlt_stat cb_eom(struct mlt_ctx *ctx)
 {
     struct sa_conn *c = conn_of(ctx);
     double t0 = stats_clock();
-    sfsistat r;
+    enum mlt_stat r;
 
     if (c == NULL || c->msg == NULL) {
         log_warn("%s: no message context at end of message: deferred",
-                 smfi_getsymval(ctx, "i") ? smfi_getsymval(ctx, "i") : "NOQUEUE");
-        return SMFIS_TEMPFAIL;
+                 mlt_getsymval(ctx, "i") ? mlt_getsymval(ctx, "i") : "NOQUEUE");
+        return MLT_TEMPFAIL;
     }
-    msg_set_qid(c->msg, smfi_getsymval(ctx, "i"));
+    msg_set_qid(c->msg, mlt_getsymval(ctx, "i"));
     msg_eval_eom(c->msg);
     enforce_eom(c->msg, c);
     r = act_eom(ctx, c, c->msg);
@@ -288,20 +281,20 @@ static sfsistat cb_eom(SMFICTX *ctx)
     return r;
 }
 
-static sfsistat cb_abort(SMFICTX *ctx)
+static enum mlt_stat cb_abort(struct mlt_ctx *ctx)
 {
-    conn_end_msg(smfi_getpriv(ctx));
-    return SMFIS_CONTINUE;
+    conn_end_msg(mlt_getpriv(ctx));
+    return MLT_CONTINUE;
 }
 
-static sfsistat cb_close(SMFICTX *ctx)
+static void cb_close(struct mlt_ctx *ctx)
 {
-    struct sa_conn *c = smfi_getpriv(ctx);
+    struct sa_conn *c = mlt_getpriv(ctx);
 
     if (c != NULL) {
         int trim;
 
-        smfi_setpriv(ctx, NULL);
+        mlt_setpriv(ctx, NULL);
         conn_free(c);
         pthread_mutex_lock(&active_lock);
         if (--active == 0)
@@ -311,24 +304,20 @@ static sfsistat cb_close(SMFICTX *ctx)
         if (trim)
             malloc_trim(0);
     }
-    return SMFIS_CONTINUE;
 }
 
-static struct smfiDesc desc = {
-    .xxfi_name = "senderauthd",
-    .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = WANT_ACTIONS,
-    .xxfi_connect = cb_connect,
-    .xxfi_helo = cb_helo,
-    .xxfi_envfrom = cb_envfrom,
-    .xxfi_envrcpt = cb_envrcpt,
-    .xxfi_header = cb_header,
-    .xxfi_eoh = cb_eoh,
-    .xxfi_body = cb_body,
-    .xxfi_eom = cb_eom,
-    .xxfi_abort = cb_abort,
-    .xxfi_close = cb_close,
-    .xxfi_negotiate = cb_negotiate,
+static const struct mlt_callbacks callbacks = {
+    .negotiate = cb_negotiate,
+    .connect = cb_connect,
+    .helo = cb_helo,
+    .envfrom = cb_envfrom,
+    .envrcpt = cb_envrcpt,
+    .header = cb_header,
+    .eoh = cb_eoh,
+    .body = cb_body,
+    .eom = cb_eom,
+    .abort = cb_abort,
+    .close = cb_close,
 };
 
 /* socket_perms - mode and owner of a unix socket (milter.socket_mode/_owner) */
@@ -403,71 +392,38 @@ static int drop_user(const char *user)
     return 0;
 }
 
-/* socket_nodelay - set TCP_NODELAY on libmilter's listening TCP socket (accepted sockets
- * inherit it on Linux). libmilter writes each header change as its own small packet and
- * does not expose the socket; with Nagle on, the MTA's delayed ACK holds the second
- * packet of every end-of-message reply for ~40 ms. Found by scanning our descriptors for
- * the listening socket on the configured port; failure only costs latency. */
-static void socket_nodelay(const struct sa_conf *conf)
-{
-    const struct conf_socket *cs = &conf->milter_socket;
-    int one = 1, found = 0;
-
-    if (cs->kind == CONF_SOCK_UNIX)
-        return;
-    for (int fd = 3; fd < 1024 && !found; fd++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int acc = 0;
-        socklen_t alen = sizeof(acc);
-        uint16_t port;
-
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || !acc)
-            continue;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-            continue;
-        if (ss.ss_family == AF_INET)
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        else if (ss.ss_family == AF_INET6)
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        else
-            continue;
-        if (port != cs->port)
-            continue;
-        found = 1;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-            log_warn("TCP_NODELAY on the milter socket: %s", strerror(errno));
-    }
-    if (!found)
-        log_warn("milter socket %s: listening descriptor not found; TCP_NODELAY not set",
-                 cs->spec);
-}
-
 /* milter_run - see milter.h */
 int milter_run(const struct sa_proc *p, const struct sa_conf *conf, int *busy)
 {
     struct timespec until;
     int rc, left;
 
+    const struct mlt_engine *eng =
+        conf->milter_engine == CONF_ENGINE_LIBMILTER ? &mlt_smfi_engine : &mlt_native_engine;
+    const struct conf_socket *cs = &conf->milter_socket;
+    struct mlt_listen l = {
+        .spec = cs->spec,
+        .kind = cs->kind == CONF_SOCK_UNIX    ? MLT_SOCK_UNIX
+                : cs->kind == CONF_SOCK_INET6 ? MLT_SOCK_INET6
+                                              : MLT_SOCK_INET,
+        .host = cs->host,
+        .port = cs->port,
+        .path = cs->path,
+        .timeout = conf->milter_timeout,
+        .name = "senderauthd",
+    };
+
     proc = p;
     *busy = 0;
-    if (smfi_register(desc) == MI_FAILURE || smfi_setconn(conf->milter_socket.spec) == MI_FAILURE) {
-        log_warn("cannot register the milter on %s", conf->milter_socket.spec);
-        return -1;
-    }
-    smfi_settimeout(conf->milter_timeout);
     nofile_init();
-    if (smfi_opensocket(1) == MI_FAILURE) {
-        log_warn("cannot open milter socket %s", conf->milter_socket.spec);
+    if (eng->open(&l, &callbacks) < 0)
         return -1;
-    }
     if (socket_perms(conf) < 0 || drop_user(conf->milter_user) < 0)
         return -1;
-    socket_nodelay(conf);
-    log_info("senderauthd %s listening on %s (authserv-id %s)", SA_VERSION,
-             conf->milter_socket.spec, conf->authserv_id);
-    rc = smfi_main();
-    /* smfi_main returns once the listener stops; sessions still running finish first. */
+    log_info("senderauthd %s listening on %s (authserv-id %s, %s engine)", SA_VERSION, cs->spec,
+             conf->authserv_id, eng->name);
+    rc = eng->run();
+    /* run returns once the listener stops; sessions still running finish first. */
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += conf->milter_timeout;
     pthread_mutex_lock(&active_lock);
@@ -481,5 +437,5 @@ int milter_run(const struct sa_proc *p, const struct sa_conf *conf, int *busy)
         return -1;
     }
     log_info("senderauthd stopped");
-    return rc == MI_SUCCESS ? 0 : -1;
+    return rc;
 }

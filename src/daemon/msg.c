@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <libmilter/mfapi.h>
+#include "milter/mlt.h"
 
 #include "daemon/msg.h"
 #include "daemon/reload.h"

@@ -1,5 +1,5 @@
 /* msg.h - senderauthd's connection and message contexts, and the process-wide objects.
- * struct sa_conn lives from negotiate/connect to close (smfi_setpriv); at MAIL FROM it
+ * struct sa_conn lives from negotiate/connect to close (mlt_setpriv); at MAIL FROM it
  * creates a fresh struct sa_msg, which EOM, abort, a new MAIL FROM and close free; a
  * message is never recycled. Each stage writes only its own member of sa_msg.
  * Threads: a conn and its msg belong to one libmilter thread at a time; struct sa_proc
@@ -9,7 +9,7 @@
 
 #include <sys/socket.h>
 
-#include <libmilter/mfapi.h>
+#include "milter/mlt.h"
 
 #include "conf/conf.h"
 #include "daemon/enforce.h"
@@ -56,7 +56,7 @@ struct sa_conn {
                             * address): nothing may be rejected or deferred at RCPT */
     char host[256];        /* client host name as the MTA resolved it */
     char helo[256];        /* last HELO/EHLO argument */
-    unsigned long actions; /* negotiated SMFIF_* */
+    unsigned long actions; /* negotiated MLT_ACT_* */
     unsigned long proto;   /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
     unsigned long nmsg;    /* transactions seen on this connection */
     struct sa_msg *msg;    /* the open transaction, or NULL */
@@ -165,7 +165,7 @@ void arc_hook_log(const struct sa_msg *m, struct buf *b);
 /* arc_hook_seal - arc.seal_enable: add our ARC set (the A-R of act_build_ar as its AAR) at
  * the top; called by act_eom after every other change. 0 (also when no set is due), -1
  * when the set could not be made or added. */
-int arc_hook_seal(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+int arc_hook_seal(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 /* arc_hook_metrics - register senderauth_arc_seals_total{cv}; once, from stats_init. */
 void arc_hook_metrics(void);
 void arc_hook_free(struct sa_msg *m);
@@ -177,19 +177,19 @@ void arc_hook_free(struct sa_msg *m);
  * the policy may reply at connect). */
 unsigned long iprev_hook_proto_off(void);
 /* iprev_hook_connect - after conn_set_client: the check and, at stage connect, the
- * tempfail/reject reply (SMFIS_TEMPFAIL / SMFIS_REJECT with the reply set). */
-sfsistat iprev_hook_connect(SMFICTX *ctx, struct sa_conn *c, const struct sa_proc *proc);
+ * tempfail/reject reply (MLT_TEMPFAIL / MLT_REJECT with the reply set). */
+enum mlt_stat iprev_hook_connect(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_proc *proc);
 /* iprev_hook_mail - after msg_mail_from: the check (unless done at connect or by an
  * earlier transaction) for a checked message; authen is {auth_authen} (NULL = none):
  * authenticated and skipped clients are exempt and counted so. */
 void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen);
 /* iprev_hook_rcpt - before enforce_rcpt: the tempfail/reject reply for a checked
- * message (not local submission), else SMFIS_CONTINUE. */
-sfsistat iprev_hook_rcpt(SMFICTX *ctx, struct sa_conn *c, const struct sa_msg *m);
+ * message (not local submission), else MLT_CONTINUE. */
+enum mlt_stat iprev_hook_rcpt(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_msg *m);
 void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h);
 /* iprev_hook_apply - iprev.policy tag adds X-Senderauth-Iprev: fail at EOM (0, or -1
  * when refused). */
-int iprev_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+int iprev_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 void iprev_hook_log(const struct sa_msg *m, struct buf *b);
 /* iprev_hook_metrics - register senderauth_iprev_clients_total and the /iprev page (the
  * hourly counters as JSON) on the metrics server; once, from main(). */
@@ -204,8 +204,8 @@ void bimi_hook_header(struct sa_msg *m, const char *name, const char *value);
 void bimi_hook_eom(struct sa_msg *m);
 void bimi_hook_ar(const struct sa_msg *m, struct ar_header *h);
 int bimi_hook_blocked(const struct sa_conn *c, const struct sa_msg *m);
-int bimi_hook_strip(SMFICTX *ctx, const struct sa_msg *m);
-int bimi_hook_apply(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+int bimi_hook_strip(struct mlt_ctx *ctx, const struct sa_msg *m);
+int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 const char *bimi_hook_authority(const struct sa_msg *m);
 void bimi_hook_log(const struct sa_msg *m, struct buf *b);
 void bimi_hook_free(struct sa_msg *m);
@@ -220,7 +220,7 @@ void bimi_hook_stats(const struct sa_msg *m);
 struct ar_header;
 /* act_eom - the end-of-message actions on the MTA: delete our-id A-R fields, insert
  * ours at the top, the optional Received-SPF, the log line; returns the reply. */
-sfsistat act_eom(SMFICTX *ctx, const struct sa_conn *c, const struct sa_msg *m);
+enum mlt_stat act_eom(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m);
 /* act_build_ar - describe m's results for the A-R writer; strings borrowed from m. */
 void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comment,
                   size_t dmarc_comment_len);
@@ -230,7 +230,7 @@ int act_tempfail_wanted(const struct sa_msg *m);
 void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action);
 /* act_insert_field - insert "name: value" at the top of the header (any length; with
  * SMFIP_HDR_LEADSPC the space after the colon is ours to add). 0 or -1. */
-int act_insert_field(SMFICTX *ctx, const struct sa_conn *c, const char *name, const char *value);
+int act_insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 /* act_received_spf - Received-SPF value (RFC 7208 9.1) into out; -1 when none applies. */
 int act_received_spf(const struct sa_msg *m, const struct sa_conn *c, char *out, size_t outlen);
 

@@ -169,7 +169,8 @@ static void restart_warn(const struct sa_conf *o, const struct sa_conf *n)
 {
     static const char *const names[] = {
         "milter.socket",     "milter.socket_owner",   "milter.socket_mode",
-        "milter.user",       "milter.timeout",        "dns.nameservers",
+        "milter.user",       "milter.timeout",        "milter.engine",
+        "dns.nameservers",
         "dns.timeout",       "dns.retries",           "dns.cache_size",
         "dns.cache_max_ttl", "dns.negative_ttl",      "dkim.min_rsa_bits",
         "store.backend",     "store.sqlite_path",     "store.pg_conninfo",
@@ -183,6 +184,7 @@ static void restart_warn(const struct sa_conf *o, const struct sa_conf *n)
         CHANGED_INT(milter_socket_mode),
         CHANGED_STR(milter_user),
         CHANGED_INT(milter_timeout),
+        CHANGED_INT(milter_engine),
         memcmp(&o->dns_nameservers, &n->dns_nameservers, sizeof(o->dns_nameservers)) != 0,
         CHANGED_INT(dns_timeout),
         CHANGED_INT(dns_retries),
