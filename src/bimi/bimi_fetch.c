@@ -3,8 +3,10 @@
  * Rules: https only, redirects only to https (at most 3), the body capped (the transfer
  * is cut as soon as it passes the cap), the whole transfer (name resolution, connect,
  * TLS, body) bounded by the caller's deadline, no signals (NOSIGNAL: libmilter threads).
- * Documents and permanent failures are cached for cache_ttl seconds; temporary failures
- * are not cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
+ * Documents and permanent failures are cached for cache_ttl seconds, keyed by the URL
+ * and the size cap (a logo URL and a certificate URL may name the same document: what
+ * was too large for one cap says nothing of the other); temporary failures are not
+ * cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
  * Owns the cache and the curl handles; not what the documents mean.
  * Threads: the cache has one mutex, never held while a transfer runs; each transfer
  * has its own easy handle; the outcome counters are the caller's atomics.
@@ -24,6 +26,7 @@
 
 struct entry {
     char *url;  /* NULL = free slot */
+    size_t max; /* the size cap it was fetched under (0 for memo entries) */
     long until; /* cache clock */
     enum bimi_fetch_status status;
     char *data;
@@ -54,10 +57,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg);
 static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char *url, size_t max,
                                        double deadline, struct sink *s, char *reason,
                                        size_t reasonlen);
-static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
-                     char **data, size_t *len, char *reason, size_t reasonlen);
-static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
-                      const char *data, size_t len, const char *reason);
+static int cache_get(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
+                     size_t reasonlen);
+static void cache_put(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason);
 static void entry_clear(struct entry *e);
 static double mono(void);
 static void count(const struct bimi_fetcher *f, enum bimi_fetch_count c);
@@ -198,16 +202,18 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
     return st;
 }
 
-/* cache_get - 1 and a copy of the entry for url when one is fresh, else 0 */
-static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
-                     char **data, size_t *len, char *reason, size_t reasonlen)
+/* cache_get - 1 and a copy of the entry for url fetched under the same cap max when one
+ * is fresh, else 0 */
+static int cache_get(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
+                     size_t reasonlen)
 {
     int hit = 0;
 
     pthread_mutex_lock(&f->lock);
     for (int i = 0; i < f->nent && !hit; i++) {
         struct entry *e = &f->ent[i];
-        if (e->url == NULL || strcmp(e->url, url) != 0)
+        if (e->url == NULL || e->max != max || strcmp(e->url, url) != 0)
             continue;
         if (e->until <= now) {
             entry_clear(e);
@@ -230,8 +236,8 @@ static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bim
 
 /* cache_put - keep a document or a permanent failure for the TTL, in a free slot or
  * in place of the entry closest to expiry */
-static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
-                      const char *data, size_t len, const char *reason)
+static void cache_put(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason)
 {
     struct entry *victim = NULL;
     char *u, *d = NULL;
@@ -247,7 +253,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
     pthread_mutex_lock(&f->lock);
     for (int i = 0; i < f->nent; i++) {
         struct entry *e = &f->ent[i];
-        if (e->url == NULL || strcmp(e->url, url) == 0 || e->until <= now) {
+        if (e->url == NULL || (e->max == max && strcmp(e->url, url) == 0) || e->until <= now) {
             victim = e;
             break;
         }
@@ -256,6 +262,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
     }
     entry_clear(victim);
     victim->url = u;
+    victim->max = max;
     victim->data = d;
     victim->len = len;
     victim->status = st;
@@ -267,7 +274,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
 /* bimi_fetch_memo_put - see bimi.h */
 void bimi_fetch_memo_put(struct bimi_fetcher *f, const char *key, long now, const char *value)
 {
-    cache_put(f, key, now, BIMI_FETCH_OK, value, strlen(value), "");
+    cache_put(f, key, 0, now, BIMI_FETCH_OK, value, strlen(value), "");
 }
 
 /* bimi_fetch_memo_get - see bimi.h */
@@ -277,7 +284,7 @@ int bimi_fetch_memo_get(struct bimi_fetcher *f, const char *key, long now, char 
     char *data = NULL, why[8];
     size_t len = 0;
 
-    if (!cache_get(f, key, now, &st, &data, &len, why, sizeof(why)) || st != BIMI_FETCH_OK) {
+    if (!cache_get(f, key, 0, now, &st, &data, &len, why, sizeof(why)) || st != BIMI_FETCH_OK) {
         free(data);
         return -1;
     }
@@ -297,7 +304,7 @@ enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, s
     *data = NULL;
     *len = 0;
     reason[0] = '\0';
-    if (cache_get(f, url, now, &st, data, len, reason, reasonlen)) {
+    if (cache_get(f, url, max, now, &st, data, len, reason, reasonlen)) {
         count(f, BIMI_COUNT_CACHED);
         return st;
     }
@@ -311,7 +318,7 @@ enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, s
              : s.timeout         ? BIMI_COUNT_TIMEOUT
                                  : BIMI_COUNT_FAILED);
     s.buf[s.len] = '\0';
-    cache_put(f, url, now, st, st == BIMI_FETCH_OK ? s.buf : NULL, s.len, reason);
+    cache_put(f, url, max, now, st, st == BIMI_FETCH_OK ? s.buf : NULL, s.len, reason);
     if (st != BIMI_FETCH_OK) {
         free(s.buf);
         return st;
