@@ -60,14 +60,15 @@ static void xml_init(void)
 }
 
 /* value_ok - an attribute or style text without url() other than url(#...), without
- * @import, without a javascript: scheme and without a CSS escape (a backslash), which
- * would spell url( or @import in other letters (u\72l(, @\69mport) */
+ * @import, without image-set() (whose URLs may be plain strings, CSS Images 4), without
+ * a javascript: scheme and without a CSS escape (a backslash), which would spell url(
+ * or @import in other letters (u\72l(, @\69mport) */
 static int value_ok(const char *v)
 {
     const char *p = v;
 
     if (strcasestr(v, "javascript:") != NULL || strcasestr(v, "@import") != NULL ||
-        strchr(v, '\\') != NULL)
+        strcasestr(v, "image-set(") != NULL || strchr(v, '\\') != NULL)
         return 0;
     while ((p = strcasestr(p, "url(")) != NULL) {
         p += 4;

@@ -63,6 +63,13 @@ static const struct {
      "external reference in style"},
     {"attribute escaped url", HEAD "<rect style=\"fill:u\\72l(https://evil.example/p)\"/>" TAIL,
      "external reference in style"},
+    /* image-set() takes a URL as a plain string, without url(). */
+    {"style image-set",
+     HEAD "<style>svg{background:image-set(\"https://evil.example/p\" 1x)}</style>" TAIL,
+     "external reference in style"},
+    {"attribute webkit image-set",
+     HEAD "<rect style=\"background:-webkit-image-set('https://evil.example/p' 1x)\"/>" TAIL,
+     "external reference in style"},
     {"style fragment url", HEAD "<style>rect{fill:url(#g)}</style>" TAIL, NULL},
     {"empty style", HEAD "<style/>" TAIL, NULL},
     {"pi", "<?xml-stylesheet href=\"https://evil.example/s.css\"?>" HEAD TAIL,
