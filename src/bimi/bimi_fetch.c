@@ -3,8 +3,10 @@
  * Rules: https only, redirects only to https (at most 3), the body capped (the transfer
  * is cut as soon as it passes the cap), the whole transfer (name resolution, connect,
  * TLS, body) bounded by the caller's deadline, no signals (NOSIGNAL: libmilter threads).
- * Documents and permanent failures are cached for cache_ttl seconds; temporary failures
- * are not cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
+ * Documents and permanent failures are cached for cache_ttl seconds, keyed by the URL
+ * and the size cap (a logo URL and a certificate URL may name the same document: what
+ * was too large for one cap says nothing of the other); temporary failures are not
+ * cached. The same cache keeps the certificate verdicts of bimi_eval (memo).
  * Owns the cache and the curl handles; not what the documents mean.
  * Threads: the cache has one mutex, never held while a transfer runs; each transfer
  * has its own easy handle; the outcome counters are the caller's atomics.
@@ -24,6 +26,7 @@
 
 struct entry {
     char *url;  /* NULL = free slot */
+    size_t max; /* the size cap it was fetched under (0 for memo entries) */
     long until; /* cache clock */
     enum bimi_fetch_status status;
     char *data;
@@ -54,10 +57,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg);
 static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char *url, size_t max,
                                        double deadline, struct sink *s, char *reason,
                                        size_t reasonlen);
-static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
-                     char **data, size_t *len, char *reason, size_t reasonlen);
-static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
-                      const char *data, size_t len, const char *reason);
+static int cache_get(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
+                     size_t reasonlen);
+static void cache_put(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason);
 static void entry_clear(struct entry *e);
 static double mono(void);
 static void count(const struct bimi_fetcher *f, enum bimi_fetch_count c);
@@ -157,22 +161,27 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
         snprintf(reason, reasonlen, "cannot start a transfer");
         return BIMI_FETCH_TEMP;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, FETCH_AGENT);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (f->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, f->ca_file);
+    /* Every option is a rule (https only, the caps, the deadline, TLS checks): a libcurl
+     * that refuses one (CURLOPT_*_PROTOCOLS_STR is 7.85 and later) gets no transfer. */
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_USERAGENT, FETCH_AGENT) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+        (f->ca_file != NULL && curl_easy_setopt(c, CURLOPT_CAINFO, f->ca_file) != CURLE_OK)) {
+        curl_easy_cleanup(c);
+        snprintf(reason, reasonlen, "cannot set up the transfer (libcurl refused an option)");
+        return BIMI_FETCH_TEMP;
+    }
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
@@ -198,16 +207,18 @@ static enum bimi_fetch_status transfer(const struct bimi_fetcher *f, const char 
     return st;
 }
 
-/* cache_get - 1 and a copy of the entry for url when one is fresh, else 0 */
-static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status *st,
-                     char **data, size_t *len, char *reason, size_t reasonlen)
+/* cache_get - 1 and a copy of the entry for url fetched under the same cap max when one
+ * is fresh, else 0 */
+static int cache_get(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                     enum bimi_fetch_status *st, char **data, size_t *len, char *reason,
+                     size_t reasonlen)
 {
     int hit = 0;
 
     pthread_mutex_lock(&f->lock);
     for (int i = 0; i < f->nent && !hit; i++) {
         struct entry *e = &f->ent[i];
-        if (e->url == NULL || strcmp(e->url, url) != 0)
+        if (e->url == NULL || e->max != max || strcmp(e->url, url) != 0)
             continue;
         if (e->until <= now) {
             entry_clear(e);
@@ -230,8 +241,8 @@ static int cache_get(struct bimi_fetcher *f, const char *url, long now, enum bim
 
 /* cache_put - keep a document or a permanent failure for the TTL, in a free slot or
  * in place of the entry closest to expiry */
-static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bimi_fetch_status st,
-                      const char *data, size_t len, const char *reason)
+static void cache_put(struct bimi_fetcher *f, const char *url, size_t max, long now,
+                      enum bimi_fetch_status st, const char *data, size_t len, const char *reason)
 {
     struct entry *victim = NULL;
     char *u, *d = NULL;
@@ -247,7 +258,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
     pthread_mutex_lock(&f->lock);
     for (int i = 0; i < f->nent; i++) {
         struct entry *e = &f->ent[i];
-        if (e->url == NULL || strcmp(e->url, url) == 0 || e->until <= now) {
+        if (e->url == NULL || (e->max == max && strcmp(e->url, url) == 0) || e->until <= now) {
             victim = e;
             break;
         }
@@ -256,6 +267,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
     }
     entry_clear(victim);
     victim->url = u;
+    victim->max = max;
     victim->data = d;
     victim->len = len;
     victim->status = st;
@@ -267,7 +279,7 @@ static void cache_put(struct bimi_fetcher *f, const char *url, long now, enum bi
 /* bimi_fetch_memo_put - see bimi.h */
 void bimi_fetch_memo_put(struct bimi_fetcher *f, const char *key, long now, const char *value)
 {
-    cache_put(f, key, now, BIMI_FETCH_OK, value, strlen(value), "");
+    cache_put(f, key, 0, now, BIMI_FETCH_OK, value, strlen(value), "");
 }
 
 /* bimi_fetch_memo_get - see bimi.h */
@@ -277,7 +289,7 @@ int bimi_fetch_memo_get(struct bimi_fetcher *f, const char *key, long now, char 
     char *data = NULL, why[8];
     size_t len = 0;
 
-    if (!cache_get(f, key, now, &st, &data, &len, why, sizeof(why)) || st != BIMI_FETCH_OK) {
+    if (!cache_get(f, key, 0, now, &st, &data, &len, why, sizeof(why)) || st != BIMI_FETCH_OK) {
         free(data);
         return -1;
     }
@@ -297,7 +309,7 @@ enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, s
     *data = NULL;
     *len = 0;
     reason[0] = '\0';
-    if (cache_get(f, url, now, &st, data, len, reason, reasonlen)) {
+    if (cache_get(f, url, max, now, &st, data, len, reason, reasonlen)) {
         count(f, BIMI_COUNT_CACHED);
         return st;
     }
@@ -311,7 +323,7 @@ enum bimi_fetch_status bimi_fetch_get(struct bimi_fetcher *f, const char *url, s
              : s.timeout         ? BIMI_COUNT_TIMEOUT
                                  : BIMI_COUNT_FAILED);
     s.buf[s.len] = '\0';
-    cache_put(f, url, now, st, st == BIMI_FETCH_OK ? s.buf : NULL, s.len, reason);
+    cache_put(f, url, max, now, st, st == BIMI_FETCH_OK ? s.buf : NULL, s.len, reason);
     if (st != BIMI_FETCH_OK) {
         free(s.buf);
         return st;

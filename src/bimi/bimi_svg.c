@@ -50,6 +50,7 @@ static const char *const bad_elements[] = {"script",
 
 static void xml_init(void);
 static int value_ok(const char *v);
+static int style_ok(xmlNode *n);
 static int check_attrs(struct walk *w, xmlNode *n);
 static int check_node(struct walk *w, xmlNode *n, int depth);
 
@@ -59,12 +60,15 @@ static void xml_init(void)
 }
 
 /* value_ok - an attribute or style text without url() other than url(#...), without
- * @import and without a javascript: scheme */
+ * @import, without image-set() (whose URLs may be plain strings, CSS Images 4), without
+ * a javascript: scheme and without a CSS escape (a backslash), which would spell url(
+ * or @import in other letters (u\72l(, @\69mport) */
 static int value_ok(const char *v)
 {
     const char *p = v;
 
-    if (strcasestr(v, "javascript:") != NULL || strcasestr(v, "@import") != NULL)
+    if (strcasestr(v, "javascript:") != NULL || strcasestr(v, "@import") != NULL ||
+        strcasestr(v, "image-set(") != NULL || strchr(v, '\\') != NULL)
         return 0;
     while ((p = strcasestr(p, "url(")) != NULL) {
         p += 4;
@@ -74,6 +78,17 @@ static int value_ok(const char *v)
             return 0;
     }
     return 1;
+}
+
+/* style_ok - the text of a style element, joined (comments left out, as CSS sees it),
+ * passes value_ok; 0 also when it cannot be read */
+static int style_ok(xmlNode *n)
+{
+    xmlChar *css = xmlNodeGetContent(n);
+    int ok = css != NULL && value_ok((const char *)css);
+
+    xmlFree(css);
+    return ok;
 }
 
 /* check_attrs - no on* event attribute; href only to a fragment; values without
@@ -123,12 +138,13 @@ static int check_node(struct walk *w, xmlNode *n, int depth)
                                      bad_elements[i]);
             if (check_attrs(w, n) < 0 || check_node(w, n->children, depth + 1) < 0)
                 return -1;
+            /* The style sheet as a CSS parser reads it: all its text joined, so a
+             * comment or CDATA section cannot split "@import" or "url(" in two. */
+            if (strcmp((const char *)n->name, "style") == 0 && !style_ok(n))
+                return sa_reason(w->reason, w->reasonlen, "%s", "external reference in style");
             break;
         case XML_TEXT_NODE:
         case XML_CDATA_SECTION_NODE:
-            if (n->parent != NULL && strcmp((const char *)n->parent->name, "style") == 0 &&
-                n->content != NULL && !value_ok((const char *)n->content))
-                return sa_reason(w->reason, w->reasonlen, "%s", "external reference in style");
             break;
         case XML_COMMENT_NODE:
             break;

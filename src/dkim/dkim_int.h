@@ -47,7 +47,7 @@ struct dkim_key {
     int hashes;         /* DKIM_KEY_HASH_* allowed by h= (both when absent) */
     int testing;        /* t=y */
     int nosubdomain;    /* t=s */
-    int bits;           /* RSA: 8 x modulus bytes (as libopendkim); Ed25519: 256 */
+    int bits;           /* RSA: modulus bits; Ed25519: 256 */
     EVP_PKEY *pkey;     /* err == DKIM_KEY_OK only */
     EVP_PKEY_CTX *verify256; /* RSA: verification set up for SHA-256, duplicated per use */
 };

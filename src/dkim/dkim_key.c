@@ -230,8 +230,9 @@ static int key_decode(struct dkim_key *k, const struct dkim_key_cache *c, const 
     }
     if ((k->pkey = decode_rsa(der, n)) == NULL || EVP_PKEY_get_base_id(k->pkey) != EVP_PKEY_RSA)
         return -1;
-    /* libopendkim's figure: the modulus in whole bytes, times 8 */
-    k->bits = 8 * EVP_PKEY_get_size(k->pkey);
+    /* The modulus length in bits (RFC 8301 3.2 counts bits: a 1020-bit modulus is
+     * below 1024, though it fills 128 bytes as libopendkim counts) */
+    k->bits = EVP_PKEY_get_bits(k->pkey);
     return rsa_template(k, c->md[1]);
 }
 

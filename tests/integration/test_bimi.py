@@ -4,7 +4,8 @@
 (satest/bimi_ca.py): bimi=pass for a VMC (with BIMI-Location, BIMI-Indicator equal to the
 logo, policy.authority=vmc, level=bimi; authority=vmc) and a CMC, a CMC refused by
 bimi.accept_cmc, each failure (expired certificate, SAN mismatch, logo mismatch, script in
-the SVG, oversized SVG, redirect to http), p=none and a parent domain's p=none skipped,
+the SVG, oversized SVG, redirect to http), a logo URL naming another domain's (large)
+mark certificate not poisoning the fetch cache for that certificate, p=none and a parent domain's p=none skipped,
 forged BIMI-Location/BIMI-Indicator removed, a slow logo server -> temperror, the fetch
 cache (one certificate request for two messages), a BIMI-Selector used only when a
 passing DKIM signature aligned with the author domain covers it (unsigned, signed by
@@ -50,6 +51,10 @@ DOMAINS = {
     "big.example": ("v=DMARC1; p=reject", "big.svg", "vmc.pem"),
     "redirect.example": ("v=DMARC1; p=reject", "redirect-http.svg", "vmc.pem"),
     "slow.example": ("v=DMARC1; p=reject", "slow.svg", "vmc.pem"),
+    # l= names bigcert.example's certificate file (over the 32 KB logo cap), which must
+    # not leave a "too large" failure in the cache for that file as a certificate.
+    "poison.example": ("v=DMARC1; p=reject", "vmc-big.pem", "vmc.pem"),
+    "bigcert.example": ("v=DMARC1; p=reject", "logo.svg", "vmc-big.pem"),
     "none.example": ("v=DMARC1; p=none", "logo.svg", "vmc.pem"),
     "lax.example": ("v=DMARC1; p=none", "logo.svg", "vmc.pem"),
     "news.lax.example": ("v=DMARC1; p=reject", "logo.svg", "vmc.pem"),
@@ -177,6 +182,11 @@ def main():
     passed = failed = 0
     tmp = tempfile.mkdtemp(prefix="sa-bimi-")
     files = bimi_ca.make(tmp, [d for d in DOMAINS])
+    with open(files["vmc.pem"], "rb") as f:  # the same chain, then text PEM readers skip
+        big = f.read() + b"padding after the certificates\n" * 1500
+    files["vmc-big.pem"] = os.path.join(tmp, "vmc-big.pem")
+    with open(files["vmc-big.pem"], "wb") as f:
+        f.write(big)
     key = KeyStore(tmp).get("ed25519")
     with open(files["logo.svg"], "rb") as f:
         logo = f.read()
@@ -240,6 +250,11 @@ def main():
                     "bimi=fail (logo: document larger than 32768 bytes)"], [], None),
                 ("redirect to http", on, "redirect.example", (), [
                     "bimi=fail (logo: fetch:"], [], None),
+                ("certificate file as logo", on, "poison.example", (), [
+                    "bimi=fail (logo: document larger than 32768 bytes)"], [], None),
+                ("same file as certificate", on, "bigcert.example", (), [
+                    "bimi=pass header.d=bigcert.example header.selector=default "
+                    "policy.authority=vmc"], [], "vmc"),
                 ("p=none skipped", on, "none.example", (), [
                     "bimi=skipped (dmarc policy not enforcing)"], ["bimi=skipped"], None),
                 ("parent p=none skipped", on, "news.lax.example", (), [

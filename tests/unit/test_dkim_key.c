@@ -27,6 +27,11 @@ static const char *const rsa_pkcs1 =
     "MIGJAoGBAO4lTg/VY478Q2KOsSW4+wS7QCaa7HxRbx6q7c8Pv5QHCsiLvrkUYBHJ8fQbWFieKk30B/lUs0bIFbOa"
     "QVkwxbiV5bebrwbvIxa6A+K2rPk73+RnsLMfRnhFPg84EcLsNWChVjDeFa0JO11q+WCJoKg/CQx4G2M32DtZA36G"
     "9971AgMBAAE=";
+/* An RSA key with a 1020-bit modulus: 128 bytes, but below RFC 8301's 1024 bits. */
+static const char *const rsa_1020 =
+    "MIGeMA0GCSqGSIb3DQEBAQUAA4GMADCBiAKBgAnxM8HWKZeaB/GgRsSpjvEuOP26fWQn7mQ5PBZIDLp3wls3mT8mMo/z"
+    "UXJ+Q8IzUcfcDrzro+MTaLeebYhyiVmjianB5Iqe2Gw97+nFc0Qx17QAaOQ1AhAnBEXD22GyVrz0fJL2ySSqXDoj2Feu"
+    "38t7mk80TuASNah8LwjeDH6HAgMBAAE=";
 static const char *const ed_pub = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 /* test_parse - one record each: the key's error, type, bits and flags */
@@ -45,6 +50,7 @@ static void test_parse(void **state)
         {"v=DKIM1; h=sha256; p=%s", NULL, DKIM_KEY_OK, 1, DKIM_KEY_RSA, 1024, 2, 0, 0},
         {"v=DKIM1; h=sha1 : foo; p=%s", NULL, DKIM_KEY_OK, 1, DKIM_KEY_RSA, 1024, 1, 0, 0},
         {"v=DKIM1; k=rsa; p=%s", "pkcs1", DKIM_KEY_OK, 1, DKIM_KEY_RSA, 1024, 3, 0, 0},
+        {"v=DKIM1; k=rsa; p=%s", "rsa1020", DKIM_KEY_OK, 1, DKIM_KEY_RSA, 1020, 3, 0, 0},
         {"v=DKIM1; k=ed25519; p=%s", "ed", DKIM_KEY_OK, 1, DKIM_KEY_ED25519, 256, 3, 0, 0},
         {"v=DKIM1; k=ed25519; p=%s", NULL, DKIM_KEY_ERR_SYNTAX, 1, DKIM_KEY_ED25519, 0, 3, 0, 0},
         {"v=DKIM1; k=rsa; p=%s", "ed", DKIM_KEY_ERR_SYNTAX, 1, DKIM_KEY_RSA, 0, 3, 0, 0},
@@ -61,9 +67,10 @@ static void test_parse(void **state)
 
     assert_non_null(c);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        const char *p = rows[i].p == NULL ? rsa_spki
-                        : strcmp(rows[i].p, "ed") == 0 ? ed_pub
-                                                       : rsa_pkcs1;
+        const char *p = rows[i].p == NULL                   ? rsa_spki
+                        : strcmp(rows[i].p, "ed") == 0      ? ed_pub
+                        : strcmp(rows[i].p, "rsa1020") == 0 ? rsa_1020
+                                                            : rsa_pkcs1;
         char rec[1024];
         struct dkim_key *k;
         const char *at = strstr(rows[i].fmt, "%s");
