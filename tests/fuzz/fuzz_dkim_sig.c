@@ -20,8 +20,9 @@
  * The body is also handed to the key cache as a key record (dkim_key.c parses DNS
  * data): a decoded key or an error, and the same text twice is one cached key.
  * Seeds (tests/fuzz/corpus/dkim_sig) were signed with python3-dkim at t=1700000000
- * with the private halves of the keys below, which are not kept; a new seed that must
- * pass needs its b= added to real_b[]. SA_FUZZ_VERBOSE=1 prints each result. */
+ * with the private halves of the keys below and in tests/common/dkim_testkeys.h, which
+ * are not kept; a new seed that must pass needs its b= added to real_b[].
+ * SA_FUZZ_VERBOSE=1 prints each result. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,20 +31,14 @@
 #include "dkim/dkim_eval.h"
 #include "dkim/dkim_int.h"
 #include "dns/dns.h"
+#include "dkim_testkeys.h"
 
 #define T0 1700000000 /* t= of the seed signatures */
 #define MAX_SIGS 80   /* DKIM-Signature fields fed (beyond DKIM_EVAL_MAX_TRACK) */
 #define MAX_OUT 8     /* results asked for */
 #define EVAL_SIGS 5   /* conf.max_sigs */
 
-static const char *const rsa_spki =
-    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDuJU4P1WOO/ENijrEluPsEu0Ammux8UW8equ3PD7+UBwrIi765"
-    "FGARyfH0G1hYnipN9Af5VLNGyBWzmkFZMMW4leW3m68G7yMWugPitqz5O9/kZ7CzH0Z4RT4POBHC7DVgoVYw3hWt"
-    "CTtdavlgiaCoPwkMeBtjN9g7WQN+hvfe9QIDAQAB";
-static const char *const rsa_pkcs1 =
-    "MIGJAoGBAO4lTg/VY478Q2KOsSW4+wS7QCaa7HxRbx6q7c8Pv5QHCsiLvrkUYBHJ8fQbWFieKk30B/lUs0bIFbOa"
-    "QVkwxbiV5bebrwbvIxa6A+K2rPk73+RnsLMfRnhFPg84EcLsNWChVjDeFa0JO11q+WCJoKg/CQx4G2M32DtZA36G"
-    "9971AgMBAAE=";
+/* The Ed25519 key of the seeds; the RSA key (sel, pk1) is in dkim_testkeys.h. */
 static const char *const ed_pub = "U68uyD65A1vllhYTMKVEjxlGtDpaCUv8e2bC9ZZJdJ4=";
 
 /* b= of the seed signatures that verify (without FWS). */

@@ -77,23 +77,24 @@ def sanitized():
 CHECK_MEMORY = not sanitized() and os.environ.get("SA_VALGRIND", "") in ("", "0")
 
 
-def run_held(one, n, barriers, pid):
-    """Run one(i) for i < n in n threads that meet at each barrier in turn (all
-    connections open, all messages held); read the daemon's /proc status at the first
-    barrier reached. Returns (that status or None, whether a thread never finished)."""
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    held = None
-    for b in barriers:
+def on_fresh(ns, fn, conf=None, binary=None):
+    """fn(d) on a senderauthd of its own (configured with fm.CONF unless conf is given;
+    binary: a program to run in its place, such as a wrapper that lowers a limit), which
+    is stopped afterwards whatever fn did. Returns fn's failures, followed by the log's
+    tail when there are any, and a failed stop (a bad exit status, or under valgrind its
+    report) as one more."""
+    d = Senderauthd(ns.port, conf=fm.CONF if conf is None else conf, binary=binary).start()
+    f = []
+    try:
+        f += fn(d)
+        if f:
+            f.append(d.log_tail(10))
+    finally:
         try:
-            b.wait(timeout=300)
-            held = held or status(pid)
-        except threading.BrokenBarrierError:
-            pass
-    for t in threads:
-        t.join(timeout=300)
-    return held, any(t.is_alive() for t in threads)
+            d.stop()
+        except DaemonError as e:
+            f.append(str(e))
+    return f
 
 
 def status(pid):
@@ -192,12 +193,16 @@ def many_headers(d):
 
 # ---- many connections at once ----
 
-def at_once(d, n, want_all=True):
-    """n connections opened and held until all are open, then one message each.
-    Returns (number with a verdict, failures of the others)."""
+def held_conns(d, n, start, finish, want):
+    """n milter connections in n threads: each is opened (connect, HELO) and taken by
+    start(i, cl) as far as the case holds it; all wait there until every one is (the
+    first barrier, where the daemon's /proc status is read), then go on together (the
+    second) and finish(i, cl) ends each, returning its failures. A connection that
+    failed on the way is closed, not finished. want names what each should get, for
+    the failure text. Returns (the number that got through, the failures, the status
+    while held or None)."""
     results = [None] * n
-    gate = threading.Barrier(n + 1)   # every connection open
-    go = threading.Barrier(n + 1)     # measured: send the messages
+    barriers = (threading.Barrier(n + 1), threading.Barrier(n + 1))  # all held; go
 
     def one(i):
         cl = None
@@ -205,30 +210,52 @@ def at_once(d, n, want_all=True):
             cl = milter.MilterClient("127.0.0.1", d.port, timeout=180.0).open()
             cl.connect("mail." + fm.DOM, "192.0.2.10")
             cl.helo("mail." + fm.DOM)
+            start(i, cl)
         except (milter.MilterError, OSError) as e:
             results[i] = ["connection %d: %s" % (i, e)]
-        for b in (gate, go):
+        for b in barriers:
             try:
                 b.wait(timeout=300)
             except threading.BrokenBarrierError:
                 pass
-        if cl is None or results[i] is not None:
+        if cl is None:
             return
         try:
-            results[i] = fm.verdict(cl.message("user@" + fm.DOM, ["user@" + sc.OUR_ID],
-                                               fm.headers(), b"hello %d\r\n" % i,
-                                               queue_id="MANY%04d" % i))
+            if results[i] is None:
+                results[i] = finish(i, cl)
         except (milter.MilterError, OSError) as e:
             results[i] = ["connection %d: %s" % (i, e)]
         finally:
             cl.close()
 
-    held, unfinished = run_held(one, n, (gate, go), d.proc.pid)
-    f = ["some connections never finished"] if unfinished else []
-    bad = [r for r in results if r]
-    if bad and want_all:
-        f.append("%d of %d connections without a verdict; first: %r" % (len(bad), n, bad[0]))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    held = None
+    for b in barriers:
+        try:
+            b.wait(timeout=300)
+            held = held or status(d.proc.pid)
+        except threading.BrokenBarrierError:
+            pass
+    for t in threads:
+        t.join(timeout=300)
+    f = ["some connections never finished"] if any(t.is_alive() for t in threads) else []
+    bad = [r if r is not None else ["connection %d: no result" % i]
+           for i, r in enumerate(results) if r != []]
+    if bad:
+        f.append("%d of %d connections without %s; first: %r" % (len(bad), n, want, bad[0]))
     return n - len(bad), f, held
+
+
+def at_once(d, n):
+    """n connections opened and held until all are open, then one message each.
+    Returns (number with a verdict, failures, status while held)."""
+    def finish(i, cl):
+        return fm.verdict(cl.message("user@" + fm.DOM, ["user@" + sc.OUR_ID], fm.headers(),
+                                     b"hello %d\r\n" % i, queue_id="MANY%04d" % i))
+
+    return held_conns(d, n, lambda i, cl: None, finish, "a verdict")
 
 
 def concurrent(d):
@@ -276,20 +303,7 @@ def consistent(res, ids):
     return f
 
 
-def storm(ns):
-    d = Senderauthd(ns.port, conf=storm_conf(ID_A)).start()
-    f = []
-    try:
-        f += run_storm(d)
-    finally:
-        try:
-            d.stop()
-        except DaemonError as e:
-            f.append(str(e))
-    return f
-
-
-def run_storm(d):
+def storm(d):
     ids = [ID_A, ID_B]
     forged = [("Authentication-Results", " %s; dkim=pass" % i) for i in ids]
     stop = threading.Event()
@@ -410,7 +424,10 @@ def low_nofile(ns, tmp):
         fh.write("#!/bin/sh\nulimit -n %d || exit 1\nexec %s \"$@\"\n" %
                  (LOW_NOFILE, daemon_path()))
     os.chmod(wrapper, 0o755)
-    d = Senderauthd(ns.port, conf=fm.CONF, binary=wrapper).start()
+    return on_fresh(ns, past_limit, binary=wrapper)
+
+
+def past_limit(d):
     f, held, raw = [], [], []
     try:
         # negotiated connections up to 3/4 of the limit (the warning), then plain TCP
@@ -437,12 +454,7 @@ def low_nofile(ns, tmp):
             s.close()
         for cl in held:
             cl.close()
-    f += fm.alive(d, "descriptors exhausted")
-    try:
-        d.stop()
-    except DaemonError as e:
-        f.append(str(e))
-    return f
+    return f + fm.alive(d, "descriptors exhausted")
 
 
 def main(argv):
@@ -464,7 +476,8 @@ def main(argv):
                     ("%d MB body and 10,000 fields, bounded peak memory" % BODY_MB,
                      lambda: on_fresh(ns, lambda d: big_body(d, key) + many_headers(d))),
                     ("%d connections at once" % LOAD_CONNS, lambda: on_fresh(ns, concurrent)),
-                    ("%d SIGHUPs under load" % HUPS, lambda: storm(ns)),
+                    ("%d SIGHUPs under load" % HUPS,
+                     lambda: on_fresh(ns, storm, conf=storm_conf(ID_A))),
                     ("descriptors exhausted", lambda: low_nofile(ns, tmp))):
                 if want(name):
                     try:
@@ -477,21 +490,6 @@ def main(argv):
         print("figure: " + fig + ("" if CHECK_MEMORY else " (sanitizer or valgrind run: memory not checked)"))
     print("faults: %d passed, %d failed" % (fm.passed, fm.failed))
     return 1 if fm.failed or not fm.passed else 0
-
-
-def on_fresh(ns, fn):
-    d = Senderauthd(ns.port, conf=fm.CONF).start()
-    f = []
-    try:
-        f += fn(d)
-        if f:
-            f.append(d.log_tail(10))
-    finally:
-        try:
-            d.stop()
-        except DaemonError as e:
-            f.append(str(e))
-    return f
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
@@ -55,48 +54,20 @@ def rss_back(pid, base, tries=200):
 def held_mid_message(d, key):
     """CONNS connections, each with a signed message sent up to EOM, held until all
     are there; then EOM. Returns (number with dkim=pass, failures, status while held)."""
-    results = [None] * CONNS
-    gate = threading.Barrier(CONNS + 1)  # every message open
-    go = threading.Barrier(CONNS + 1)    # measured: end the messages
+    def start(i, cl):
+        cl.mail("user@" + fm.DOM, macros={"i": "HELD%04d" % i})
+        cl.rcpt("user@" + sc.OUR_ID)
+        cl.data()
+        for name, value in fl.signed(key, b"held %d\r\n" % i):
+            cl.header(name, value)
+        cl.eoh()
+        cl.body(b"held %d\r\n" % i)
 
-    def one(i):
-        cl = None
-        try:
-            cl = milter.MilterClient("127.0.0.1", d.port, timeout=180.0).open()
-            cl.connect("mail." + fm.DOM, "192.0.2.10")
-            cl.helo("mail." + fm.DOM)
-            cl.mail("user@" + fm.DOM, macros={"i": "HELD%04d" % i})
-            cl.rcpt("user@" + sc.OUR_ID)
-            cl.data()
-            for name, value in fl.signed(key, b"held %d\r\n" % i):
-                cl.header(name, value)
-            cl.eoh()
-            cl.body(b"held %d\r\n" % i)
-        except (milter.MilterError, OSError) as e:
-            results[i] = ["connection %d: %s" % (i, e)]
-        for b in (gate, go):
-            try:
-                b.wait(timeout=300)
-            except threading.BrokenBarrierError:
-                pass
-        if cl is None:
-            return
-        try:
-            if results[i] is None:
-                res = cl.eom()
-                results[i] = fm.verdict(res) + fl.dkim_pass(res)
-        except (milter.MilterError, OSError) as e:
-            results[i] = ["connection %d: %s" % (i, e)]
-        finally:
-            cl.close()
+    def finish(i, cl):
+        res = cl.eom()
+        return fm.verdict(res) + fl.dkim_pass(res)
 
-    held, unfinished = fl.run_held(one, CONNS, (gate, go), d.proc.pid)
-    f = ["some connections never finished"] if unfinished else []
-    bad = [r for r in results if r]
-    if bad:
-        f.append("%d of %d connections without dkim=pass; first: %r" % (len(bad), CONNS,
-                                                                         bad[0]))
-    return CONNS - len(bad), f, held
+    return fl.held_conns(d, CONNS, start, finish, "dkim=pass")
 
 
 def thousand(d, key):

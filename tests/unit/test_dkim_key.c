@@ -13,25 +13,18 @@
 #include <cmocka.h>
 
 #include "dkim/dkim_int.h"
+#include "dkim_testkeys.h"
 
 #define NTHREADS 4
 #define ROUNDS 3000
 #define NRECORDS 700 /* more than the cache's 512 entries */
 
-/* An RSA-1024 SubjectPublicKeyInfo and an Ed25519 public key (RFC 8463 A.2). */
-static const char *const rsa_spki =
-    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDuJU4P1WOO/ENijrEluPsEu0Ammux8UW8equ3PD7+UBwrIi765"
-    "FGARyfH0G1hYnipN9Af5VLNGyBWzmkFZMMW4leW3m68G7yMWugPitqz5O9/kZ7CzH0Z4RT4POBHC7DVgoVYw3hWt"
-    "CTtdavlgiaCoPwkMeBtjN9g7WQN+hvfe9QIDAQAB";
-static const char *const rsa_pkcs1 =
-    "MIGJAoGBAO4lTg/VY478Q2KOsSW4+wS7QCaa7HxRbx6q7c8Pv5QHCsiLvrkUYBHJ8fQbWFieKk30B/lUs0bIFbOa"
-    "QVkwxbiV5bebrwbvIxa6A+K2rPk73+RnsLMfRnhFPg84EcLsNWChVjDeFa0JO11q+WCJoKg/CQx4G2M32DtZA36G"
-    "9971AgMBAAE=";
 /* An RSA key with a 1020-bit modulus: 128 bytes, but below RFC 8301's 1024 bits. */
 static const char *const rsa_1020 =
     "MIGeMA0GCSqGSIb3DQEBAQUAA4GMADCBiAKBgAnxM8HWKZeaB/GgRsSpjvEuOP26fWQn7mQ5PBZIDLp3wls3mT8mMo/z"
     "UXJ+Q8IzUcfcDrzro+MTaLeebYhyiVmjianB5Iqe2Gw97+nFc0Qx17QAaOQ1AhAnBEXD22GyVrz0fJL2ySSqXDoj2Feu"
     "38t7mk80TuASNah8LwjeDH6HAgMBAAE=";
+/* An Ed25519 public key (RFC 8463 A.2); the RSA key is in dkim_testkeys.h. */
 static const char *const ed_pub = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 /* test_parse - one record each: the key's error, type, bits and flags */
