@@ -58,6 +58,11 @@ static time_t nofile_warned;              /* under active_lock */
 
 static int trim_peak;    /* most connections open since the last trim; under active_lock */
 static time_t trim_last; /* under active_lock */
+static int trim_burst;    /* under active_lock: a burst is on (trim_due) */
+static int closing;       /* under active_lock: closed connections not yet freed */
+static int trim_final;    /* under active_lock: trim when the last one is freed */
+static __thread int trim_owed;   /* cb_close found a trim due; cb_ended does it */
+static __thread int closed_here; /* cb_close counted a connection in closing */
 
 static struct sa_conn *conn_of(struct mlt_ctx *ctx);
 static enum mlt_stat next(const struct sa_conn *c, unsigned long nr);
@@ -86,19 +91,25 @@ static struct sa_conn *conn_of(struct mlt_ctx *ctx)
     return c;
 }
 
-/* trim_due - under active_lock, n connections left open: 1 when a burst of at least
- * TRIM_MIN_PEAK has ended and the heap is to be trimmed now (then a new burst starts
- * from n). The last connection of a burst always trims: that cannot repeat faster
- * than bursts do. */
+/* trim_due - under active_lock, n connections left open: 1 when the heap is to be
+ * trimmed now. A burst is a time when at least TRIM_MIN_PEAK connections were open at
+ * once; during one, a trim is due when the open ones fall to a quarter of the peak since
+ * the last trim (at most every TRIM_EVERY s), and always when the last one closes (which
+ * ends the burst). */
 static int trim_due(int n)
 {
     time_t now;
 
-    if (trim_peak < TRIM_MIN_PEAK || (n > 0 && n * 4 > trim_peak))
+    if (trim_peak >= TRIM_MIN_PEAK)
+        trim_burst = 1;
+    if (!trim_burst)
         return 0;
     now = time(NULL);
-    if (n > 0 && now - trim_last < TRIM_EVERY)
+    if (n == 0) {
+        trim_burst = 0;
+    } else if (n * 4 > trim_peak || now - trim_last < TRIM_EVERY) {
         return 0;
+    }
     trim_last = now;
     trim_peak = n;
     return 1;
@@ -287,6 +298,29 @@ static enum mlt_stat cb_abort(struct mlt_ctx *ctx)
     return MLT_CONTINUE;
 }
 
+/* cb_ended - after the engine freed a connection: the trim cb_close found due; the
+ * trim that ends a burst waits for the last connection to be freed, not just closed
+ * (other threads may still be freeing theirs when the last one closes) */
+static void cb_ended(void)
+{
+    int final = 0;
+
+    if (!closed_here)
+        return;
+    closed_here = 0;
+    pthread_mutex_lock(&active_lock);
+    closing--;
+    if (trim_final && active == 0 && closing == 0) {
+        trim_final = 0;
+        final = 1;
+    }
+    pthread_mutex_unlock(&active_lock);
+    if (trim_owed || final) {
+        trim_owed = 0;
+        malloc_trim(0);
+    }
+}
+
 static void cb_close(struct mlt_ctx *ctx)
 {
     struct sa_conn *c = mlt_getpriv(ctx);
@@ -299,10 +333,15 @@ static void cb_close(struct mlt_ctx *ctx)
         pthread_mutex_lock(&active_lock);
         if (--active == 0)
             pthread_cond_broadcast(&active_cond);
+        closing++;
         trim = trim_due(active);
+        if (trim && active == 0) {
+            trim_final = 1; /* the last cb_ended of the burst does it */
+            trim = 0;
+        }
         pthread_mutex_unlock(&active_lock);
-        if (trim)
-            malloc_trim(0);
+        trim_owed = trim; /* done in cb_ended, once the engine has freed its part */
+        closed_here = 1;
     }
 }
 
@@ -318,6 +357,7 @@ static const struct mlt_callbacks callbacks = {
     .eom = cb_eom,
     .abort = cb_abort,
     .close = cb_close,
+    .ended = cb_ended,
 };
 
 /* socket_perms - mode and owner of a unix socket (milter.socket_mode/_owner) */

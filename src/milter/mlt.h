@@ -72,6 +72,9 @@ struct mlt_callbacks {
     enum mlt_stat (*eom)(struct mlt_ctx *ctx);
     enum mlt_stat (*abort)(struct mlt_ctx *ctx);
     void (*close)(struct mlt_ctx *ctx);
+    /* after close, in the same thread, once the engine has freed all it held for the
+     * connection (the filter may return memory to the system here); may be NULL */
+    void (*ended)(void);
 };
 
 /* Where and how to listen: spec as written (libmilter's syntax) and its parts. */

@@ -7,8 +7,10 @@
  * (SMFIP_NR_*) never gets one; an answer other than "continue" produced at such a step
  * is kept for the next step that has a reply, so the MTA never reads a reply out of
  * step. Changes are only accepted inside the eom callback and for negotiated actions.
- * Threads: one thread per session; nothing here is shared. */
+ * Threads: a session is served by one thread at a time (the engine hands it over
+ * between threads only while it is idle); nothing here is shared. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +369,8 @@ static int dispatch(struct session *s, const struct mlt_pkt *p)
         /* the MTA keeps the connection for a new SMTP session: close this one and
          * start the next with the same agreement */
         cb->close(&s->ctx);
+        if (cb->ended != NULL)
+            cb->ended();
         s->ctx.priv = NULL;
         s->pending = MLT_CONTINUE;
         s->reply[0] = '\0';
@@ -406,7 +410,8 @@ static int flush(struct session *s)
 }
 
 /* fill - read what the MTA has sent, with room for at least the whole next packet;
- * 1 read, 0 on end of file, -1 on error or timeout (logged) */
+ * 1 read, 0 on end of file, 2 when nothing came within the socket's receive timeout
+ * (the session goes idle), -1 on error (logged) */
 static int fill(struct session *s)
 {
     size_t need = mlt_wire_need(s->in, s->in_len);
@@ -429,8 +434,8 @@ static int fill(struct session *s)
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            log_warn("milter connection: no command from the MTA within the timeout");
-        else if (errno != ECONNRESET)
+            return 2;
+        if (errno != ECONNRESET)
             log_warn("milter read: %s", strerror(errno));
         return -1;
     }
@@ -438,24 +443,29 @@ static int fill(struct session *s)
     return r > 0;
 }
 
-/* mlt_session_run - see mlt_session.h */
-void mlt_session_run(int fd, const struct mlt_callbacks *cb)
+/* mlt_session_new - see mlt_session.h */
+struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb)
 {
     struct session *s = calloc(1, sizeof(*s));
-    struct mlt_pkt p;
-    size_t off, used;
-    int rc = 0, r = 0;
 
-    if (s == NULL) {
-        log_warn("out of memory for a milter connection: closed");
-        close(fd);
-        return;
-    }
+    if (s == NULL)
+        return NULL;
     s->ctx.ops = &native_ops;
     s->fd = fd;
     s->cb = cb;
     s->pending = MLT_CONTINUE;
-    while (rc == 0) {
+    return (struct mlt_session *)s;
+}
+
+/* mlt_session_serve - see mlt_session.h */
+enum mlt_serve mlt_session_serve(struct mlt_session *ms)
+{
+    struct session *s = (struct session *)ms;
+    struct mlt_pkt p;
+    size_t off, used;
+    int rc = 0, r = 0;
+
+    for (;;) {
         off = 0;
         while (rc == 0 &&
                (r = mlt_wire_next(s->in + off, s->in_len - off, MLT_WIRE_MAX_DATA, &p, &used)) ==
@@ -481,15 +491,59 @@ void mlt_session_run(int fd, const struct mlt_callbacks *cb)
             s->in = NULL;
             s->in_cap = 0;
         }
-        if (fill(s) <= 0)
-            rc = -1;
+        if ((r = fill(s)) == 2) {
+            if (s->in_len == 0) { /* nothing buffered while idle */
+                free(s->in);
+                s->in = NULL;
+                s->in_cap = 0;
+            }
+            return MLT_SERVE_IDLE;
+        }
+        if (r <= 0)
+            break;
     }
+    mlt_session_end(ms);
+    return MLT_SERVE_END;
+}
+
+/* mlt_session_end - see mlt_session.h */
+void mlt_session_end(struct mlt_session *ms)
+{
+    struct session *s = (struct session *)ms;
+
     if (s->open)
-        cb->close(&s->ctx);
-    close(fd);
+        s->cb->close(&s->ctx);
+    close(s->fd);
     for (int i = 0; i < MAC_N; i++)
         free(s->mac[i].buf);
     mlt_out_free(&s->out);
     free(s->in);
+    if (s->open && s->cb->ended != NULL) {
+        void (*ended)(void) = s->cb->ended;
+
+        free(s);
+        ended();
+        return;
+    }
     free(s);
+}
+
+/* mlt_session_run - see mlt_session.h */
+void mlt_session_run(int fd, const struct mlt_callbacks *cb)
+{
+    struct mlt_session *s = mlt_session_new(fd, cb);
+
+    if (s == NULL) {
+        log_warn("out of memory for a milter connection: closed");
+        close(fd);
+        return;
+    }
+    while (mlt_session_serve(s) == MLT_SERVE_IDLE) {
+        struct pollfd pf = {fd, POLLIN, 0};
+
+        if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+            mlt_session_end(s);
+            return;
+        }
+    }
 }

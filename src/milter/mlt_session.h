@@ -4,9 +4,31 @@
 
 #include "milter/mlt.h"
 
-/* mlt_session_run - speak the milter protocol on fd (connected, timeouts set) with the
- * filter's callbacks until the MTA quits, closes, times out or breaks the protocol;
- * then close fd. Every path that got as far as a callback ends with cb->close. */
+struct mlt_session;
+
+enum mlt_serve {
+    MLT_SERVE_IDLE, /* nothing came within the socket's receive timeout: wait, serve again */
+    MLT_SERVE_END,  /* the session is over: ended and freed */
+};
+
+/* mlt_session_new - a session on fd (a connected blocking socket; its SO_RCVTIMEO is
+ * how long mlt_session_serve waits for the MTA before it returns MLT_SERVE_IDLE, none =
+ * for ever). Takes fd. NULL when out of memory (fd is then still the caller's). */
+struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb);
+
+/* mlt_session_serve - speak the milter protocol: read, hand each command to the
+ * filter's callbacks, write the replies, until the MTA is quiet for the receive timeout
+ * (IDLE; a partial command stays buffered) or the session ends (the MTA quit, closed or
+ * broke the protocol: END, and the session is ended as by mlt_session_end). */
+enum mlt_serve mlt_session_serve(struct mlt_session *s);
+
+/* mlt_session_end - end a session now (timeout, shutdown): the close callback when a
+ * callback has seen the connection, then close the socket and free everything. */
+void mlt_session_end(struct mlt_session *s);
+
+/* mlt_session_run - the whole session in the calling thread: serve, and wait with
+ * poll() whenever it is idle, until it ends. Every path that got as far as a callback
+ * ends with cb->close exactly once. */
 void mlt_session_run(int fd, const struct mlt_callbacks *cb);
 
 #endif

@@ -192,6 +192,8 @@ static sfsistat x_close(SMFICTX *smfi)
         cb->close(&w->ctx);
         smfi_setpriv(smfi, NULL);
         free(w);
+        if (cb->ended != NULL)
+            cb->ended();
     }
     return SMFIS_CONTINUE;
 }
