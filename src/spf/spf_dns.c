@@ -4,7 +4,8 @@
  * void lookups, PTR names), and record selection (4.5) + check + rewrite (with the
  * macros expanded by spf_macro.c) before libspf2 compiles a record. Not the evaluation itself (libspf2) or the grammar
  * (spf_record.c).
- * Threads: one layer and its state per spf_eval() call; nothing is shared. */
+ * Threads: one layer per thread (spf_eval.c keeps it with the thread's server); its
+ * state (hook) is bound by spf_eval() for one call and unbound after; nothing is shared. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
