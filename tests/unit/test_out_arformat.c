@@ -256,6 +256,38 @@ static void test_token(void **state)
     }
 }
 
+/* Every byte against the sets as the RFCs and ar_format.h spell them: a token has no
+ * CTL, space, 8-bit byte or RFC 2045 tspecial; a comment keeps letters, digits and
+ * the listed punctuation, turns parentheses into brackets and the rest into a space. */
+static void test_byte_classes(void **state)
+{
+    static const char tspecials[] = "()<>@,;:\\\"/[]?=";
+    static const char keep[] = ".,:=_/+-@'!?#%&*<>[]{}|~^$";
+    int bad = 0;
+
+    for (int c = 1; c < 256; c++) {
+        char one[2] = {(char)c, '\0'}, in[4] = {'a', (char)c, 'b', '\0'}, got[8], want[8];
+        int tok = c > 0x20 && c < 0x7f && strchr(tspecials, c) == NULL;
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+        if (ar_value_is_token(one) != tok) {
+            print_error("ar_value_is_token(0x%02x): got %d, want %d\n", c, !tok, tok);
+            bad++;
+        }
+        if (alnum || strchr(keep, c) != NULL)
+            snprintf(want, sizeof(want), "a%cb", c);
+        else
+            snprintf(want, sizeof(want), "a%cb", c == '(' ? '[' : c == ')' ? ']' : ' ');
+        ar_clean_comment(in, got, sizeof(got));
+        if (strcmp(got, want) != 0) {
+            print_error("ar_clean_comment(a 0x%02x b): got \"%s\", want \"%s\"\n", c, got, want);
+            bad++;
+        }
+    }
+    if (bad > 0)
+        fail_msg("%d byte classes differ", bad);
+}
+
 static void test_small_buffer(void **state)
 {
     struct ar_header h;
@@ -313,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_byte_classes),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_hostile_fuzz),
     };
