@@ -12,6 +12,7 @@
 #include "dmarc/dmarc.h"
 #include "util/xalloc.h"
 
+#define DMARC_PREFIX "_dmarc." /* RFC 7489 6.1 */
 #define MAX_LABELS 128 /* a 253-character name has at most 127 labels */
 
 static int label_starts(const char *name, unsigned char *starts, int max);
@@ -41,17 +42,21 @@ enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct 
     struct dns_answer *ans = NULL;
     enum dns_status st;
     enum dmarc_lookup res = DMARC_LOOKUP_NONE;
-    int ndmarc = 0, n;
+    int ndmarc = 0;
+    size_t dlen;
     const struct dns_rr *one = NULL;
 
     if (reason != NULL && reasonlen > 0)
         reason[0] = '\0';
-    n = snprintf(qname, sizeof(qname), "_dmarc.%s", domain);
-    if (n < 0 || (size_t)n >= sizeof(qname) || n > DNS_MAX_NAME - 2) {
+    /* "_dmarc." + domain without snprintf: this runs for every message. */
+    dlen = strlen(domain);
+    if (sizeof(DMARC_PREFIX) - 1 + dlen > DNS_MAX_NAME - 2) {
         if (reason != NULL)
             snprintf(reason, reasonlen, "_dmarc name too long");
         return DMARC_LOOKUP_NONE; /* cannot exist on the wire */
     }
+    memcpy(qname, DMARC_PREFIX, sizeof(DMARC_PREFIX) - 1);
+    memcpy(qname + sizeof(DMARC_PREFIX) - 1, domain, dlen + 1);
     st = dns_query(dns, qname, DNS_T_TXT, &ans);
     switch (st) {
     case DNS_OK:
