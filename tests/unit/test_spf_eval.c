@@ -36,7 +36,7 @@ struct row {
 
 /* Long inputs for the CVE rows, built once. */
 static char long_local[300], delim_local[200], long_macro_rec[700], long_lit_rec[700],
-    many_labels[260];
+    many_labels[260], sender_fits[512], sender_over[513];
 
 static void build_inputs(void)
 {
@@ -65,6 +65,11 @@ static void build_inputs(void)
         many_labels[n + 1] = '.';
     }
     memcpy(many_labels + n, "example.com", 12);
+    /* struct spf_res.sender holds 511 characters: one that fits, one over by one. */
+    memset(sender_fits, 'x', sizeof(sender_fits) - 1);
+    memcpy(sender_fits + sizeof(sender_fits) - 17, "@cve.example.com", 17);
+    memset(sender_over, 'x', sizeof(sender_over) - 1);
+    memcpy(sender_over + sizeof(sender_over) - 17, "@cve.example.com", 17);
 }
 
 static const struct row rows[] = {
@@ -284,6 +289,10 @@ static const struct row rows[] = {
     {"long %{l}", {{"cve.example.com", DNS_T_TXT,
                     "v=spf1 exists:%{l}.%{l}.%{l}.x.example.com exists:%{L}.x.example.com -all"}},
      "192.0.2.1", "h.example", long_local, SPF_ID_MAILFROM, AUTH_FAIL, NULL},
+    {"sender of 511 characters", {{"cve.example.com", DNS_T_TXT, "v=spf1 -all"}},
+     "192.0.2.1", "h.example", sender_fits, SPF_ID_MAILFROM, AUTH_FAIL, NULL},
+    {"sender of 512 characters", {{"cve.example.com", DNS_T_TXT, "v=spf1 -all"}},
+     "192.0.2.1", "h.example", sender_over, SPF_ID_MAILFROM, AUTH_NONE, "sender too long"},
     {"many labels helo", {{0}}, "192.0.2.1", many_labels, "", SPF_ID_MAILFROM, AUTH_NONE, NULL},
 };
 
