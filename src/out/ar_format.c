@@ -20,7 +20,9 @@ struct writer {
     int failed;
 };
 
+static int append(struct writer *w, const char *s, size_t n);
 static void put(struct writer *w, const char *s, size_t n);
+static void put_plain(struct writer *w, const char *s, size_t n);
 static void put_item(struct writer *w, const char *s, size_t n, int force_fold);
 static int quotable(const char *s);
 static int is_tspecial(int c);
@@ -160,18 +162,26 @@ static size_t join(char *out, size_t outlen, const char *a, const char *b, const
     return n;
 }
 
-/* put - raw append, tracking the column */
-static void put(struct writer *w, const char *s, size_t n)
+/* append - raw append; 0, or -1 (and failed set) when it does not fit */
+static int append(struct writer *w, const char *s, size_t n)
 {
     if (w->failed)
-        return;
+        return -1;
     if (w->len + n + 1 > w->outlen || w->len + n > AR_MAX_HEADER) {
         w->failed = 1;
-        return;
+        return -1;
     }
     memcpy(w->out + w->len, s, n);
     w->len += n;
     w->out[w->len] = '\0';
+    return 0;
+}
+
+/* put - append, tracking the column through tabs and newlines (the fold) */
+static void put(struct writer *w, const char *s, size_t n)
+{
+    if (append(w, s, n) < 0)
+        return;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\n')
             w->col = 0;
@@ -182,6 +192,14 @@ static void put(struct writer *w, const char *s, size_t n)
     }
 }
 
+/* put_plain - append text with no tab or newline: every byte is one column. Items are
+ * such text (tokens, quotable values, cleaned comments: no byte <= 0x20 but space). */
+static void put_plain(struct writer *w, const char *s, size_t n)
+{
+    if (append(w, s, n) == 0)
+        w->col += n;
+}
+
 /* put_item - separator (a space, or the fold when forced or the line would grow past
  * AR_FOLD_COLUMN, keeping one column for a ';' that may follow), then the item */
 static void put_item(struct writer *w, const char *s, size_t n, int force_fold)
@@ -189,8 +207,8 @@ static void put_item(struct writer *w, const char *s, size_t n, int force_fold)
     if (force_fold || w->col + 1 + n + 1 > AR_FOLD_COLUMN)
         put(w, w->fold, strlen(w->fold));
     else
-        put(w, " ", 1);
-    put(w, s, n);
+        put_plain(w, " ", 1);
+    put_plain(w, s, n);
 }
 
 /* ar_format_header - see ar_format.h */

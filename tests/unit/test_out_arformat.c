@@ -288,6 +288,45 @@ static void test_byte_classes(void **state)
         fail_msg("%d byte classes differ", bad);
 }
 
+/* The fold column, exactly: after "\n\tspf=pass" (column 16) a comment item of n bytes
+ * stays on the line while 16 + 1 + n + 1 <= AR_FOLD_COLUMN (one column is kept for a
+ * ';'), so n = 60 stays and n = 61 folds; with the fold "\n    " (column 12 after
+ * spf=pass) 64 stays and 65 folds. */
+static void test_fold_column(void **state)
+{
+    static const struct {
+        const char *fold;
+        size_t item; /* bytes of "(reason)" */
+        int want_folded;
+    } rows[] = {
+        {NULL, 60, 0},
+        {NULL, 61, 1},
+        {"\n    ", 64, 0},
+        {"\n    ", 65, 1},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct ar_header h;
+        char reason[AR_MAX_REASON + 1], out[512];
+        const char *fold = rows[i].fold ? rows[i].fold : "\n\t";
+        char want[16];
+        int rc, folded;
+
+        memset(reason, 'r', rows[i].item - 2);
+        reason[rows[i].item - 2] = '\0';
+        ar_header_init(&h, "mx.example");
+        ar_header_add(&h, "spf", AUTH_PASS, reason);
+        rc = ar_format_header(&h, rows[i].fold, out, sizeof(out));
+        assert_true(rc > 0);
+        snprintf(want, sizeof(want), "%sspf=pass%s(", fold, fold);
+        folded = strstr(out, want) != NULL;
+        if (folded != rows[i].want_folded)
+            fail_msg("comment of %zu bytes after spf=pass: got %s, want %s\n%s", rows[i].item,
+                     folded ? "folded" : "same line", rows[i].want_folded ? "folded" : "same line",
+                     out);
+    }
+}
+
 static void test_small_buffer(void **state)
 {
     struct ar_header h;
@@ -346,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_byte_classes),
+        cmocka_unit_test(test_fold_column),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_hostile_fuzz),
     };
