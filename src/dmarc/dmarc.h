@@ -120,24 +120,38 @@ enum dmarc_lookup {
 enum dmarc_lookup dmarc_lookup_name(struct dns *dns, const char *domain, struct dmarc_record *rec,
                                     char *reason, size_t reasonlen);
 
-/* One RFC 9989 4.10 tree walk: the valid records found, longest name first. */
+/* One RFC 9989 4.10 tree walk: the valid records found, longest name first. Of their
+ * records the walk keeps only those discovery can pick (RFC 9989 4.10.1 with the 4.10.2
+ * selection): the start's and the last two found (the walk ends at the first psd=y/n
+ * record, so the organizational domain's record, when found, is one of those). That
+ * keeps the struct, which lives on the evaluating thread's stack, near 5 KB. */
+#define DMARC_WALK_KEPT 3
 struct dmarc_walk {
+    const char *start; /* as given to dmarc_walk_run (borrowed) */
     int nqueries;
     int tempfail; /* a query failed temporarily (walk incomplete) */
     int nfound;
     int start_status; /* enum dmarc_lookup of the first query (the start) */
     char start_reason[96];
     struct {
-        char domain[DNS_MAX_NAME + 1];
-        struct dmarc_record rec;
+        unsigned short off; /* the name is start + off (a suffix of start) */
+        int psd;            /* its record's psd (-1, 0, 1) */
     } found[DMARC_TREE_WALK_MAX];
+    struct dmarc_record kept[DMARC_WALK_KEPT + 1]; /* the last one is the lookup's scratch */
 };
-/* dmarc_walk_run - walk from start (a valid lower-case name) towards the root: at most
- * DMARC_TREE_WALK_MAX queries, stopping at a single valid record with psd=y or psd=n.
- * 0, or -1 when start is not a valid name. */
+/* dmarc_walk_run - walk from start (a valid lower-case name, borrowed until the walk
+ * is no longer used) towards the root: at most DMARC_TREE_WALK_MAX queries, stopping at a
+ * single valid record with psd=y or psd=n. 0, or -1 when start is not a valid name. */
 int dmarc_walk_run(struct dns *dns, const char *start, struct dmarc_walk *w);
+/* dmarc_walk_domain - the name of found record i (a pointer into start). */
+const char *dmarc_walk_domain(const struct dmarc_walk *w, int i);
+/* dmarc_walk_record - the record found at i when the walk kept it (the start's and the
+ * last two found), else NULL. Valid until w is reused. */
+const struct dmarc_record *dmarc_walk_record(const struct dmarc_walk *w, int i);
 /* dmarc_walk_orgdomain - organizational domain from a finished walk (RFC 9989 4.10.2
  * selection rules 1-3; start itself when no rule applies) into out. 0 or -1 (too small). */
 int dmarc_walk_orgdomain(const struct dmarc_walk *w, const char *start, char *out, size_t outlen);
+/* dmarc_walk_org - the same organizational domain as a pointer into start (a suffix). */
+const char *dmarc_walk_org(const struct dmarc_walk *w, const char *start);
 
 #endif

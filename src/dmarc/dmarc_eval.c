@@ -3,7 +3,10 @@
  * alignment of the SPF and DKIM results, and the verdict.
  * Owns struct dmarc_res filling; not record syntax (dmarc_record.c), the DNS query
  * sequence (dmarc_walk.c), or enforcement (the caller decides what to do with policy).
- * Threads: reentrant; no globals, no clock, no logging; only the given struct dns. */
+ * Threads: reentrant; no globals, no clock, no logging; only the given struct dns.
+ * Stack: with the PSL a call needs well under 1 KB of its own; the tree walk's state
+ * (about 7 KB) lives in a frame of its own that only the tree-walk mode enters, so
+ * the default mode does not touch those stack pages on any of the daemon's threads. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +18,15 @@ struct walk_cache {
     int n;
     struct {
         char domain[DNS_MAX_NAME + 1];
-        char org[DNS_MAX_NAME + 1];
+        short org; /* the organizational domain is domain + org; -1 none */
         int tempfail;
     } e[DMARC_MAX_ALIGN_WALKS];
+};
+
+/* State of the tree-walk mode only (see the header comment). */
+struct tree {
+    struct walk_cache cache;
+    struct dmarc_walk walk; /* scratch walk */
 };
 
 /* Per-call state, kept off the caller's struct. */
@@ -28,10 +37,11 @@ struct eval {
     char from[DNS_MAX_NAME + 1];
     int org_uncertain;  /* the author's tree walk ended on a DNS failure */
     int align_tempfail; /* an identifier's tree walk ended on a DNS failure */
-    struct walk_cache cache;
-    struct dmarc_walk walk; /* scratch walk */
+    struct tree *tree;  /* NULL with the PSL */
 };
 
+static int run(struct eval *e);
+static int run_tree(struct eval *e) __attribute__((noinline));
 static int discover_psl(struct eval *e);
 static int discover_walk(struct eval *e);
 static void choose_policy(struct eval *e);
@@ -99,7 +109,8 @@ static int discover_psl(struct eval *e)
 static int discover_walk(struct eval *e)
 {
     struct dmarc_res *out = e->out;
-    struct dmarc_walk *w = &e->walk;
+    struct dmarc_walk *w = &e->tree->walk;
+    const struct dmarc_record *rec;
     int pick = -1;
 
     if (dmarc_walk_run(e->dns, e->from, w) < 0) {
@@ -124,18 +135,22 @@ static int discover_walk(struct eval *e)
             return -1;
         }
         for (int i = 0; i < w->nfound && pick < 0; i++)
-            if (dmarc_domain_equal(w->found[i].domain, out->org_domain))
+            if (dmarc_domain_equal(dmarc_walk_domain(w, i), out->org_domain))
                 pick = i;
         for (int i = 0; i < w->nfound && pick < 0; i++)
-            if (w->found[i].rec.psd == 1)
+            if (w->found[i].psd == 1)
                 pick = i; /* the Public Suffix Domain's record */
     }
     if (pick < 0) {
         finish(out, AUTH_NONE, "no DMARC record");
         return -1;
     }
-    out->rec = w->found[pick].rec;
-    sa_strlcpy(out->record_domain, w->found[pick].domain, sizeof(out->record_domain));
+    if ((rec = dmarc_walk_record(w, pick)) == NULL) { /* dmarc.h: cannot happen */
+        finish(out, AUTH_TEMPERROR, "internal: DMARC record not kept by the walk");
+        return -1;
+    }
+    out->rec = *rec;
+    sa_strlcpy(out->record_domain, dmarc_walk_domain(w, pick), sizeof(out->record_domain));
     return 0;
 }
 
@@ -173,7 +188,8 @@ static void choose_policy(struct eval *e)
  * 0, or -1 when it could not be determined (DNS failure or cache full). */
 static int walk_org(struct eval *e, const char *id, char *org, size_t orglen)
 {
-    struct walk_cache *c = &e->cache;
+    struct walk_cache *c = &e->tree->cache;
+    struct dmarc_walk *w = &e->tree->walk;
     int i;
 
     for (i = 0; i < c->n; i++)
@@ -183,17 +199,18 @@ static int walk_org(struct eval *e, const char *id, char *org, size_t orglen)
         if (c->n >= DMARC_MAX_ALIGN_WALKS)
             return -1;
         sa_strlcpy(c->e[i].domain, id, sizeof(c->e[i].domain));
-        if (dmarc_walk_run(e->dns, id, &e->walk) < 0 ||
-            dmarc_walk_orgdomain(&e->walk, id, c->e[i].org, sizeof(c->e[i].org)) < 0)
-            c->e[i].org[0] = '\0';
-        c->e[i].tempfail = e->walk.tempfail;
+        c->e[i].org = -1;
+        /* The walk runs over the cached copy: its organizational domain is a suffix. */
+        if (dmarc_walk_run(e->dns, c->e[i].domain, w) == 0)
+            c->e[i].org = (short)(dmarc_walk_org(w, c->e[i].domain) - c->e[i].domain);
+        c->e[i].tempfail = w->tempfail;
         c->n++;
     }
     if (c->e[i].tempfail) {
         e->align_tempfail = 1;
         return -1;
     }
-    if (sa_strlcpy(org, c->e[i].org, orglen) >= orglen)
+    if (c->e[i].org < 0 || sa_strlcpy(org, c->e[i].domain + c->e[i].org, orglen) >= orglen)
         return -1;
     return 0;
 }
@@ -220,11 +237,10 @@ static int aligned(struct eval *e, const char *raw, int strict)
     return dmarc_domain_equal(org, e->out->org_domain);
 }
 
-/* dmarc_eval - discovery, policy, alignment, verdict */
+/* dmarc_eval - input checks, then run() in the frame the discovery mode needs */
 int dmarc_eval(const struct dmarc_in *in, struct dns *dns, struct dmarc_res *out)
 {
-    struct eval *e, ebuf;
-    const struct dmarc_record *r;
+    struct eval e;
 
     memset(out, 0, sizeof(*out));
     out->result = AUTH_NONE;
@@ -237,15 +253,36 @@ int dmarc_eval(const struct dmarc_in *in, struct dns *dns, struct dmarc_res *out
         finish(out, AUTH_TEMPERROR, "internal: no DNS or no public suffix list");
         return -1;
     }
-    e = &ebuf;
-    memset(e, 0, sizeof(*e));
-    e->in = in;
-    e->dns = dns;
-    e->out = out;
-    if (dns_name_check(in->from_domain, e->from) < 0) {
+    e.in = in;
+    e.dns = dns;
+    e.out = out;
+    e.org_uncertain = 0;
+    e.align_tempfail = 0;
+    e.tree = NULL;
+    if (dns_name_check(in->from_domain, e.from) < 0) {
         finish(out, AUTH_PERMERROR, "invalid From domain");
         return 0;
     }
+    return in->tree_walk ? run_tree(&e) : run(&e);
+}
+
+/* run_tree - run() with the tree-walk state in this (separate) frame */
+static int run_tree(struct eval *e)
+{
+    struct tree t;
+
+    t.cache.n = 0;
+    e->tree = &t;
+    return run(e);
+}
+
+/* run - discovery, policy, alignment, verdict */
+static int run(struct eval *e)
+{
+    const struct dmarc_in *in = e->in;
+    struct dmarc_res *out = e->out;
+    const struct dmarc_record *r;
+
     if ((in->tree_walk ? discover_walk(e) : discover_psl(e)) < 0)
         return 0;
     out->has_record = 1;

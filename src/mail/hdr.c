@@ -6,9 +6,13 @@
 
 #include "mail/hdr.h"
 
+/* hdr_name_is - see hdr.h; the first bytes are compared before the library call (names
+ * equal under ASCII case folding have equal first bytes once 0x20 is set) */
 int hdr_name_is(const char *name, const char *want)
 {
-    return name != NULL && want != NULL && strcasecmp(name, want) == 0;
+    return name != NULL && want != NULL &&
+           ((unsigned char)name[0] | 0x20) == ((unsigned char)want[0] | 0x20) &&
+           strcasecmp(name, want) == 0;
 }
 
 /* hdr_unfold - see hdr.h */

@@ -226,17 +226,23 @@ int summary_token_ok(const char *v)
     return 1;
 }
 
-/* summary_is_ours - see summary.h */
+/* summary_is_ours - see summary.h. Called for every header of every message: the
+ * first letters are compared before the library call (equal names under ASCII case
+ * folding always have equal first bytes once 0x20 is set). */
 int summary_is_ours(const char *name, const char *const *extra, int nextra)
 {
     size_t plen = sizeof(SUMMARY_PREFIX) - 1;
+    unsigned char first;
 
-    if (name == NULL)
+    if (name == NULL || name[0] == '\0')
         return 0;
-    if (strlen(name) >= plen && strncasecmp(name, SUMMARY_PREFIX, plen) == 0)
+    first = (unsigned char)name[0] | 0x20;
+    if (first == ((unsigned char)SUMMARY_PREFIX[0] | 0x20) &&
+        strncasecmp(name, SUMMARY_PREFIX, plen) == 0)
         return 1;
     for (int i = 0; i < nextra; i++)
-        if (extra[i] != NULL && extra[i][0] != '\0' && strcasecmp(name, extra[i]) == 0)
+        if (extra[i] != NULL && ((unsigned char)extra[i][0] | 0x20) == first &&
+            strcasecmp(name, extra[i]) == 0)
             return 1;
     return 0;
 }

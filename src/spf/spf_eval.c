@@ -2,10 +2,15 @@
  * our DNS layer (spf_dns.c), then the mapping of libspf2's outcome to enum auth_res.
  * Owns the identity rules (4.3: postmaster@helo, malformed domains -> none) and the
  * result mapping; not the record grammar (spf_record.c) or the DNS layer.
- * Threads: reentrant. Each call builds its own SPF_server_t, request, response and DNS
- * layer and frees them before returning (libspf2 objects are not shared). */
+ * Threads: reentrant. Each thread keeps one SPF_server_t with its DNS layer and layer
+ * state (built on first use, freed by the key destructor at thread exit): building a
+ * server costs a gethostname() and compiles two macros. The server never holds
+ * anything of a message: every call rebinds the layer to a fresh state over its own
+ * struct dns, sets the receiving host name and debug, and unbinds before returning.
+ * Request, response and record are per call. No libspf2 object is shared between
+ * threads. */
 #include <arpa/inet.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,15 +25,104 @@
 #define SPF_PLAIN_EXP "SPF"
 #define SPF_DEFAULT_RECEIVER "unknown"
 
+struct spf_thread;
+
 static int parse_client(const char *ip, int *af, struct in_addr *v4, struct in6_addr *v6);
 static int split_identity(const struct spf_in *in, struct spf_res *out, char *domain,
                           size_t domainlen);
 static int check_domain(const char *d);
+static int join2(char *out, size_t outlen, const char *a, const char *b);
 static void set_res(struct spf_res *out, enum auth_res r, const char *reason);
 static enum auth_res map_result(SPF_result_t r, int tempfail);
-static int run_libspf2(const struct spf_in *in, struct spf_dns_state *st, int af,
+static int run_libspf2(const struct spf_in *in, struct spf_thread *t, int af,
                        const struct in_addr *v4, const struct in6_addr *v6, const char *domain,
                        struct spf_res *out);
+static struct spf_thread *thread_get(void);
+static void thread_free(void *p);
+static void key_init(void);
+static int bind_server(struct spf_thread *t, const struct spf_in *in);
+
+/* One thread's libspf2 server, its DNS layer and the layer's state (see the header). */
+struct spf_thread {
+    SPF_server_t *server;
+    SPF_dns_server_t *layer;   /* server->resolver; layer->hook is &st during a call */
+    struct spf_dns_state st;
+};
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t key;
+static int key_ok;
+
+static void key_init(void)
+{
+    key_ok = pthread_key_create(&key, thread_free) == 0;
+}
+
+/* thread_free - the key destructor: the thread's server and layer */
+static void thread_free(void *p)
+{
+    struct spf_thread *t = p;
+
+    if (t == NULL)
+        return;
+    if (t->server != NULL)
+        SPF_server_free(t->server);   /* does not free a layer it did not create */
+    if (t->layer != NULL)
+        SPF_dns_free(t->layer);
+    free(t);
+}
+
+/* thread_get - the calling thread's server, built on first use; NULL when out of memory */
+static struct spf_thread *thread_get(void)
+{
+    struct spf_thread *t;
+    SPF_response_t *tmp = NULL;
+
+    if (pthread_once(&key_once, key_init) != 0 || !key_ok)
+        return NULL;
+    if ((t = pthread_getspecific(key)) != NULL)
+        return t;
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return NULL;
+    if ((t->layer = spf_dns_new(NULL)) == NULL ||
+        (t->server = SPF_server_new_dns(t->layer, 0)) == NULL ||
+        SPF_server_set_explanation(t->server, SPF_PLAIN_EXP, &tmp) != SPF_E_SUCCESS ||
+        SPF_server_set_rec_dom(t->server, SPF_DEFAULT_RECEIVER) != SPF_E_SUCCESS ||
+        pthread_setspecific(key, t) != 0) {
+        if (tmp != NULL)
+            SPF_response_free(tmp);
+        thread_free(t);
+        return NULL;
+    }
+    if (tmp != NULL)
+        SPF_response_free(tmp);
+    return t;
+}
+
+/* bind_server - the per-message settings of the thread's server: receiving host name
+ * (strdup'ed by libspf2 only when it changes), debug off, the RFC 7208 limits, and the
+ * layer bound to this call's state. The explanation and the (empty) local policy are
+ * set once at creation and nothing changes them. 0, or -1 when out of memory. */
+static int bind_server(struct spf_thread *t, const struct spf_in *in)
+{
+    const char *rec_dom = in->receiver != NULL && in->receiver[0] != '\0'
+                              ? in->receiver
+                              : SPF_DEFAULT_RECEIVER;
+
+    if (t->server->rec_dom == NULL || strcmp(t->server->rec_dom, rec_dom) != 0) {
+        if (SPF_server_set_rec_dom(t->server, rec_dom) != SPF_E_SUCCESS)
+            return -1;   /* rec_dom is NULL now: set again on the next call */
+    }
+    t->server->debug = 0;
+    t->server->sanitize = 0;
+    t->server->max_dns_mech = SPF_MAX_DNS_MECH;
+    t->server->max_dns_ptr = SPF_MAX_PTR_NAMES;
+    t->server->max_dns_mx = SPF_MAX_MX_NAMES;
+    t->server->resolver = t->layer;
+    t->layer->debug = 0;
+    t->layer->hook = &t->st;
+    return 0;
+}
 
 static void set_res(struct spf_res *out, enum auth_res r, const char *reason)
 {
@@ -69,6 +163,18 @@ static int check_domain(const char *d)
     return 0;
 }
 
+/* join2 - a then b into out (this runs twice per message: no snprintf); the length, or
+ * -1 when it does not fit (out then holds a cut copy) */
+static int join2(char *out, size_t outlen, const char *a, const char *b)
+{
+    size_t n = sa_strlcpy(out, a, outlen);
+
+    if (n >= outlen)
+        return -1;
+    n += sa_strlcpy(out + n, b, outlen - n);
+    return n >= outlen ? -1 : (int)n;
+}
+
 /* split_identity - sender ("local@domain") and the domain to check, per 2.3/2.4/4.3 */
 static int split_identity(const struct spf_in *in, struct spf_res *out, char *domain,
                           size_t domainlen)
@@ -83,18 +189,18 @@ static int split_identity(const struct spf_in *in, struct spf_res *out, char *do
             set_res(out, AUTH_NONE, "no HELO name");
             return -1;
         }
-        n = snprintf(out->sender, sizeof(out->sender), "postmaster@%s", helo);
+        n = join2(out->sender, sizeof(out->sender), "postmaster@", helo);
         dom = helo;
     } else {
         at = strrchr(mf, '@');
         if (at == NULL) {   /* 4.3: no local-part means "postmaster" */
-            n = snprintf(out->sender, sizeof(out->sender), "postmaster@%s", mf);
+            n = join2(out->sender, sizeof(out->sender), "postmaster@", mf);
             dom = mf;
         } else if (at == mf) {
-            n = snprintf(out->sender, sizeof(out->sender), "postmaster%s", mf);
+            n = join2(out->sender, sizeof(out->sender), "postmaster", mf);
             dom = at + 1;
         } else {
-            n = snprintf(out->sender, sizeof(out->sender), "%s", mf);
+            n = join2(out->sender, sizeof(out->sender), "", mf);
             dom = at + 1;
         }
     }
@@ -145,28 +251,21 @@ static enum auth_res map_result(SPF_result_t r, int tempfail)
     return tempfail ? AUTH_TEMPERROR : AUTH_PERMERROR;
 }
 
-/* run_libspf2 - one check_host() on a fresh SPF_server_t over our layer */
-static int run_libspf2(const struct spf_in *in, struct spf_dns_state *st, int af,
+/* run_libspf2 - one check_host() on the thread's server, bound to t->st */
+static int run_libspf2(const struct spf_in *in, struct spf_thread *t, int af,
                        const struct in_addr *v4, const struct in6_addr *v6, const char *domain,
                        struct spf_res *out)
 {
-    SPF_dns_server_t *layer;
-    SPF_server_t *server = NULL;
+    struct spf_dns_state *st = &t->st;
+    SPF_server_t *server = t->server;
     SPF_request_t *req = NULL;
-    SPF_response_t *resp = NULL, *tmp = NULL;
+    SPF_response_t *resp = NULL;
     SPF_record_t *rec = NULL;
     SPF_errcode_t err;
     int rc = -1;
 
-    if ((layer = spf_dns_new(st)) == NULL)
+    if (bind_server(t, in) < 0)
         goto out;
-    if ((server = SPF_server_new_dns(layer, 0)) == NULL)
-        goto out;
-    if (SPF_server_set_explanation(server, SPF_PLAIN_EXP, &tmp) != SPF_E_SUCCESS)
-        goto out;
-    SPF_server_set_rec_dom(server, in->receiver != NULL && in->receiver[0] != '\0'
-                                       ? in->receiver
-                                       : SPF_DEFAULT_RECEIVER);
     if ((req = SPF_request_new(server)) == NULL)
         goto out;
     if (af == AF_INET)
@@ -223,23 +322,18 @@ static int run_libspf2(const struct spf_in *in, struct spf_dns_state *st, int af
 out:
     if (rec != NULL)
         SPF_record_free(rec);
-    if (tmp != NULL)
-        SPF_response_free(tmp);
     if (resp != NULL)
         SPF_response_free(resp);
     if (req != NULL)
         SPF_request_free(req);
-    if (server != NULL)
-        SPF_server_free(server);
-    if (layer != NULL)
-        SPF_dns_free(layer);
+    t->layer->hook = NULL;   /* nothing of this call outlives it */
     return rc;
 }
 
 /* spf_eval - see spf_eval.h */
 int spf_eval(const struct spf_in *in, struct dns *dns, struct spf_res *out)
 {
-    struct spf_dns_state *st;
+    struct spf_thread *t;
     struct in_addr v4;
     struct in6_addr v6;
     char domain[DNS_MAX_NAME + 1];
@@ -258,15 +352,17 @@ int spf_eval(const struct spf_in *in, struct dns *dns, struct spf_res *out)
     }
     if (split_identity(in, out, domain, sizeof(domain)) < 0)
         return 0;
-    if ((st = calloc(1, sizeof(*st))) == NULL) {
+    if ((t = thread_get()) == NULL) {
         sa_strlcpy(out->reason, "out of memory", sizeof(out->reason));
         return -1;
     }
-    spf_dns_state_init(st, dns, af, &v4, &v6);
-    st->sender = out->sender;   /* for the macros spf_dns.c expands */
-    st->helo = in->helo != NULL && in->helo[0] != '\0' ? in->helo : NULL;
-    rc = run_libspf2(in, st, af, &v4, &v6, domain, out);
-    free(st);
+    spf_dns_state_init(&t->st, dns, af, &v4, &v6);
+    t->st.sender = out->sender;   /* for the macros spf_dns.c expands */
+    t->st.helo = in->helo != NULL && in->helo[0] != '\0' ? in->helo : NULL;
+    rc = run_libspf2(in, t, af, &v4, &v6, domain, out);
+    t->st.dns = NULL;   /* the thread's state keeps nothing of this call */
+    t->st.sender = NULL;
+    t->st.helo = NULL;
     if (rc < 0) {
         set_res(out, AUTH_TEMPERROR, "out of memory");
         return -1;

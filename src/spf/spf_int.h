@@ -1,6 +1,7 @@
 /* spf_int.h - pieces shared inside src/spf only: the record rewrite and the libspf2 DNS
  * layer with its per-evaluation limits. Not for other modules (they use spf_eval.h).
- * Threads: a struct spf_dns_state belongs to one spf_eval() call. */
+ * Threads: a struct spf_dns_state belongs to one thread and is reset (spf_dns_state_init)
+ * for each spf_eval() call; its dns, sender and helo are cleared when the call returns. */
 #ifndef SA_SPF_INT_H
 #define SA_SPF_INT_H
 
@@ -59,7 +60,8 @@ struct spf_dns_state {
 void spf_dns_state_init(struct spf_dns_state *st, struct dns *dns, int client_af,
                         const struct in_addr *v4, const struct in6_addr *v6);
 
-/* spf_dns_new - libspf2 DNS layer over st->dns: lookup() answers from our dns with the
+/* spf_dns_new - libspf2 DNS layer over st->dns (st may be NULL here and bound later
+ * through the layer's hook; it must be bound while libspf2 uses the layer): lookup() answers from our dns with the
  * 4.6.4 counters, get_spf() selects (4.5), checks (spf_record_check) and rewrites the
  * record before libspf2 compiles it, get_exp() never queries. Freed by SPF_server_free
  * (or SPF_dns_free). Does not own st. NULL when out of memory. */

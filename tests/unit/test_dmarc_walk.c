@@ -333,11 +333,42 @@ static void test_walk_limits(void **state)
     dns_free(stub);
 }
 
+/* The _dmarc name is at most 253 characters: a 246-character domain is queried, a
+ * 247-character one is not (no record can exist there). */
+static void test_lookup_name_length(void **state)
+{
+    static const struct {
+        size_t len;
+        int want_queries;
+    } rows[] = {{10, 1}, {246, 1}, {247, 0}, {253, 0}};
+    struct dns *stub = dns_stub_new();
+
+    assert_non_null(stub);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char name[DNS_MAX_NAME + 1], why[64];
+        struct dmarc_record rec;
+        int before = dns_stub_queries(stub), got;
+
+        for (size_t k = 0; k < rows[i].len; k++)
+            name[k] = k % 2 == 1 && k + 1 < rows[i].len ? '.' : 'a';
+        name[rows[i].len] = '\0';
+        assert_int_equal(dmarc_lookup_name(stub, name, &rec, why, sizeof(why)), DMARC_LOOKUP_NONE);
+        got = dns_stub_queries(stub) - before;
+        if (got != rows[i].want_queries)
+            fail_msg("_dmarc lookup for a %zu-character name: got %d queries, want %d",
+                     rows[i].len, got, rows[i].want_queries);
+        if (rows[i].want_queries == 0 && strstr(why, "too long") == NULL)
+            fail_msg("%zu characters: got reason \"%s\", want \"too long\"", rows[i].len, why);
+    }
+    dns_free(stub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_walk_cases),
         cmocka_unit_test(test_walk_limits),
+        cmocka_unit_test(test_lookup_name_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,77 @@ static void test_token(void **state)
     }
 }
 
+/* Every byte against the sets as the RFCs and ar_format.h spell them: a token has no
+ * CTL, space, 8-bit byte or RFC 2045 tspecial; a comment keeps letters, digits and
+ * the listed punctuation, turns parentheses into brackets and the rest into a space. */
+static void test_byte_classes(void **state)
+{
+    static const char tspecials[] = "()<>@,;:\\\"/[]?=";
+    static const char keep[] = ".,:=_/+-@'!?#%&*<>[]{}|~^$";
+    int bad = 0;
+
+    for (int c = 1; c < 256; c++) {
+        char one[2] = {(char)c, '\0'}, in[4] = {'a', (char)c, 'b', '\0'}, got[8], want[8];
+        int tok = c > 0x20 && c < 0x7f && strchr(tspecials, c) == NULL;
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+        if (ar_value_is_token(one) != tok) {
+            print_error("ar_value_is_token(0x%02x): got %d, want %d\n", c, !tok, tok);
+            bad++;
+        }
+        if (alnum || strchr(keep, c) != NULL)
+            snprintf(want, sizeof(want), "a%cb", c);
+        else
+            snprintf(want, sizeof(want), "a%cb", c == '(' ? '[' : c == ')' ? ']' : ' ');
+        ar_clean_comment(in, got, sizeof(got));
+        if (strcmp(got, want) != 0) {
+            print_error("ar_clean_comment(a 0x%02x b): got \"%s\", want \"%s\"\n", c, got, want);
+            bad++;
+        }
+    }
+    if (bad > 0)
+        fail_msg("%d byte classes differ", bad);
+}
+
+/* The fold column, exactly: after "\n\tspf=pass" (column 16) a comment item of n bytes
+ * stays on the line while 16 + 1 + n + 1 <= AR_FOLD_COLUMN (one column is kept for a
+ * ';'), so n = 60 stays and n = 61 folds; with the fold "\n    " (column 12 after
+ * spf=pass) 64 stays and 65 folds. */
+static void test_fold_column(void **state)
+{
+    static const struct {
+        const char *fold;
+        size_t item; /* bytes of "(reason)" */
+        int want_folded;
+    } rows[] = {
+        {NULL, 60, 0},
+        {NULL, 61, 1},
+        {"\n    ", 64, 0},
+        {"\n    ", 65, 1},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct ar_header h;
+        char reason[AR_MAX_REASON + 1], out[512];
+        const char *fold = rows[i].fold ? rows[i].fold : "\n\t";
+        char want[16];
+        int rc, folded;
+
+        memset(reason, 'r', rows[i].item - 2);
+        reason[rows[i].item - 2] = '\0';
+        ar_header_init(&h, "mx.example");
+        ar_header_add(&h, "spf", AUTH_PASS, reason);
+        rc = ar_format_header(&h, rows[i].fold, out, sizeof(out));
+        assert_true(rc > 0);
+        snprintf(want, sizeof(want), "%sspf=pass%s(", fold, fold);
+        folded = strstr(out, want) != NULL;
+        if (folded != rows[i].want_folded)
+            fail_msg("comment of %zu bytes after spf=pass: got %s, want %s\n%s", rows[i].item,
+                     folded ? "folded" : "same line", rows[i].want_folded ? "folded" : "same line",
+                     out);
+    }
+}
+
 static void test_small_buffer(void **state)
 {
     struct ar_header h;
@@ -313,6 +384,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_byte_classes),
+        cmocka_unit_test(test_fold_column),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_hostile_fuzz),
     };

@@ -1,7 +1,10 @@
 /* test_spf_eval.c - spf_eval() over dns_stub: one table row per case (zone, envelope,
  * wanted result and reason), covering every result word, the 4.6.4 limits (10 DNS terms
  * across include:, 2 void lookups, 10 PTR names), HELO fallback, IPv4-mapped clients,
- * malformed domains, and the inputs of libspf2's CVEs (must end safely). */
+ * malformed domains, and the inputs of libspf2's CVEs (must end safely). The table also
+ * runs in two threads at once, and one call's limits must not reach the next call (each
+ * thread reuses one libspf2 server). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +36,7 @@ struct row {
 
 /* Long inputs for the CVE rows, built once. */
 static char long_local[300], delim_local[200], long_macro_rec[700], long_lit_rec[700],
-    many_labels[260];
+    many_labels[260], sender_fits[512], sender_over[513];
 
 static void build_inputs(void)
 {
@@ -62,6 +65,11 @@ static void build_inputs(void)
         many_labels[n + 1] = '.';
     }
     memcpy(many_labels + n, "example.com", 12);
+    /* struct spf_res.sender holds 511 characters: one that fits, one over by one. */
+    memset(sender_fits, 'x', sizeof(sender_fits) - 1);
+    memcpy(sender_fits + sizeof(sender_fits) - 17, "@cve.example.com", 17);
+    memset(sender_over, 'x', sizeof(sender_over) - 1);
+    memcpy(sender_over + sizeof(sender_over) - 17, "@cve.example.com", 17);
 }
 
 static const struct row rows[] = {
@@ -281,6 +289,10 @@ static const struct row rows[] = {
     {"long %{l}", {{"cve.example.com", DNS_T_TXT,
                     "v=spf1 exists:%{l}.%{l}.%{l}.x.example.com exists:%{L}.x.example.com -all"}},
      "192.0.2.1", "h.example", long_local, SPF_ID_MAILFROM, AUTH_FAIL, NULL},
+    {"sender of 511 characters", {{"cve.example.com", DNS_T_TXT, "v=spf1 -all"}},
+     "192.0.2.1", "h.example", sender_fits, SPF_ID_MAILFROM, AUTH_FAIL, NULL},
+    {"sender of 512 characters", {{"cve.example.com", DNS_T_TXT, "v=spf1 -all"}},
+     "192.0.2.1", "h.example", sender_over, SPF_ID_MAILFROM, AUTH_NONE, "sender too long"},
     {"many labels helo", {{0}}, "192.0.2.1", many_labels, "", SPF_ID_MAILFROM, AUTH_NONE, NULL},
 };
 
@@ -305,11 +317,11 @@ static int fill_zone(struct dns *stub, const struct row *r)
     return 0;
 }
 
-static void test_eval_table(void **state)
+/* run_table - every row once; the number of rows that failed */
+static int run_table(void)
 {
     int bad = 0;
 
-    build_inputs();
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const struct row *r = &rows[i];
         struct dns *stub = dns_stub_new();
@@ -317,10 +329,11 @@ static void test_eval_table(void **state)
         struct spf_res out;
         int rc;
 
-        assert_non_null(stub);
-        if (fill_zone(stub, r) < 0) {
+        if (stub == NULL || fill_zone(stub, r) < 0) {
             print_error("%s: zone setup failed\n", r->id);
+            dns_free(stub);
             bad++;
+            continue;
         }
         rc = spf_eval(&in, stub, &out);
         if (rc != 0 || out.result != r->want ||
@@ -337,8 +350,85 @@ static void test_eval_table(void **state)
         }
         dns_free(stub);
     }
+    return bad;
+}
+
+static void test_eval_table(void **state)
+{
+    int bad;
+
+    build_inputs();
+    bad = run_table();
     if (bad > 0)
         fail_msg("%d of %zu rows failed", bad, sizeof(rows) / sizeof(rows[0]));
+}
+
+static void *table_thread(void *arg)
+{
+    *(int *)arg = run_table();
+    return NULL;
+}
+
+/* Two threads run the table at the same time: each has its own libspf2 server, and the
+ * server of a thread that ended is freed (the sanitizer build reports it otherwise). */
+static void test_eval_threads(void **state)
+{
+    pthread_t t[2];
+    int bad[2] = {0, 0};
+
+    build_inputs();
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, table_thread, &bad[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    if (bad[0] + bad[1] > 0)
+        fail_msg("threads: %d and %d rows failed", bad[0], bad[1]);
+}
+
+/* What one call used up, and its DNS, stay with it: a call that ends on the 4.6.4
+ * limits, then one that needs the whole budget, on the same thread with another dns
+ * (the first one freed), then one whose only lookup fails. */
+static void test_eval_isolated(void **state)
+{
+    static const char rec_a[] =   /* 11 terms, all void: ends on the void-lookup limit */
+        "v=spf1 a:v1.example a:v2.example a:v3.example a:v4.example a:v5.example "
+        "a:v6.example a:v7.example a:v8.example a:v9.example a:v10.example a:v11.example -all";
+    static const char rec_b[] =   /* 10 terms, 2 of them void: just within both limits */
+        "v=spf1 a:v1.example a:v2.example a:n3.example a:n4.example a:n5.example "
+        "a:n6.example a:n7.example a:n8.example a:n9.example a:ok.example -all";
+    struct spf_in in = {"192.0.2.1", "h.example", "a@p.example", SPF_ID_MAILFROM, "mx.example"};
+    struct spf_res out;
+    struct dns *a = dns_stub_new(), *b, *c;
+    char name[32];
+
+    assert_non_null(a);
+    assert_int_equal(dns_stub_add_txt_len(a, "p.example", rec_a, sizeof(rec_a) - 1), 0);
+    assert_int_equal(spf_eval(&in, a, &out), 0);
+    assert_int_equal(out.result, AUTH_PERMERROR);
+    dns_free(a);
+
+    b = dns_stub_new();
+    assert_non_null(b);
+    assert_int_equal(dns_stub_add_txt_len(b, "p.example", rec_b, sizeof(rec_b) - 1), 0);
+    for (int i = 3; i <= 9; i++) {
+        snprintf(name, sizeof(name), "n%d.example", i);
+        assert_int_equal(dns_stub_add(b, name, DNS_T_A, "198.51.100.1"), 0);
+    }
+    assert_int_equal(dns_stub_add(b, "ok.example", DNS_T_A, "192.0.2.1"), 0);
+    in.receiver = "other.example";
+    assert_int_equal(spf_eval(&in, b, &out), 0);
+    if (out.result != AUTH_PASS)
+        fail_msg("after a call over the limits: got %s (%s), want pass",
+                 auth_res_name(out.result), out.reason);
+    dns_free(b);
+
+    c = dns_stub_new();
+    assert_non_null(c);
+    assert_int_equal(dns_stub_fail(c, "p.example", 0, DNS_TEMPFAIL), 0);
+    in.receiver = NULL;
+    assert_int_equal(spf_eval(&in, c, &out), 0);
+    assert_int_equal(out.result, AUTH_TEMPERROR);
+    dns_free(c);
 }
 
 /* The domain and sender reported back, and the null-sender form. */
@@ -365,6 +455,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_table),
         cmocka_unit_test(test_eval_fields),
+        cmocka_unit_test(test_eval_threads),
+        cmocka_unit_test(test_eval_isolated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
