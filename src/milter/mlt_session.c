@@ -40,7 +40,7 @@ struct session {
     int cur_mac;                       /* set of the command being handled */
     uint32_t mta_act, mta_proto;       /* what the MTA offered */
     unsigned long act, proto;          /* what was agreed */
-    int negotiated, open, in_eom;
+    int negotiated, in_eom;
     enum mlt_stat pending;             /* an answer held back from a no-reply step */
     char reply[REPLY_MAX];             /* "" = none set */
 };
@@ -299,7 +299,6 @@ static int dispatch(struct session *s, const struct mlt_pkt *p)
         }
         if (negotiate(s, act, proto) < 0)
             return -1;
-        s->open = 1;
         return mlt_wire_put_optneg(&s->out, SMFI_PROT_VERSION, (uint32_t)s->act,
                                    (uint32_t)s->proto);
     case SMFIC_MACRO:
@@ -484,8 +483,7 @@ void mlt_session_run(int fd, const struct mlt_callbacks *cb)
         if (fill(s) <= 0)
             rc = -1;
     }
-    if (s->open)
-        cb->close(&s->ctx);
+    cb->close(&s->ctx); /* as libmilter: whatever ended the connection */
     close(fd);
     for (int i = 0; i < MAC_N; i++)
         free(s->mac[i].buf);

@@ -6,7 +6,10 @@
 
 /* mlt_session_run - speak the milter protocol on fd (connected, timeouts set) with the
  * filter's callbacks until the MTA quits, closes, times out or breaks the protocol;
- * then close fd. Every path that got as far as a callback ends with cb->close. */
+ * then close fd. Every connection ends with one cb->close, as with libmilter: also when
+ * the MTA broke the protocol before negotiating or the filter refused the negotiation
+ * (after SMFIC_QUIT_NC, the session it ends gets its close there and the next one its
+ * own at the end). */
 void mlt_session_run(int fd, const struct mlt_callbacks *cb);
 
 #endif

@@ -37,22 +37,32 @@ static void test_next_table(void **state)
         char cmd;
         size_t dlen, used;
     } cases[] = {
-        {"", 0, 100, 0, 0, 0, 0},                              /* nothing yet */
-        {"\0\0\0", 3, 100, 0, 0, 0, 0},                        /* short length */
-        {"\0\0\0\1", 4, 100, 0, 0, 0, 0},                      /* length, no command */
-        {"\0\0\0\1Q", 5, 100, 1, 'Q', 0, 5},                   /* exact */
-        {"\0\0\0\3Da", 6, 100, 0, 0, 0, 0},                    /* one byte short */
-        {"\0\0\0\3Dab", 7, 100, 1, 'D', 2, 7},                 /* exact with data */
-        {"\0\0\0\0", 4, 100, -1, 0, 0, 0},                     /* zero length */
-        {"\0\0\0\0Q", 5, 100, -1, 0, 0, 0},                    /* zero length, more */
-        {"\0\0\0\4Babc", 8, 3, 1, 'B', 3, 8},                  /* data of max bytes */
-        {"\0\0\0\5Babcd", 9, 3, -1, 0, 0, 0},                  /* max + 1 */
-        {"\0\0\0\x65" "B", 5, 100, 0, 0, 0, 0},                /* max: waits for it */
-        {"\0\0\0\x66" "B", 5, 100, -1, 0, 0, 0},               /* max + 1: at once */
-        {"\xff\xff\xff\xff" "B", 5, MLT_WIRE_MAX_DATA, -1, 0, 0, 0}, /* 4 GB */
-        {"\0\x04\0\0" "B", 5, MLT_WIRE_MAX_DATA, 0, 0, 0, 0},  /* 256 KB - 1 data: waits */
-        {"\0\x04\0\1" "B", 5, MLT_WIRE_MAX_DATA, -1, 0, 0, 0}, /* 256 KB data + cmd */
-        {"\0\0\0\1Q\0\0\0\1A", 10, 100, 1, 'Q', 0, 5},         /* two back to back */
+        {"", 0, 100, 0, 0, 0, 0},              /* nothing yet */
+        {"\0\0\0", 3, 100, 0, 0, 0, 0},        /* short length */
+        {"\0\0\0\1", 4, 100, 0, 0, 0, 0},      /* length, no command */
+        {"\0\0\0\1Q", 5, 100, 1, 'Q', 0, 5},   /* exact */
+        {"\0\0\0\3Da", 6, 100, 0, 0, 0, 0},    /* one byte short */
+        {"\0\0\0\3Dab", 7, 100, 1, 'D', 2, 7}, /* exact with data */
+        {"\0\0\0\0", 4, 100, -1, 0, 0, 0},     /* zero length */
+        {"\0\0\0\0Q", 5, 100, -1, 0, 0, 0},    /* zero length, more */
+        {"\0\0\0\4Babc", 8, 3, 1, 'B', 3, 8},  /* data of max bytes */
+        {"\0\0\0\5Babcd", 9, 3, -1, 0, 0, 0},  /* max + 1 */
+        {"\0\0\0\x65"
+         "B",
+         5, 100, 0, 0, 0, 0}, /* max: waits for it */
+        {"\0\0\0\x66"
+         "B",
+         5, 100, -1, 0, 0, 0}, /* max + 1: at once */
+        {"\xff\xff\xff\xff"
+         "B",
+         5, MLT_WIRE_MAX_DATA, -1, 0, 0, 0}, /* 4 GB */
+        {"\0\x04\0\0"
+         "B",
+         5, MLT_WIRE_MAX_DATA, 0, 0, 0, 0}, /* 256 KB - 1 data: waits */
+        {"\0\x04\0\1"
+         "B",
+         5, MLT_WIRE_MAX_DATA, -1, 0, 0, 0},           /* 256 KB data + cmd */
+        {"\0\0\0\1Q\0\0\0\1A", 10, 100, 1, 'Q', 0, 5}, /* two back to back */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *b = dup(cases[i].in, cases[i].n);
@@ -62,8 +72,8 @@ static void test_next_table(void **state)
 
         if (rc != cases[i].rc)
             fail_msg("case %zu: got rc %d, want %d", i, rc, cases[i].rc);
-        if (rc == 1 && (p.cmd != cases[i].cmd || p.len != cases[i].dlen ||
-                        used != cases[i].used || p.data != b + 5))
+        if (rc == 1 && (p.cmd != cases[i].cmd || p.len != cases[i].dlen || used != cases[i].used ||
+                        p.data != b + 5))
             fail_msg("case %zu: got cmd %c len %zu used %zu, want %c %zu %zu", i, p.cmd, p.len,
                      used, cases[i].cmd, cases[i].dlen, cases[i].used);
         if (rc == 1 && mlt_wire_need(b, cases[i].n) != used)
@@ -106,12 +116,12 @@ static void test_strings_table(void **state)
         const char *want; /* the strings joined with '|' */
     } cases[] = {
         {"", 0, 8, -1, ""},
-        {"a", 1, 8, -1, ""},             /* no trailing NUL */
-        {"a\0b", 3, 8, -1, ""},          /* the last string has none */
-        {"\0", 1, 8, 1, ""},             /* one empty string */
+        {"a", 1, 8, -1, ""},    /* no trailing NUL */
+        {"a\0b", 3, 8, -1, ""}, /* the last string has none */
+        {"\0", 1, 8, 1, ""},    /* one empty string */
         {"<a@b>\0", 6, 8, 1, "<a@b>"},
         {"<a@b>\0SIZE=10\0BODY=8BITMIME\0", 28, 8, 3, "<a@b>|SIZE=10|BODY=8BITMIME"},
-        {"a\0b\0c\0", 6, 2, 2, "a|b"},   /* max: the rest ignored */
+        {"a\0b\0c\0", 6, 2, 2, "a|b"}, /* max: the rest ignored */
         {"a\0\0c\0", 5, 8, 3, "a||c"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -174,19 +184,50 @@ static void test_connect_table(void **state)
     } cases[] = {
         {"mx.example\0U", 12, 0, 0, 0, "mx.example", NULL, 0},
         {"local\0L\0\0/var/run/x\0", 20, 0, 0, 0, "local", NULL, 0},
-        {"mx\0" "4\x01\xbb" "192.0.2.7\0", 16, 0, 1, AF_INET, "mx", "192.0.2.7", 443},
-        {"mx\0" "6\0\x19" "2001:db8::5\0", 18, 0, 1, AF_INET6, "mx", "2001:db8::5", 25},
-        {"mx\0" "6\0\x19" "IPv6:2001:db8::6\0", 23, 0, 1, AF_INET6, "mx", "2001:db8::6", 25},
-        {"mx\0" "6\0\x19" "ipv6:::1\0", 15, 0, 1, AF_INET6, "mx", "::1", 25},
-        {"mx\0" "4\0\x19" "192.0.2.300\0", 18, -1, 0, 0, NULL, NULL, 0},  /* bad address */
-        {"mx\0" "4\0\x19" "2001:db8::1\0", 18, -1, 0, 0, NULL, NULL, 0},  /* v6 as v4 */
-        {"mx\0" "6\0\x19" "192.0.2.1\0", 16, -1, 0, 0, NULL, NULL, 0},    /* v4 as v6 */
-        {"mx\0" "4\0\x19" "192.0.2.1", 15, -1, 0, 0, NULL, NULL, 0},      /* missing NUL */
-        {"mx\0" "X\0\x19" "192.0.2.1\0", 16, -1, 0, 0, NULL, NULL, 0},    /* unknown family */
-        {"mx\0" "4\0", 5, -1, 0, 0, NULL, NULL, 0},                       /* truncated port */
-        {"mx\0" "4\0\x19", 6, -1, 0, 0, NULL, NULL, 0},                   /* no address */
-        {"mx\0", 3, -1, 0, 0, NULL, NULL, 0},                             /* no family */
-        {"mx", 2, -1, 0, 0, NULL, NULL, 0},                               /* host no NUL */
+        {"mx\0"
+         "4\x01\xbb"
+         "192.0.2.7\0",
+         16, 0, 1, AF_INET, "mx", "192.0.2.7", 443},
+        {"mx\0"
+         "6\0\x19"
+         "2001:db8::5\0",
+         18, 0, 1, AF_INET6, "mx", "2001:db8::5", 25},
+        {"mx\0"
+         "6\0\x19"
+         "IPv6:2001:db8::6\0",
+         23, 0, 1, AF_INET6, "mx", "2001:db8::6", 25},
+        {"mx\0"
+         "6\0\x19"
+         "ipv6:::1\0",
+         15, 0, 1, AF_INET6, "mx", "::1", 25},
+        {"mx\0"
+         "4\0\x19"
+         "192.0.2.300\0",
+         18, -1, 0, 0, NULL, NULL, 0}, /* bad address */
+        {"mx\0"
+         "4\0\x19"
+         "2001:db8::1\0",
+         18, -1, 0, 0, NULL, NULL, 0}, /* v6 as v4 */
+        {"mx\0"
+         "6\0\x19"
+         "192.0.2.1\0",
+         16, -1, 0, 0, NULL, NULL, 0}, /* v4 as v6 */
+        {"mx\0"
+         "4\0\x19"
+         "192.0.2.1",
+         15, -1, 0, 0, NULL, NULL, 0}, /* missing NUL */
+        {"mx\0"
+         "X\0\x19"
+         "192.0.2.1\0",
+         16, -1, 0, 0, NULL, NULL, 0}, /* unknown family */
+        {"mx\0"
+         "4\0",
+         5, -1, 0, 0, NULL, NULL, 0}, /* truncated port */
+        {"mx\0"
+         "4\0\x19",
+         6, -1, 0, 0, NULL, NULL, 0},         /* no address */
+        {"mx\0", 3, -1, 0, 0, NULL, NULL, 0}, /* no family */
+        {"mx", 2, -1, 0, 0, NULL, NULL, 0},   /* host no NUL */
         {"", 0, -1, 0, 0, NULL, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -233,19 +274,19 @@ static void test_macro_find_table(void **state)
         const char *name, *want;
     } cases[] = {
         {set, sizeof(set) - 1, "i", "QID1"},
-        {set, sizeof(set) - 1, "{i}", "QID1"},          /* sent "i", asked "{i}" */
-        {set, sizeof(set) - 1, "j", "mx.local"},        /* sent "{j}", asked "j" */
+        {set, sizeof(set) - 1, "{i}", "QID1"},   /* sent "i", asked "{i}" */
+        {set, sizeof(set) - 1, "j", "mx.local"}, /* sent "{j}", asked "j" */
         {set, sizeof(set) - 1, "{j}", "mx.local"},
         {set, sizeof(set) - 1, "auth_authen", "alice"},
         {set, sizeof(set) - 1, "{auth_authen}", "alice"},
         {set, sizeof(set) - 1, "{auth_author}", NULL},
         {set, sizeof(set) - 1, "{i", NULL},
-        {set, sizeof(set) - 1, "QID1", NULL},           /* a value is not a name */
+        {set, sizeof(set) - 1, "QID1", NULL}, /* a value is not a name */
         {set, sizeof(set) - 1, "x", NULL},
-        {"i\0QID1", 6, "i", NULL},                      /* value without its NUL */
-        {"i\0QID1\0j", 8, "j", NULL},                   /* name without its NUL */
-        {"i\0QID1\0j\0", 9, "j", NULL},                 /* name without a value */
-        {"i\0QID1\0j\0", 9, "i", "QID1"},               /* earlier pair still found */
+        {"i\0QID1", 6, "i", NULL},        /* value without its NUL */
+        {"i\0QID1\0j", 8, "j", NULL},     /* name without its NUL */
+        {"i\0QID1\0j\0", 9, "j", NULL},   /* name without a value */
+        {"i\0QID1\0j\0", 9, "i", "QID1"}, /* earlier pair still found */
         {"i", 1, "i", NULL},
         {"", 0, "i", NULL},
     };
@@ -253,8 +294,7 @@ static void test_macro_find_table(void **state)
         char *b = dup(cases[i].data, cases[i].n);
         const char *v = mlt_wire_macro_find(b, cases[i].n, cases[i].name);
 
-        if ((v == NULL) != (cases[i].want == NULL) ||
-            (v != NULL && strcmp(v, cases[i].want) != 0))
+        if ((v == NULL) != (cases[i].want == NULL) || (v != NULL && strcmp(v, cases[i].want) != 0))
             fail_msg("case %zu (%s): got %s, want %s", i, cases[i].name, v ? v : "(null)",
                      cases[i].want ? cases[i].want : "(null)");
         free(b);
@@ -287,8 +327,7 @@ static void test_put_roundtrip(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(mlt_wire_put(&o, cases[i].cmd, cases[i].has_index, cases[i].index,
-                                      cases[i].s1, cases[i].s2, cases[i].raw,
-                                      cases[i].rawlen),
+                                      cases[i].s1, cases[i].s2, cases[i].raw, cases[i].rawlen),
                          0);
     assert_int_equal(mlt_wire_put_optneg(&o, 6, 0x31, 0x80), 0);
     for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
@@ -308,8 +347,8 @@ static void test_put_roundtrip(void **state)
         }
         if (p.cmd != cases[i].cmd || p.len != cases[i].wlen ||
             memcmp(p.data, cases[i].want, p.len) != 0)
-            fail_msg("packet %zu: got cmd %c len %zu, want %c %zu", i, p.cmd, p.len,
-                     cases[i].cmd, cases[i].wlen);
+            fail_msg("packet %zu: got cmd %c len %zu, want %c %zu", i, p.cmd, p.len, cases[i].cmd,
+                     cases[i].wlen);
     }
     assert_int_equal(off, o.len);
     assert_int_equal(o.overflow, 0);
@@ -351,10 +390,10 @@ static void test_put_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_next_table),      cmocka_unit_test(test_next_back_to_back),
-        cmocka_unit_test(test_strings_table),   cmocka_unit_test(test_optneg_table),
-        cmocka_unit_test(test_connect_table),   cmocka_unit_test(test_macro_find_table),
-        cmocka_unit_test(test_put_roundtrip),   cmocka_unit_test(test_put_bounds),
+        cmocka_unit_test(test_next_table),    cmocka_unit_test(test_next_back_to_back),
+        cmocka_unit_test(test_strings_table), cmocka_unit_test(test_optneg_table),
+        cmocka_unit_test(test_connect_table), cmocka_unit_test(test_macro_find_table),
+        cmocka_unit_test(test_put_roundtrip), cmocka_unit_test(test_put_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
