@@ -456,7 +456,8 @@ void mlt_session_run(int fd, const struct mlt_callbacks *cb)
     s->pending = MLT_CONTINUE;
     while (rc == 0) {
         off = 0;
-        while (rc == 0 &&
+        r = 0;
+        while (rc == 0 && off < s->in_len && /* s->in is NULL while nothing was read */
                (r = mlt_wire_next(s->in + off, s->in_len - off, MLT_WIRE_MAX_DATA, &p, &used)) ==
                    1) {
             off += used;
