@@ -293,6 +293,10 @@ static int dispatch(struct session *s, const struct mlt_pkt *p)
     s->cur_mac = mac_slot(p->cmd);
     switch (p->cmd) {
     case SMFIC_OPTNEG:
+        if (s->negotiated) { /* an MTA negotiates once; after QUIT_NC a CONNECT follows */
+            log_warn("milter protocol: a second option negotiation");
+            return -1;
+        }
         if (mlt_wire_optneg(p, &ver, &act, &proto) < 0 || ver < 2) {
             log_warn("milter protocol: bad option negotiation (%zu bytes)", p->len);
             return -1;

@@ -283,6 +283,17 @@ static const struct scenario scenarios[] = {
      {NEG, PK(SMFIC_MAIL, "<a@b>"), END},
      {OPTNEG_31, END},
      "neg(3f,ff480) close"},
+    {"a second option negotiation (found by fuzz_milter_session: negotiate was called twice "
+     "without close)",
+     {.want_act = HDR_ACT, .want_proto = 0},
+     {NEG, CONN, NEG, HELO, END},
+     {OPTNEG_31, R('c'), END},
+     "neg(3f,ff480) conn(mx.example,192.0.2.7) close"},
+    {"... also right after QUIT_NC",
+     {.want_act = HDR_ACT, .want_proto = 0},
+     {NEG, PK(SMFIC_QUIT_NC, ""), NEG, HELO, END},
+     {OPTNEG_31, END},
+     "neg(3f,ff480) close neg(3f,ff480) close"},
     {"an old protocol version",
      {.want_act = HDR_ACT, .want_proto = 0},
      {PK(SMFIC_OPTNEG, "\0\0\0\1"
