@@ -113,15 +113,11 @@ static int native_open(const struct mlt_listen *l, const struct mlt_callbacks *c
     conn_timeout = l->timeout;
     is_tcp = l->kind != MLT_SOCK_UNIX;
     listen_fd = is_tcp ? open_inet(l) : open_unix(l->path);
-    if (listen_fd < 0 || listen(listen_fd, SOMAXCONN) < 0) {
-        log_warn("cannot open milter socket %s%s%s", l->spec, listen_fd < 0 ? "" : ": ",
-                 listen_fd < 0 ? "" : strerror(errno));
-        if (listen_fd >= 0)
-            close(listen_fd);
-        listen_fd = -1;
+    if (listen_fd < 0) {
+        log_warn("cannot open milter socket %s", l->spec);
         return -1;
     }
-    return 0;
+    return 0; /* bound; listen() in run, once the caller has set the socket's mode and owner */
 }
 
 /* signal_main - wait for TERM or INT, then wake the accept loop */
@@ -178,8 +174,12 @@ static int native_run(void)
     time_t warned = 0;
     int rc = 0;
 
-    if (listen_fd < 0 || pipe2(stop_pipe, O_CLOEXEC) < 0)
+    if (listen_fd < 0)
         return -1;
+    if (listen(listen_fd, SOMAXCONN) < 0 || pipe2(stop_pipe, O_CLOEXEC) < 0) {
+        log_warn("cannot listen on the milter socket: %s", strerror(errno));
+        return -1;
+    }
     if (pthread_create(&sig_tid, NULL, signal_main, NULL) != 0) {
         log_warn("cannot start the signal thread");
         return -1;
