@@ -123,7 +123,7 @@ def run_consent(t, daemons):
         t.eq("same answers and changes: %s" % name, b, a)
 
 
-def run_unix(t, ns, tmp, store):
+def run_unix(t, ns, tmp):
     """The native engine on a unix socket: stale socket replaced, mode and owner, a
     message, removal at stop; a regular file at the path is not replaced."""
     path = os.path.join(tmp, "milter.sock")
@@ -228,7 +228,7 @@ def main():
             finally:
                 for e in stop_all(list(daemons.values())):
                     t.check("daemon stopped cleanly", False, e)
-            run_unix(t, ns, tmp, store)
+            run_unix(t, ns, tmp)
     except DaemonError as e:
         t.check("senderauthd", False, str(e))
     finally:
