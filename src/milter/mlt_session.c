@@ -212,7 +212,8 @@ static void mac_set(struct session *s, const char *data, size_t len)
         m->buf = nb;
         m->cap = len - 1;
     }
-    memcpy(m->buf, data + 1, len - 1);
+    if (len > 1) /* an empty set: no buffer may exist yet */
+        memcpy(m->buf, data + 1, len - 1);
     m->len = len - 1;
 }
 

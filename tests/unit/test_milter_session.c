@@ -238,6 +238,13 @@ static const struct scenario scenarios[] = {
      "mail(<a@example.org>,SIZE=10){i=Q2,{j}=mx} "
      "rcpt(<b@example.net>){{rcpt_addr}=c@y,i=Q2,{j}=mx} "
      "mail(<a@example.org>,SIZE=10){i=Q3,{j}=mx} close"},
+    {"an empty macro set replaces the step's set (found by fuzz_milter_session: memcpy "
+     "from an empty set into no buffer)",
+     {.want_act = HDR_ACT, .want_proto = 0, .sym = {"j", "i"}},
+     {NEG, PK(SMFIC_MACRO, "C"), PK(SMFIC_MACRO, "M"), CONN, PK(SMFIC_MACRO, "Cj\0mx\0"),
+      PK(SMFIC_MACRO, "C"), HELO, QUIT, END},
+     {OPTNEG_31, R('c'), R('c'), END},
+     "neg(3f,ff480) conn(mx.example,192.0.2.7) helo(helo.example) close"},
     {"QUIT ends the connection; what follows is not read",
      {.want_act = HDR_ACT, .want_proto = 0},
      {NEG, HELO, QUIT, HELO, END},
