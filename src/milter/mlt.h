@@ -90,7 +90,9 @@ struct mlt_listen {
     const char *name;        /* the filter's name (libmilter's registration, logs) */
 };
 
-/* An engine: open binds the socket (a stale unix socket file is replaced); run serves
+/* An engine: open binds the socket (a stale unix socket file is replaced; the native
+ * engine accepts no connection before run, so the mode and owner the caller sets in
+ * between apply to every connection; libmilter listens at once); run serves
  * until SIGTERM or SIGINT (which the caller keeps blocked in every thread) and returns
  * once the listener is closed, while connections still open go on in their threads.
  * open and run return 0 or -1 (logged). */

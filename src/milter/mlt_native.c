@@ -160,15 +160,11 @@ static int native_open(const struct mlt_listen *l, const struct mlt_callbacks *c
     listen_fd = is_tcp ? open_inet(l) : open_unix(l->path);
     if (listen_fd >= 0)
         fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK); /* accept loop */
-    if (listen_fd < 0 || listen(listen_fd, SOMAXCONN) < 0) {
-        log_warn("cannot open milter socket %s%s%s", l->spec, listen_fd < 0 ? "" : ": ",
-                 listen_fd < 0 ? "" : strerror(errno));
-        if (listen_fd >= 0)
-            close(listen_fd);
-        listen_fd = -1;
+    if (listen_fd < 0) {
+        log_warn("cannot open milter socket %s", l->spec);
         return -1;
     }
-    return 0;
+    return 0; /* bound; listen() in run, once the caller has set the socket's mode and owner */
 }
 
 /* signal_main - wait for TERM or INT, then wake the accept loop */
@@ -423,9 +419,13 @@ static int native_run(void)
     time_t warned = 0, last_reap = 0, stop_at = 0;
     int rc = 0, stopping = 0, wait_ms = 1000;
 
-    if (listen_fd < 0 || pipe2(stop_pipe, O_CLOEXEC) < 0 ||
-        (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    if (listen_fd < 0)
         return -1;
+    if (listen(listen_fd, SOMAXCONN) < 0 || pipe2(stop_pipe, O_CLOEXEC) < 0 ||
+        (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        log_warn("cannot listen on the milter socket: %s", strerror(errno));
+        return -1;
+    }
     ev.data.ptr = &listen_fd;
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
         return -1;

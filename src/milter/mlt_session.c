@@ -42,7 +42,7 @@ struct session {
     int cur_mac;                       /* set of the command being handled */
     uint32_t mta_act, mta_proto;       /* what the MTA offered */
     unsigned long act, proto;          /* what was agreed */
-    int negotiated, open, in_eom;
+    int negotiated, in_eom;
     enum mlt_stat pending;             /* an answer held back from a no-reply step */
     char reply[REPLY_MAX];             /* "" = none set */
 };
@@ -214,7 +214,8 @@ static void mac_set(struct session *s, const char *data, size_t len)
         m->buf = nb;
         m->cap = len - 1;
     }
-    memcpy(m->buf, data + 1, len - 1);
+    if (len > 1) /* an empty set: no buffer may exist yet */
+        memcpy(m->buf, data + 1, len - 1);
     m->len = len - 1;
 }
 
@@ -295,13 +296,16 @@ static int dispatch(struct session *s, const struct mlt_pkt *p)
     s->cur_mac = mac_slot(p->cmd);
     switch (p->cmd) {
     case SMFIC_OPTNEG:
+        if (s->negotiated) { /* an MTA negotiates once; after QUIT_NC a CONNECT follows */
+            log_warn("milter protocol: a second option negotiation");
+            return -1;
+        }
         if (mlt_wire_optneg(p, &ver, &act, &proto) < 0 || ver < 2) {
             log_warn("milter protocol: bad option negotiation (%zu bytes)", p->len);
             return -1;
         }
         if (negotiate(s, act, proto) < 0)
             return -1;
-        s->open = 1;
         return mlt_wire_put_optneg(&s->out, SMFI_PROT_VERSION, (uint32_t)s->act,
                                    (uint32_t)s->proto);
     case SMFIC_MACRO:
@@ -467,7 +471,8 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms)
 
     for (;;) {
         off = 0;
-        while (rc == 0 &&
+        r = 0;
+        while (rc == 0 && off < s->in_len && /* s->in is NULL while nothing was read */
                (r = mlt_wire_next(s->in + off, s->in_len - off, MLT_WIRE_MAX_DATA, &p, &used)) ==
                    1) {
             off += used;
@@ -510,22 +515,17 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms)
 void mlt_session_end(struct mlt_session *ms)
 {
     struct session *s = (struct session *)ms;
+    void (*ended)(void) = s->cb->ended;
 
-    if (s->open)
-        s->cb->close(&s->ctx);
+    s->cb->close(&s->ctx); /* as libmilter: whatever ended the connection */
     close(s->fd);
     for (int i = 0; i < MAC_N; i++)
         free(s->mac[i].buf);
     mlt_out_free(&s->out);
     free(s->in);
-    if (s->open && s->cb->ended != NULL) {
-        void (*ended)(void) = s->cb->ended;
-
-        free(s);
-        ended();
-        return;
-    }
     free(s);
+    if (ended != NULL)
+        ended();
 }
 
 /* mlt_session_run - see mlt_session.h */

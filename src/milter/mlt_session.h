@@ -22,13 +22,15 @@ struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb);
  * broke the protocol: END, and the session is ended as by mlt_session_end). */
 enum mlt_serve mlt_session_serve(struct mlt_session *s);
 
-/* mlt_session_end - end a session now (timeout, shutdown): the close callback when a
- * callback has seen the connection, then close the socket and free everything. */
+/* mlt_session_end - end a session now (timeout, shutdown): the close callback, then
+ * close the socket, free everything, and the ended callback. */
 void mlt_session_end(struct mlt_session *s);
 
 /* mlt_session_run - the whole session in the calling thread: serve, and wait with
- * poll() whenever it is idle, until it ends. Every path that got as far as a callback
- * ends with cb->close exactly once. */
+ * poll() whenever it is idle, until it ends. Every connection ends with one cb->close,
+ * as with libmilter: also when the MTA broke the protocol before negotiating or the
+ * filter refused the negotiation (after SMFIC_QUIT_NC, the session it ends gets its
+ * close there and the next one its own at the end). */
 void mlt_session_run(int fd, const struct mlt_callbacks *cb);
 
 #endif

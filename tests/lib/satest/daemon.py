@@ -158,6 +158,29 @@ def wait_listening(port, proc=None, host="127.0.0.1", timeout=None, log=None):
         time.sleep(0.02)  # poll interval, not a timing assumption
 
 
+def wait_unix(path, proc=None, timeout=None, log=None):
+    """Poll-connect until the unix socket at path accepts (bounded). Fails early if proc
+    exits."""
+    timeout = scaled(START_TIMEOUT) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise DaemonError("process exited with %s before listening%s" %
+                              (proc.returncode, _tail(log)))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(0.5)
+            s.connect(path)
+            return
+        except OSError:
+            pass
+        finally:
+            s.close()
+        if time.monotonic() > deadline:
+            raise DaemonError("%s not accepting after %.0fs%s" % (path, timeout, _tail(log)))
+        time.sleep(0.02)  # poll interval, not a timing assumption
+
+
 def stop_pid(proc, timeout=None):
     """SIGTERM, bounded wait, SIGKILL (and raise) when it does not exit."""
     timeout = scaled(STOP_TIMEOUT) if timeout is None else timeout
@@ -184,7 +207,8 @@ def _tail(path, n=40):
 
 
 class Senderauthd:
-    """senderauthd on inet:<free port>@127.0.0.1 using the DNS server at dns_port."""
+    """senderauthd on inet:<free port>@127.0.0.1 using the DNS server at dns_port (or on
+    the conf's milter.socket when that is "unix:PATH")."""
 
     def __init__(self, dns_port, conf=None, binary=None, workdir=None, extra_args=()):
         self.dns_port = dns_port
@@ -204,6 +228,12 @@ class Senderauthd:
         self._log = None
         self._runs = 0
         self.keep_dir = False
+
+    @property
+    def unix_path(self):
+        """The path of milter.socket when it is "unix:PATH" (waited on instead of the port)."""
+        spec = (self.conf.get("milter") or {}).get("socket") or ""
+        return spec[5:] if spec.startswith("unix:") else None
 
     @property
     def authserv_id(self):
@@ -227,7 +257,10 @@ class Senderauthd:
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=self._log, cwd=self.dir)
         try:
-            wait_listening(self.port, self.proc, log=self.log_path)
+            if self.unix_path:
+                wait_unix(self.unix_path, self.proc, log=self.log_path)
+            else:
+                wait_listening(self.port, self.proc, log=self.log_path)
         except DaemonError:
             self.stop(check=False)
             raise

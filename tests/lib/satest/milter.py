@@ -154,7 +154,8 @@ def _split_cstrs(data):
 
 
 class MilterClient:
-    """One connection to a milter. Not thread-safe: use one per thread."""
+    """One connection to a milter (host and port; or port None and host the path of a
+    unix socket). Not thread-safe: use one per thread."""
 
     def __init__(self, host, port, timeout=20.0, actions=F_ALL, protocol=P_ALL,
                  fold="\n"):
@@ -173,7 +174,12 @@ class MilterClient:
 
     # ---- transport ----
     def open(self):
-        self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        if self.port is None:  # host is the path of a unix socket
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect(self.host)
+        else:
+            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self.sock.settimeout(self.timeout)
         self.negotiate()
         return self
