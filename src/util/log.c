@@ -1,11 +1,15 @@
 /* log.c - stderr or syslog sink for all programs.
- * Owns the sink choice; not message content. Threads: syslog and stdio are
- * thread-safe; the settings are written once in log_init before threads start. */
+ * Owns the sink choice; not message content. Threads: a stderr line is one write(2) of
+ * the whole line (no stdio lock: the daemon logs a line per message from every worker,
+ * and a shared FILE lock made them queue on a futex); syslog is thread-safe; the
+ * settings are written once in log_init before threads start. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -33,11 +37,27 @@ static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
 {
     char line[4096];
 
-    vsnprintf(line, sizeof(line), fmt, ap);
     if (use_stderr) {
-        fprintf(stderr, "%s%s\n", tag, line);
-        fflush(stderr);
+        size_t tl = 0, n, off = 0;
+        int r;
+
+        while (tag[tl] != '\0' && tl < 16)
+            line[tl] = tag[tl], tl++;
+        r = vsnprintf(line + tl, sizeof(line) - tl - 1, fmt, ap);
+        n = r < 0 ? tl : tl + ((size_t)r < sizeof(line) - tl - 1 ? (size_t)r
+                                                                : sizeof(line) - tl - 2);
+        line[n++] = '\n';
+        while (off < n) {
+            ssize_t w = write(STDERR_FILENO, line + off, n - off);
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
     } else {
+        vsnprintf(line, sizeof(line), fmt, ap);
         syslog(prio, "%s%s", tag, line);
     }
 }
