@@ -12,7 +12,8 @@
  * Threads: a connection (struct node) belongs to exactly one of: a worker serving it,
  * the job queue, the parked list; the queue and the parked list are under one lock
  * (held for list operations only, never across I/O). Workers start on demand when a job
- * finds none idle (up to WORKERS_SOFT; beyond, when a job has waited QUEUE_WAIT_MS) and
+ * finds none idle (up to WORKERS_SOFT; beyond, when jobs wait and no worker has taken
+ * one for QUEUE_WAIT_MS) and
  * end after WORKER_IDLE_S idle beyond WORKERS_KEEP. TERM and INT are
  * blocked in every thread (the caller's mask, inherited) and taken by sigwait alone. */
 #include <errno.h>
@@ -46,7 +47,8 @@
 #define WORKERS_KEEP 4     /* idle workers kept */
 #define WORKER_IDLE_S 2    /* an idle worker beyond those ends after this */
 #define WORKERS_SOFT 16    /* up to this many, a job that finds no idle worker starts one */
-#define QUEUE_WAIT_MS 10   /* past it, a job that waited this long starts one more */
+#define QUEUE_WAIT_MS 10   /* beyond those, a job that waited this long while no worker took
+                            * a job either (all blocked, e.g. on DNS) starts one more */
 #define EVENTS 64
 
 /* One MTA connection. */
@@ -64,6 +66,7 @@ static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
 static struct node *qhead, *qtail; /* jobs */
 static struct node parked = {.prev = &parked, .next = &parked};
 static int nworkers, nidle, nconns; /* under lock */
+static long long last_take_ms;      /* under lock: a worker last took a job */
 static int epfd = -1;
 
 static const struct mlt_callbacks *cbs;
@@ -251,15 +254,19 @@ static void enqueue(struct node *n)
         spawn_worker();
 }
 
-/* queue_check - listener thread: a job waiting QUEUE_WAIT_MS with no idle worker
- * starts one more; returns the epoll timeout to use (short while jobs wait) */
+/* queue_check - listener thread: a job waiting QUEUE_WAIT_MS, with no idle worker and
+ * no job taken by any worker for as long, starts one more (workers busy on the CPU keep
+ * taking jobs and need no help; workers stuck on the network do); returns the epoll
+ * timeout to use (short while jobs wait) */
 static int queue_check(void)
 {
+    long long now = now_ms();
     int spawn = 0, wait;
 
     pthread_mutex_lock(&lock);
     wait = qhead != NULL;
-    if (wait && nidle == 0 && now_ms() - qhead->queued_ms >= QUEUE_WAIT_MS) {
+    if (wait && nidle == 0 && now - qhead->queued_ms >= QUEUE_WAIT_MS &&
+        now - last_take_ms >= QUEUE_WAIT_MS) {
         spawn = 1;
         nworkers++;
     }
@@ -367,6 +374,7 @@ static void *worker_main(void *arg)
         n = qhead;
         if ((qhead = n->next) == NULL)
             qtail = NULL;
+        last_take_ms = now_ms();
         pthread_mutex_unlock(&lock);
         if (n->timed_out) {
             log_warn("milter connection: no command from the MTA for %d s: closed",

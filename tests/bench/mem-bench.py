@@ -13,7 +13,7 @@ With --idle the connections are held open between their two messages instead; wi
 Does not own: the side-by-side benchmark (run-bench.py, whose helpers it reuses).
 
   SA_SRC=. /usr/bin/python3 tests/bench/mem-bench.py [--conns 1000] [--hold 3]
-      [--size 2k] [--idle] [--env NAME=VALUE ...] [--build DIR]
+      [--size 2k] [--idle] [--env NAME=VALUE ...] [--build DIR] [--engine libmilter]
 
 Needs no root (NSD on a free high port); about 2 GB of address space for the load
 generator's threads. Results go by hand into docs/performance.md (Memory section).
@@ -99,7 +99,10 @@ def main():
     ap.add_argument("--binary", default=None,
                     help="run this instead of BUILD/senderauthd (e.g. a script that execs it "
                     "under valgrind --tool=massif)")
+    ap.add_argument("--engine", choices=("native", "libmilter"), default="native",
+                    help="senderauthd's milter.engine")
     a = ap.parse_args()
+    rb.ENGINE = a.engine
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     build_dir = os.path.abspath(a.build or os.environ.get("SA_BUILD")
@@ -110,7 +113,7 @@ def main():
     manifest = rb.bench_corpus.build(cdir)
     recs = [tuple(r) for r in manifest["records"]]
     conf = {"trusted_networks": [], "skip_authenticated": True, "log": {"level": "info"},
-            "milter": {"timeout": 120}, "dns": {"timeout": 5, "retries": 2}}
+            "milter": {"timeout": 120, "engine": rb.ENGINE}, "dns": {"timeout": 5, "retries": 2}}
     if a.conf:
         conf = rb.sadaemon._merge(conf, json.loads(a.conf))
     for kv in a.env:
