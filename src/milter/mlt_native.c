@@ -57,7 +57,7 @@ struct node {
     int fd;
     time_t since;             /* parked at */
     long long queued_ms;      /* put on the job queue at (monotonic) */
-    int timed_out;            /* a job to end it, not to serve it */
+    int timed_out;            /* a job to end it, not to serve it: 1 timeout, 2 stop */
     struct node *prev, *next; /* parked list, or next in the job queue */
 };
 
@@ -337,7 +337,7 @@ static void reap(time_t now, int all)
     pthread_mutex_unlock(&lock);
     for (n = hits; n != NULL; n = next) {
         next = n->next;
-        n->timed_out = 1;
+        n->timed_out = all ? 2 : 1;
         enqueue(n);
     }
 }
@@ -377,8 +377,11 @@ static void *worker_main(void *arg)
         last_take_ms = now_ms();
         pthread_mutex_unlock(&lock);
         if (n->timed_out) {
-            log_warn("milter connection: no command from the MTA for %d s: closed",
-                     conn_timeout);
+            if (n->timed_out == 1)
+                log_warn("milter connection: no command from the MTA for %d s: closed",
+                         conn_timeout);
+            else
+                log_warn("stopping: an open milter connection closed");
             mlt_session_end(n->s);
             node_free(n);
         } else if (mlt_session_serve(n->s) == MLT_SERVE_IDLE) {
@@ -460,6 +463,7 @@ static int native_run(void)
                 if (!stopping) {
                     stopping = 1;
                     stop_at = time(NULL) + conn_timeout;
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, stop_pipe[0], NULL); /* stays readable */
                     epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, NULL);
                     close(listen_fd);
                     listen_fd = -1;
