@@ -10,7 +10,9 @@ a real senderauthd and a real NSD:
   DMARC fail under p=reject for a consenting recipient -> 550 5.7.1 with text, the
   same for one who does not consent -> accepted, p=quarantine -> held, a split of the
   two classes at RCPT.
-Then the native engine on a unix socket (milter.socket = "unix:PATH"): a stale socket
+A stop (SIGTERM) of the native engine while a message is open: the listener closes at
+once (a new connection is refused), the open message still gets its verdict, and the
+daemon exits once that connection closes. Then the native engine on a unix socket (milter.socket = "unix:PATH"): a stale socket
 file is replaced, milter.socket_mode and (as root) milter.socket_owner are applied, a
 message goes through, the file is removed at stop; a regular file at the path is left
 alone and the daemon does not start, with a log line saying why.
@@ -21,10 +23,13 @@ import grp
 import os
 import pwd
 import shutil
+import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -180,6 +185,48 @@ def run_unix(t, ns, tmp):
         t.eq("the regular file is untouched", f.read(), "not a socket\n")
 
 
+def run_stop(t, ns):
+    """SIGTERM with a message open on the native engine: new connections refused, the
+    open one finished, exit when it closes (bounded waits only)."""
+    d = Senderauthd(ns.port, conf=engine_conf(sc.BASE_CONF, "native"))
+    try:
+        d.start()
+        with milter.MilterClient("127.0.0.1", d.port) as m:
+            m.connect("mail.spf-pass.example", "192.0.2.10")
+            m.helo("mail.spf-pass.example")
+            m.mail("user@spf-pass.example", macros={"i": "STOP0001"})
+            m.rcpt("user@" + sc.OUR_ID)
+            m.data()
+            m.header("From", " user@spf-pass.example")
+            m.eoh()
+            d.proc.send_signal(signal.SIGTERM)
+            refused = False
+            for _ in range(100):  # bounded: until the listener is gone
+                try:
+                    socket.create_connection(("127.0.0.1", d.port), timeout=2).close()
+                    time.sleep(0.05)
+                except OSError:
+                    refused = True
+                    break
+            t.check("stop: the listener closes at once", refused)
+            m.body(b"hello\r\n")
+            res = m.eom()
+            ar = [v for n, v in res.added_headers() if n.lower() == "authentication-results"]
+            t.check("stop: the open message gets its verdict",
+                    len(ar) == 1 and "spf=pass" in milter.unfold(ar[0]), repr(res))
+        try:
+            rc = d.proc.wait(timeout=30)
+            t.eq("stop: the daemon exits when the connection closes", rc, 0)
+        except subprocess.TimeoutExpired:
+            t.check("stop: the daemon exits when the connection closes", False,
+                    d.log_tail(10))
+    except (DaemonError, milter.MilterError, OSError) as e:
+        t.check("stop with an open message", False, "%s\n%s" % (e, d.log_tail(15)))
+    finally:
+        for e in stop_all([d]):
+            t.check("daemon stopped cleanly", False, e)
+
+
 def _group_exists(name):
     try:
         grp.getgrnam(name)
@@ -228,6 +275,7 @@ def main():
             finally:
                 for e in stop_all(list(daemons.values())):
                     t.check("daemon stopped cleanly", False, e)
+            run_stop(t, ns)
             run_unix(t, ns, tmp)
     except DaemonError as e:
         t.check("senderauthd", False, str(e))
