@@ -139,46 +139,37 @@ def libconfig_text(d, indent=0):
     return "\n".join(x for x in out if x)
 
 
-def wait_listening(port, proc=None, host="127.0.0.1", timeout=None, log=None):
-    """Poll-connect until the port accepts (bounded). Fails early if proc exits."""
+def wait_listening(port, proc=None, host="127.0.0.1", timeout=None, log=None, path=None):
+    """Poll-connect until the TCP port (or, with path, the unix socket) accepts
+    (bounded). Fails early if proc exits."""
     timeout = scaled(START_TIMEOUT) if timeout is None else timeout
     deadline = time.monotonic() + timeout
+    what = path if path is not None else "port %d" % port
     while True:
         if proc is not None and proc.poll() is not None:
             raise DaemonError("process exited with %s before listening%s" %
                               (proc.returncode, _tail(log)))
-        try:
-            s = socket.create_connection((host, port), timeout=0.5)
-            s.close()
-            return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise DaemonError("port %d not accepting after %.0fs%s" % (port, timeout, _tail(log)))
-        time.sleep(0.02)  # poll interval, not a timing assumption
-
-
-def wait_unix(path, proc=None, timeout=None, log=None):
-    """Poll-connect until the unix socket at path accepts (bounded). Fails early if proc
-    exits."""
-    timeout = scaled(START_TIMEOUT) if timeout is None else timeout
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise DaemonError("process exited with %s before listening%s" %
-                              (proc.returncode, _tail(log)))
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if path is not None:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                              socket.SOCK_STREAM)
         try:
             s.settimeout(0.5)
-            s.connect(path)
+            s.connect(path if path is not None else (host, port))
             return
         except OSError:
             pass
         finally:
             s.close()
         if time.monotonic() > deadline:
-            raise DaemonError("%s not accepting after %.0fs%s" % (path, timeout, _tail(log)))
+            raise DaemonError("%s not accepting after %.0fs%s" % (what, timeout, _tail(log)))
         time.sleep(0.02)  # poll interval, not a timing assumption
+
+
+def wait_unix(path, proc=None, timeout=None, log=None):
+    """wait_listening for the unix socket at path."""
+    return wait_listening(None, proc, timeout=timeout, log=log, path=path)
 
 
 def stop_pid(proc, timeout=None):
