@@ -63,7 +63,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
         ar_resinfo_prop(ri, "header.b", s->b8);
     }
     if (m->dmarc_ran) {
-        const struct dmarc_res *d = &m->dmarc;
+        const struct dmarc_res *d = m->dmarc;
         if (m->from_status != FROM_OK || d->result == AUTH_TEMPERROR ||
             d->result == AUTH_PERMERROR || !d->has_record)
             sa_strlcpy(dmarc_comment, d->reason, dmarc_comment_len);
@@ -89,7 +89,7 @@ int act_tempfail_wanted(const struct sa_msg *m)
         return 0;
     temp |= m->spf_ran && m->spf.result == AUTH_TEMPERROR;
     temp |= m->spf_helo_ran && m->spf_helo.result == AUTH_TEMPERROR;
-    temp |= m->dmarc_ran && m->dmarc.result == AUTH_TEMPERROR;
+    temp |= m->dmarc_ran && m->dmarc->result == AUTH_TEMPERROR;
     for (int i = 0; m->dkim_ran && i < m->ndkim; i++)
         temp |= m->dkim[i].result == AUTH_TEMPERROR;
     return temp != 0;
@@ -164,7 +164,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
         if (m->dkim_ran && m->ndkim == 0)
             log_word(&b, "dkim", m->dkim_error ? "temperror" : "none");
         if (m->dmarc_ran) {
-            const struct dmarc_res *d = &m->dmarc;
+            const struct dmarc_res *d = m->dmarc;
             snprintf(w, sizeof(w), "%s%s%s%s", d->spf_aligned ? "spf" : "",
                      d->spf_aligned && d->dkim_aligned ? "," : "", d->dkim_aligned ? "dkim:" : "",
                      d->dkim_aligned ? d->dkim_aligned_domain : "");

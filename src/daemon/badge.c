@@ -156,7 +156,7 @@ static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_
      * for the warning rule; from.domain is "" for every other anomaly. */
     in->from_domain = m->from.domain;
     in->dmarc_ran = m->dmarc_ran;
-    in->dmarc = &m->dmarc;
+    in->dmarc = m->dmarc;
     in->spf = m->spf_ran ? m->spf.result : AUTH_NONE;
     in->dkim = din;
     in->ndkim = n;

@@ -206,7 +206,7 @@ void bimi_hook_header(struct sa_msg *m, const char *name, const char *value)
  * BIMI-Selector fields: h= covers only the last, the first was read; neither is used. */
 static int selector_signed(const struct sa_msg *m, const struct bimi_state *st)
 {
-    int strict = m->dmarc.has_record && m->dmarc.rec.adkim_strict;
+    int strict = m->dmarc->has_record && m->dmarc->rec.adkim_strict;
 
     if (st->nsel != 1 || st->sel_signed == 0 || !m->dkim_ran)
         return 0;
@@ -216,8 +216,8 @@ static int selector_signed(const struct sa_msg *m, const struct bimi_state *st)
         if (!(st->sel_signed & (uint64_t)1 << i) || r->result != AUTH_PASS || !r->full_body)
             continue;
         if (dmarc_domain_equal(r->domain, m->from.domain) ||
-            (m->dmarc.dkim_aligned &&
-             dmarc_domain_equal(r->domain, m->dmarc.dkim_aligned_domain)) ||
+            (m->dmarc->dkim_aligned &&
+             dmarc_domain_equal(r->domain, m->dmarc->dkim_aligned_domain)) ||
             (!strict && !m->conf->dmarc_tree_walk &&
              dmarc_aligned(m->proc->org, m->from.domain, r->domain, 0)))
             return 1;
@@ -248,13 +248,13 @@ static void run(struct sa_msg *m, struct bimi_state *st)
         return;
     }
     el =
-        bimi_dmarc_eligible(&m->dmarc, m->from.domain, dns, st->res.reason, sizeof(st->res.reason));
+        bimi_dmarc_eligible(m->dmarc, m->from.domain, dns, st->res.reason, sizeof(st->res.reason));
     if (el != BIMI_ELIGIBLE) {
         st->res.result = el == BIMI_ELIGIBLE_TEMP ? BIMI_TEMPERROR : BIMI_SKIPPED;
     } else {
         memset(&in, 0, sizeof(in));
         in.from_domain = m->from.domain;
-        in.org_domain = m->dmarc.org_domain;
+        in.org_domain = m->dmarc->org_domain;
         in.selector = selector_signed(m, st) ? st->selector : NULL;
         in.now = time(NULL);
         in.deadline = deadline;

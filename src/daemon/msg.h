@@ -100,7 +100,8 @@ struct sa_msg {
     int ndkim, dkim_ran;
     int dkim_error; /* no results: the handle failed (dkim=temperror) */
     enum from_status from_status;
-    struct dmarc_res dmarc;
+    const struct dmarc_res *dmarc; /* pool, made at EOM when DMARC runs (an in-flight
+                                    * message carries none); never NULL (empty before) */
     int dmarc_ran;
 
     struct enforce_state enf; /* consent classes (RCPT) and the decision (EOM) */
