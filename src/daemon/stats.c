@@ -74,7 +74,7 @@ void stats_message(const struct sa_msg *m, const char *action)
     else if (m->conf->arc_enable && !m->arc_error) /* no ARC fields */
         metrics_count_result(METRICS_ARC, AUTH_NONE);
     if (m->iprev_ran)
-        metrics_count_result(METRICS_IPREV, m->iprev.result);
+        metrics_count_result(METRICS_IPREV, m->iprev->result);
     bimi_hook_stats(m);
     count_override(m);
 }
