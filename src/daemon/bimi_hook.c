@@ -87,7 +87,6 @@ static struct bimi_shared *shared_get(const struct sa_conf *cf);
 static void shared_put(struct bimi_shared *s);
 static struct bimi_state *state(struct sa_msg *m);
 static void run(struct sa_msg *m, struct bimi_state *st);
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 static int selector_signed(const struct sa_msg *m, const struct bimi_state *st);
 
 static int str_eq(const char *a, const char *b)
@@ -343,22 +342,6 @@ int bimi_hook_strip(struct mlt_ctx *ctx, const struct sa_msg *m)
     return 0;
 }
 
-/* insert_field - name: value at the top (a space first with SMFIP_HDR_LEADSPC) */
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
-{
-    const char *lead = (c->proto & SMFIP_HDR_LEADSPC) ? " " : "";
-    size_t n = strlen(lead) + strlen(value) + 1;
-    char *v = malloc(n);
-    int rc;
-
-    if (v == NULL)
-        return -1;
-    snprintf(v, n, "%s%s", lead, value);
-    rc = mlt_insheader(ctx, 0, name, v);
-    free(v);
-    return rc;
-}
-
 /* bimi_hook_apply - see msg.h */
 int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
@@ -373,12 +356,12 @@ int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct s
         n = bimi_indicator_size(st->res.svg_len, "\n\t");
         if ((ind = malloc(n)) == NULL ||
             bimi_format_indicator(st->res.svg, st->res.svg_len, "\n\t", ind, n) < 0 ||
-            insert_field(ctx, c, BIMI_INDICATOR_NAME, ind) < 0)
+            act_insert_field(ctx, c, BIMI_INDICATOR_NAME, ind) < 0)
             rc = -1;
         free(ind);
     }
     if (bimi_format_location(&st->res.rec, loc, sizeof(loc)) < 0 ||
-        insert_field(ctx, c, BIMI_LOCATION_NAME, loc) < 0)
+        act_insert_field(ctx, c, BIMI_LOCATION_NAME, loc) < 0)
         rc = -1;
     if (rc < 0)
         log_warn("%s: cannot add the BIMI fields", m->qid);
