@@ -66,7 +66,9 @@ struct chain {
 
 struct arc_eval {
     struct arc_conf conf;
-    struct arc_keys keys;
+    struct dns *dns;        /* borrowed: where the keys come from */
+    struct arc_keys *keys;  /* made at the first key lookup (end of message): 5 KB that an
+                             * evaluator freed at end of header (no ARC fields) never zeroes */
     int leadspace;
     struct buf hdr;
     struct field *f;
@@ -110,7 +112,7 @@ struct arc_eval *arc_eval_new(const struct arc_conf *conf, struct dns *dns)
         v->conf = *conf;
     if (v->conf.min_rsa_bits <= 0)
         v->conf.min_rsa_bits = ARC_MIN_RSA_BITS;
-    v->keys.dns = dns;
+    v->dns = dns;
     buf_init(&v->hdr, ARC_MAX_HEADER_BYTES);
     return v;
 }
@@ -123,7 +125,9 @@ void arc_eval_free(struct arc_eval *v)
     if (v->c != NULL)
         for (int k = 0; k < v->c->nhash; k++)
             EVP_MD_CTX_free(v->c->h[k].md);
-    arc_keys_release(&v->keys);
+    if (v->keys != NULL)
+        arc_keys_release(v->keys);
+    free(v->keys);
     buf_release(&v->hdr);
     free(v->f);
     free(v->c);
@@ -132,7 +136,9 @@ void arc_eval_free(struct arc_eval *v)
 
 void arc_eval_set_dns(struct arc_eval *v, struct dns *dns)
 {
-    v->keys.dns = dns;
+    v->dns = dns;
+    if (v->keys != NULL)
+        v->keys->dns = dns;
 }
 
 void arc_eval_set_leadspace(struct arc_eval *v, int on)
@@ -577,7 +583,12 @@ static int check_sig(struct arc_eval *v, const struct sig *s, EVP_MD_CTX *md, ch
     if (base64_decode(val + s->tags.t[ix].voff, s->tags.t[ix].vlen, sig, sizeof(sig), &slen,
                       BASE64_LENIENT) < 0)
         return -1; /* checked at end of header */
-    k = arc_keys_get(&v->keys, s->s, s->d);
+    if (v->keys == NULL) {
+        if ((v->keys = calloc(1, sizeof(*v->keys))) == NULL)
+            return -1;
+        v->keys->dns = v->dns;
+    }
+    k = arc_keys_get(v->keys, s->s, s->d);
     if (k->status != ARC_KEY_OK) {
         if (k->status == ARC_KEY_TEMP)
             *temp = 1;

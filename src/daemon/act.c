@@ -18,8 +18,14 @@
 #include "util/log.h"
 
 #define LOG_LINE_MAX 2048
+/* Our A-R or Received-SPF field on a typical message fits this many bytes of stack; a
+ * longer one (many signatures, long names) is formatted again into AR_MAX_HEADER + 1
+ * bytes of the message pool. An 8 KB buffer on every worker's stack made each worker
+ * keep 8 KB more resident (the stack-clash probes touch every page of a large frame). */
+#define ACT_FIELD_SMALL 1024
 
 static void log_word(struct buf *b, const char *key, const char *val);
+static int field_grow(const struct sa_msg *m, char **value, size_t *len);
 
 /* act_build_ar - see msg.h */
 void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comment,
@@ -63,7 +69,7 @@ void act_build_ar(const struct sa_msg *m, struct ar_header *h, char *dmarc_comme
         ar_resinfo_prop(ri, "header.b", s->b8);
     }
     if (m->dmarc_ran) {
-        const struct dmarc_res *d = &m->dmarc;
+        const struct dmarc_res *d = m->dmarc;
         if (m->from_status != FROM_OK || d->result == AUTH_TEMPERROR ||
             d->result == AUTH_PERMERROR || !d->has_record)
             sa_strlcpy(dmarc_comment, d->reason, dmarc_comment_len);
@@ -89,7 +95,7 @@ int act_tempfail_wanted(const struct sa_msg *m)
         return 0;
     temp |= m->spf_ran && m->spf.result == AUTH_TEMPERROR;
     temp |= m->spf_helo_ran && m->spf_helo.result == AUTH_TEMPERROR;
-    temp |= m->dmarc_ran && m->dmarc.result == AUTH_TEMPERROR;
+    temp |= m->dmarc_ran && m->dmarc->result == AUTH_TEMPERROR;
     for (int i = 0; m->dkim_ran && i < m->ndkim; i++)
         temp |= m->dkim[i].result == AUTH_TEMPERROR;
     return temp != 0;
@@ -164,7 +170,7 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
         if (m->dkim_ran && m->ndkim == 0)
             log_word(&b, "dkim", m->dkim_error ? "temperror" : "none");
         if (m->dmarc_ran) {
-            const struct dmarc_res *d = &m->dmarc;
+            const struct dmarc_res *d = m->dmarc;
             snprintf(w, sizeof(w), "%s%s%s%s", d->spf_aligned ? "spf" : "",
                      d->spf_aligned && d->dkim_aligned ? "," : "", d->dkim_aligned ? "dkim:" : "",
                      d->dkim_aligned ? d->dkim_aligned_domain : "");
@@ -183,28 +189,44 @@ void act_log(const struct sa_msg *m, const struct sa_conn *c, const char *action
 }
 
 /* act_insert_field - see msg.h: with SMFIP_HDR_LEADSPC the MTA adds no space after the
- * colon, so we do */
+ * colon, so we do (the value copied behind one; without it the value goes as it is) */
 int act_insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
 {
-    char small[AR_MAX_HEADER + 2], *v = small;
+    char small[ACT_FIELD_SMALL + 2], *v = small;
     size_t n = strlen(value) + 2;
     int rc;
 
+    if (!(c->proto & SMFIP_HDR_LEADSPC))
+        return mlt_insheader(ctx, 0, name, value);
     if (n > sizeof(small) && (v = malloc(n)) == NULL)
         return -1;
-    snprintf(v, n, "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
+    snprintf(v, n, " %s", value);
     rc = mlt_insheader(ctx, 0, name, v);
     if (v != small)
         free(v);
     return rc;
 }
 
+/* field_grow - switch *value from the caller's ACT_FIELD_SMALL stack buffer to
+ * AR_MAX_HEADER + 1 bytes of the pool; -1 when it already is that or out of memory */
+static int field_grow(const struct sa_msg *m, char **value, size_t *len)
+{
+    char *big;
+
+    if (*len > ACT_FIELD_SMALL || (big = pool_alloc(m->pool, AR_MAX_HEADER + 1)) == NULL)
+        return -1;
+    *value = big;
+    *len = AR_MAX_HEADER + 1;
+    return 0;
+}
+
 /* act_eom - see msg.h */
 enum mlt_stat act_eom(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
     struct ar_header h;
-    char comment[160], value[AR_MAX_HEADER + 1];
-    int fail = 0;
+    char comment[160], small[ACT_FIELD_SMALL], *value = small;
+    size_t vlen = sizeof(small);
+    int fail = 0, n;
     enum mlt_stat reply;
 
     if (m->too_many_forged || badge_blocked(c, m) || bimi_hook_blocked(c, m) ||
@@ -237,15 +259,21 @@ enum mlt_stat act_eom(struct mlt_ctx *ctx, const struct sa_conn *c, const struct
         return MLT_TEMPFAIL;
     }
     act_build_ar(m, &h, comment, sizeof(comment));
-    if (ar_format_header(&h, "\n\t", value, sizeof(value)) < 0 ||
-        act_insert_field(ctx, c, AR_HEADER_NAME, value) < 0) {
+    if ((n = ar_format_header(&h, "\n\t", value, vlen)) < 0 && field_grow(m, &value, &vlen) == 0)
+        n = ar_format_header(&h, "\n\t", value, vlen);
+    if (n < 0 || act_insert_field(ctx, c, AR_HEADER_NAME, value) < 0) {
         log_warn("%s: cannot add Authentication-Results", m->qid);
         fail = 1;
     }
-    if (m->conf->spf_received_spf_header && act_received_spf(m, c, value, sizeof(value)) >= 0 &&
-        act_insert_field(ctx, c, RECEIVED_SPF_NAME, value) < 0) {
-        log_warn("%s: cannot add Received-SPF", m->qid);
-        fail = 1;
+    if (m->conf->spf_received_spf_header) {
+        /* -1 also when none applies: then the retry answers -1 again */
+        if ((n = act_received_spf(m, c, value, vlen)) < 0 && m->spf_ran && m->skip == NULL &&
+            field_grow(m, &value, &vlen) == 0)
+            n = act_received_spf(m, c, value, vlen);
+        if (n >= 0 && act_insert_field(ctx, c, RECEIVED_SPF_NAME, value) < 0) {
+            log_warn("%s: cannot add Received-SPF", m->qid);
+            fail = 1;
+        }
     }
     if (badge_add(ctx, c, m) < 0) /* trust level, warning, trust mark (webmail) */
         fail = 1;

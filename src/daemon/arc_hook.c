@@ -180,7 +180,7 @@ void arc_hook_eom(struct sa_msg *m)
     dns_free(dns);
     arc_eval_free(m->arc_v);
     m->arc_v = NULL;
-    if (m->arc->result == AUTH_PASS && m->dmarc_ran && m->dmarc.result == AUTH_FAIL &&
+    if (m->arc->result == AUTH_PASS && m->dmarc_ran && m->dmarc->result == AUTH_FAIL &&
         m->from_status == FROM_OK && (m->arc_hop = find_trusted_hop(m)) > 0)
         m->arc_override = "arc";
     if (m->arc->result == AUTH_PASS && m->arc_hop == 0) { /* the oldest trusted hop's IP */

@@ -34,7 +34,6 @@ struct badge_state {
 
 static int quarantine_ours(const struct sa_conf *cf);
 static int listed(struct lists_file *f, const struct sa_msg *m, const char *domain);
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_dkim_in *din);
 
 /* badge_header - see badge.h */
@@ -156,23 +155,13 @@ static void fill_in(const struct sa_msg *m, struct summary_in *in, struct dmarc_
      * for the warning rule; from.domain is "" for every other anomaly. */
     in->from_domain = m->from.domain;
     in->dmarc_ran = m->dmarc_ran;
-    in->dmarc = &m->dmarc;
+    in->dmarc = m->dmarc;
     in->spf = m->spf_ran ? m->spf.result : AUTH_NONE;
     in->dkim = din;
     in->ndkim = n;
     in->warn_on_enforcing = m->conf->headers_warn_on_enforcing_policy;
     in->bimi_authority = bimi_hook_authority(m);
     in->bimi_pass = in->bimi_authority != NULL;
-}
-
-/* insert_field - name: value at the top; with SMFIP_HDR_LEADSPC the MTA adds no space
- * after the colon, so we do */
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
-{
-    char v[SUMMARY_MAX_VALUE + 2];
-
-    snprintf(v, sizeof(v), "%s%s", (c->proto & SMFIP_HDR_LEADSPC) ? " " : "", value);
-    return mlt_insheader(ctx, 0, name, v);
 }
 
 /* badge_add - see badge.h */
@@ -194,14 +183,14 @@ int badge_add(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg 
     in.trust_listed = in.from_ok && listed(m->proc->trust_list, m, in.from_domain);
     summary_eval(&in, &s);
     if (summary_format_trust(&s, value, sizeof(value)) < 0 ||
-        insert_field(ctx, c, m->conf->headers_trust_name, value) < 0)
+        act_insert_field(ctx, c, m->conf->headers_trust_name, value) < 0)
         rc = -1;
-    if (s.warning &&
-        insert_field(ctx, c, m->conf->headers_warning_name, m->conf->headers_warning_value) < 0)
+    if (s.warning && act_insert_field(ctx, c, m->conf->headers_warning_name,
+                                      m->conf->headers_warning_value) < 0)
         rc = -1;
     if (s.mark != SUMMARY_MARK_NONE &&
         (summary_format_trustmark(&s, value, sizeof(value)) < 0 ||
-         insert_field(ctx, c, m->conf->headers_trustmark_name, value) < 0))
+         act_insert_field(ctx, c, m->conf->headers_trustmark_name, value) < 0))
         rc = -1;
     if (rc < 0)
         log_warn("%s: cannot add the %s* fields", m->qid, SUMMARY_PREFIX);

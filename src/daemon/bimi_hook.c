@@ -87,7 +87,6 @@ static struct bimi_shared *shared_get(const struct sa_conf *cf);
 static void shared_put(struct bimi_shared *s);
 static struct bimi_state *state(struct sa_msg *m);
 static void run(struct sa_msg *m, struct bimi_state *st);
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value);
 static int selector_signed(const struct sa_msg *m, const struct bimi_state *st);
 
 static int str_eq(const char *a, const char *b)
@@ -206,7 +205,7 @@ void bimi_hook_header(struct sa_msg *m, const char *name, const char *value)
  * BIMI-Selector fields: h= covers only the last, the first was read; neither is used. */
 static int selector_signed(const struct sa_msg *m, const struct bimi_state *st)
 {
-    int strict = m->dmarc.has_record && m->dmarc.rec.adkim_strict;
+    int strict = m->dmarc->has_record && m->dmarc->rec.adkim_strict;
 
     if (st->nsel != 1 || st->sel_signed == 0 || !m->dkim_ran)
         return 0;
@@ -216,8 +215,8 @@ static int selector_signed(const struct sa_msg *m, const struct bimi_state *st)
         if (!(st->sel_signed & (uint64_t)1 << i) || r->result != AUTH_PASS || !r->full_body)
             continue;
         if (dmarc_domain_equal(r->domain, m->from.domain) ||
-            (m->dmarc.dkim_aligned &&
-             dmarc_domain_equal(r->domain, m->dmarc.dkim_aligned_domain)) ||
+            (m->dmarc->dkim_aligned &&
+             dmarc_domain_equal(r->domain, m->dmarc->dkim_aligned_domain)) ||
             (!strict && !m->conf->dmarc_tree_walk &&
              dmarc_aligned(m->proc->org, m->from.domain, r->domain, 0)))
             return 1;
@@ -248,13 +247,13 @@ static void run(struct sa_msg *m, struct bimi_state *st)
         return;
     }
     el =
-        bimi_dmarc_eligible(&m->dmarc, m->from.domain, dns, st->res.reason, sizeof(st->res.reason));
+        bimi_dmarc_eligible(m->dmarc, m->from.domain, dns, st->res.reason, sizeof(st->res.reason));
     if (el != BIMI_ELIGIBLE) {
         st->res.result = el == BIMI_ELIGIBLE_TEMP ? BIMI_TEMPERROR : BIMI_SKIPPED;
     } else {
         memset(&in, 0, sizeof(in));
         in.from_domain = m->from.domain;
-        in.org_domain = m->dmarc.org_domain;
+        in.org_domain = m->dmarc->org_domain;
         in.selector = selector_signed(m, st) ? st->selector : NULL;
         in.now = time(NULL);
         in.deadline = deadline;
@@ -343,22 +342,6 @@ int bimi_hook_strip(struct mlt_ctx *ctx, const struct sa_msg *m)
     return 0;
 }
 
-/* insert_field - name: value at the top (a space first with SMFIP_HDR_LEADSPC) */
-static int insert_field(struct mlt_ctx *ctx, const struct sa_conn *c, const char *name, const char *value)
-{
-    const char *lead = (c->proto & SMFIP_HDR_LEADSPC) ? " " : "";
-    size_t n = strlen(lead) + strlen(value) + 1;
-    char *v = malloc(n);
-    int rc;
-
-    if (v == NULL)
-        return -1;
-    snprintf(v, n, "%s%s", lead, value);
-    rc = mlt_insheader(ctx, 0, name, v);
-    free(v);
-    return rc;
-}
-
 /* bimi_hook_apply - see msg.h */
 int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_msg *m)
 {
@@ -373,12 +356,12 @@ int bimi_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct s
         n = bimi_indicator_size(st->res.svg_len, "\n\t");
         if ((ind = malloc(n)) == NULL ||
             bimi_format_indicator(st->res.svg, st->res.svg_len, "\n\t", ind, n) < 0 ||
-            insert_field(ctx, c, BIMI_INDICATOR_NAME, ind) < 0)
+            act_insert_field(ctx, c, BIMI_INDICATOR_NAME, ind) < 0)
             rc = -1;
         free(ind);
     }
     if (bimi_format_location(&st->res.rec, loc, sizeof(loc)) < 0 ||
-        insert_field(ctx, c, BIMI_LOCATION_NAME, loc) < 0)
+        act_insert_field(ctx, c, BIMI_LOCATION_NAME, loc) < 0)
         rc = -1;
     if (rc < 0)
         log_warn("%s: cannot add the BIMI fields", m->qid);

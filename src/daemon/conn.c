@@ -1,5 +1,4 @@
-/* conn.c - the per-connection context (struct sa_conn): client address, host name,
- * HELO, negotiated protocol flags, and the one open transaction.
+/* conn.c - the per-connection context (struct sa_conn): client address, HELO, negotiated protocol flags, and the one open transaction.
  * Owns those fields and the lifetime of the open sa_msg; not the checks (msg.c).
  * Threads: a conn is used by one libmilter thread at a time. */
 #include <arpa/inet.h>
@@ -20,6 +19,7 @@ struct sa_conn *conn_free(struct sa_conn *c)
     if (c == NULL)
         return NULL;
     conn_end_msg(c);
+    free(c->iprev);
     free(c);
     return NULL;
 }
@@ -30,13 +30,12 @@ void conn_end_msg(struct sa_conn *c)
         c->msg = msg_free(c->msg);
 }
 
-/* conn_set_client - copy host and the address (text form for SPF and logs). An
+/* conn_set_client - copy the address (and its text form for SPF and logs). An
  * IPv4-mapped IPv6 address is written as IPv4. A client without an address or with
  * port 0 is local submission (Postfix non_smtpd_milters, Sendmail's -bs/-bm), which
  * has no SMTP client to take a per-recipient reply. */
-void conn_set_client(struct sa_conn *c, const char *host, const struct sockaddr *sa)
+void conn_set_client(struct sa_conn *c, const struct sockaddr *sa)
 {
-    sa_strlcpy(c->host, host ? host : "", sizeof(c->host));
     c->ip[0] = '\0';
     c->has_addr = 0;
     c->nonsmtp = 1;

@@ -412,7 +412,7 @@ void enforce_eom(struct sa_msg *m, const struct sa_conn *c)
     dc.reject_as_quarantine = m->conf->policy_reject_as_quarantine;
     dc.on_temperror_tempfail = m->conf->policy_on_temperror == CONF_ON_ERROR_TEMPFAIL;
     memset(&in, 0, sizeof(in));
-    in.dmarc = m->dmarc_ran ? &m->dmarc : NULL;
+    in.dmarc = m->dmarc_ran ? m->dmarc : NULL;
     if (s->cls == CLS_ACTIVE || s->mixed || s->tagmix) {
         in.mode = DECIDE_MODE_ENFORCE;
         in.consent = 1;

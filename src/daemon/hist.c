@@ -124,7 +124,7 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
         {"mixed-recipients", "local_policy", "mixed recipients"},
     };
     const struct enforce_state *s = &m->enf;
-    enum dmarc_policy pol = m->dmarc.has_record ? m->dmarc.policy : DMARC_POLICY_UNSPEC;
+    enum dmarc_policy pol = m->dmarc->has_record ? m->dmarc->policy : DMARC_POLICY_UNSPEC;
     int enforcing = pol == DMARC_POLICY_QUARANTINE || pol == DMARC_POLICY_REJECT;
     const char *why = s->decided ? s->out.why : "";
     const char *rule = s->decided && s->override != NULL ? s->override
@@ -133,11 +133,11 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
 
     if (strcmp(action, "reject") == 0 || strcmp(action, "quarantine") == 0)
         sa_strlcpy(r->disposition, action, sizeof(r->disposition));
-    else if (m->dmarc.result == AUTH_PASS && enforcing)
+    else if (m->dmarc->result == AUTH_PASS && enforcing)
         sa_strlcpy(r->disposition, "pass", sizeof(r->disposition));
     else
         sa_strlcpy(r->disposition, "none", sizeof(r->disposition));
-    if (m->dmarc.result != AUTH_FAIL || !enforcing)
+    if (m->dmarc->result != AUTH_FAIL || !enforcing)
         return;
     if (strcmp(r->disposition, dmarc_policy_name(pol)) == 0)
         return;
@@ -150,7 +150,7 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
         }
     if (s->decided && s->out.sampled_out)
         set_reason(r, "other", "sampled_out");
-    else if (m->dmarc.rec.testing)
+    else if (m->dmarc->rec.testing)
         set_reason(r, "policy_test_mode", "");
     else if (strcmp(why, "as-quarantine") == 0)
         set_reason(r, "local_policy", "reject applied as quarantine");
@@ -166,7 +166,7 @@ static void disposition(const struct sa_msg *m, const char *action, struct store
 int hist_fill_row(const struct sa_msg *m, const struct sa_conn *c, const char *action,
                   long long now, struct store_hist_row *r)
 {
-    const struct dmarc_record *rec = &m->dmarc.rec;
+    const struct dmarc_record *rec = &m->dmarc->rec;
     size_t off = 0;
 
     if (m->skip != NULL || m->from_status != FROM_OK || m->from.domain[0] == '\0')
@@ -194,13 +194,13 @@ int hist_fill_row(const struct sa_msg *m, const struct sa_conn *c, const char *a
         }
         off += (size_t)n;
     }
-    sa_strlcpy(r->dmarc_result, m->dmarc_ran ? auth_res_name(m->dmarc.result) : "none",
+    sa_strlcpy(r->dmarc_result, m->dmarc_ran ? auth_res_name(m->dmarc->result) : "none",
                sizeof(r->dmarc_result));
     sa_strlcpy(r->discovery, m->conf->dmarc_tree_walk ? "treewalk" : "psl", sizeof(r->discovery));
-    if (m->dmarc_ran && m->dmarc.has_record) {
-        r->dkim_aligned = m->dmarc.dkim_aligned;
-        r->spf_aligned = m->dmarc.spf_aligned;
-        lower_copy(r->policy_domain, m->dmarc.record_domain, sizeof(r->policy_domain));
+    if (m->dmarc_ran && m->dmarc->has_record) {
+        r->dkim_aligned = m->dmarc->dkim_aligned;
+        r->spf_aligned = m->dmarc->spf_aligned;
+        lower_copy(r->policy_domain, m->dmarc->record_domain, sizeof(r->policy_domain));
         sa_strlcpy(r->p, rec->p == DMARC_POLICY_UNSPEC ? "none" : dmarc_policy_name(rec->p),
                    sizeof(r->p));
         sa_strlcpy(r->sp, dmarc_policy_name(rec->sp), sizeof(r->sp));

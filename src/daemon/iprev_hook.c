@@ -51,6 +51,7 @@ static struct iprev_policy policy_of(const struct sa_conf *conf);
 static void count(enum iprev_event ev, time_t now);
 static void log_hour(time_t now);
 static void count_client(struct iprev_client *ic, const struct sa_conf *conf);
+static struct iprev_client *client_of(struct sa_conn *c);
 static int check(struct iprev_client *ic, const char *ip, struct dns *shared, int max_queries,
                  double deadline_in);
 static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
@@ -134,6 +135,15 @@ static void count_client(struct iprev_client *ic, const struct sa_conf *conf)
         count(IPREV_EV_TAGGED, now);
 }
 
+/* client_of - c's iprev state, made at its first use (a connection with iprev off
+ * carries none); NULL when out of memory */
+static struct iprev_client *client_of(struct sa_conn *c)
+{
+    if (c->iprev == NULL)
+        c->iprev = calloc(1, sizeof(*c->iprev));
+    return c->iprev;
+}
+
 /* check - run the check for ip into ic with at most max_queries queries before
  * deadline_in seconds from now (<= 0: already out of time, temperror); returns the
  * queries made, or -1 when out of memory */
@@ -163,15 +173,15 @@ static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct 
                       const char *stage)
 {
     struct iprev_policy p = policy_of(conf);
-    enum iprev_action a = iprev_policy_decide(&c->iprev.res, &p);
+    enum iprev_action a = iprev_policy_decide(&c->iprev->res, &p);
     const char *spec, *sp;
     char code[4], xcode[16], text[300];
 
     if (a != IPREV_ACT_TEMPFAIL && a != IPREV_ACT_REJECT)
         return MLT_CONTINUE;
     spec = a == IPREV_ACT_REJECT                   ? conf->iprev_reject_reply
-           : c->iprev.res.result == AUTH_TEMPERROR ? conf->iprev_temperror_reply
-                                                   : conf->iprev_tempfail_reply;
+           : c->iprev->res.result == AUTH_TEMPERROR ? conf->iprev_temperror_reply
+                                                    : conf->iprev_tempfail_reply;
     sa_strlcpy(code, spec, sizeof(code));
     sp = strchr(spec + 4, ' ');
     if (sp == NULL || (size_t)(sp - spec - 4) >= sizeof(xcode)) /* cannot happen: checked */
@@ -181,11 +191,11 @@ static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct 
     if (snprintf(text, sizeof(text), "%s, [%s]", sp + 1, c->ip) >= (int)sizeof(text))
         text[sizeof(text) - 1] = '\0';
     mlt_setreply(ctx, code, xcode, text);
-    if (!c->iprev.acted) {
-        c->iprev.acted = 1;
+    if (!c->iprev->acted) {
+        c->iprev->acted = 1;
         count(a == IPREV_ACT_REJECT ? IPREV_EV_REJECTED : IPREV_EV_TEMPFAILED, time(NULL));
         log_info("%s: client=%s iprev=%s%s iprev_policy=%s stage=%s reply=%s %s", qid, c->ip,
-                 auth_res_name(c->iprev.res.result), c->iprev.res.no_ptr ? ":no_ptr" : "",
+                 auth_res_name(c->iprev->res.result), c->iprev->res.no_ptr ? ":no_ptr" : "",
                  iprev_action_name(a), stage, code, xcode);
     }
     return a == IPREV_ACT_REJECT ? MLT_REJECT : MLT_TEMPFAIL;
@@ -209,17 +219,23 @@ enum mlt_stat iprev_hook_connect(struct mlt_ctx *ctx, struct sa_conn *c, const s
 {
     struct sa_conf *conf = conf_get_current();
     enum mlt_stat r = MLT_CONTINUE;
+    struct iprev_client *ic;
 
     if (conf == NULL || !active(conf) || conf->iprev_stage != CONF_IPREV_STAGE_CONNECT) {
         conf_unref(conf);
         return MLT_CONTINUE;
     }
-    if (!c->has_addr || c->nonsmtp || conf_cidr_match(conf, (const struct sockaddr *)&c->addr))
-        c->iprev.exempt = 1;
-    else if (check(&c->iprev, c->ip, proc->shared, IPREV_QUERIES, conf->dns_message_deadline) < 0)
+    if ((ic = client_of(c)) == NULL) {
         log_warn("NOQUEUE: iprev: out of memory at connect; the client is checked at MAIL FROM");
-    count_client(&c->iprev, conf);
-    if (c->iprev.checked && !c->iprev.exempt && !(c->proto & SMFIP_NR_CONN))
+        conf_unref(conf);
+        return MLT_CONTINUE;
+    }
+    if (!c->has_addr || c->nonsmtp || conf_cidr_match(conf, (const struct sockaddr *)&c->addr))
+        ic->exempt = 1;
+    else if (check(ic, c->ip, proc->shared, IPREV_QUERIES, conf->dns_message_deadline) < 0)
+        log_warn("NOQUEUE: iprev: out of memory at connect; the client is checked at MAIL FROM");
+    count_client(ic, conf);
+    if (ic->checked && !ic->exempt && !(c->proto & SMFIP_NR_CONN))
         r = reply(ctx, c, conf, "NOQUEUE", "connect");
     conf_unref(conf);
     return r;
@@ -228,10 +244,14 @@ enum mlt_stat iprev_hook_connect(struct mlt_ctx *ctx, struct sa_conn *c, const s
 /* iprev_hook_mail - see msg.h */
 void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
 {
-    struct iprev_client *ic = &c->iprev;
+    struct iprev_client *ic;
 
     if (!active(m->conf))
         return;
+    if ((ic = client_of(c)) == NULL) {
+        m->failed = 1;
+        return;
+    }
     if (m->skip != NULL || (authen != NULL && authen[0] != '\0') || c->ip[0] == '\0' ||
         c->nonsmtp) {
         ic->exempt = 1; /* also with skip_authenticated = false: never checked */
@@ -248,7 +268,7 @@ void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
         m->queries_left -= used;
     }
     if (ic->checked && !ic->exempt) {
-        m->iprev = ic->res;
+        m->iprev = &ic->res;
         m->iprev_ran = 1;
     }
     count_client(ic, m->conf);
@@ -257,7 +277,7 @@ void iprev_hook_mail(struct sa_msg *m, struct sa_conn *c, const char *authen)
 /* iprev_hook_rcpt - see msg.h */
 enum mlt_stat iprev_hook_rcpt(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_msg *m)
 {
-    if (!m->iprev_ran || m->skip != NULL || c->iprev.exempt)
+    if (!m->iprev_ran || m->skip != NULL || c->iprev->exempt)
         return MLT_CONTINUE;
     return reply(ctx, c, m->conf, m->qid, "rcpt");
 }
@@ -269,9 +289,9 @@ void iprev_hook_ar(const struct sa_msg *m, struct ar_header *h)
 
     if (!m->iprev_ran || m->skip != NULL)
         return;
-    ri = ar_header_add(h, "iprev", m->iprev.result,
-                       m->iprev.result == AUTH_PASS ? m->iprev.name : m->iprev.reason);
-    ar_resinfo_prop(ri, "policy.iprev", m->iprev.ip);
+    ri = ar_header_add(h, "iprev", m->iprev->result,
+                       m->iprev->result == AUTH_PASS ? m->iprev->name : m->iprev->reason);
+    ar_resinfo_prop(ri, "policy.iprev", m->iprev->ip);
 }
 
 /* iprev_hook_apply - see msg.h */
@@ -279,7 +299,7 @@ int iprev_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct 
 {
     struct iprev_policy p = policy_of(m->conf);
 
-    if (!m->iprev_ran || m->skip != NULL || iprev_policy_decide(&m->iprev, &p) != IPREV_ACT_TAG)
+    if (!m->iprev_ran || m->skip != NULL || iprev_policy_decide(m->iprev, &p) != IPREV_ACT_TAG)
         return 0;
     if (mlt_addheader(ctx, IPREV_HEADER, (c->proto & SMFIP_HDR_LEADSPC) ? " fail" : "fail") !=
          0) {
@@ -298,11 +318,11 @@ void iprev_hook_log(const struct sa_msg *m, struct buf *b)
     if (!m->iprev_ran)
         return;
     p = policy_of(m->conf);
-    a = iprev_policy_decide(&m->iprev, &p);
-    buf_printf(b, " iprev=%s%s", auth_res_name(m->iprev.result), m->iprev.no_ptr ? ":no_ptr" : "");
+    a = iprev_policy_decide(m->iprev, &p);
+    buf_printf(b, " iprev=%s%s", auth_res_name(m->iprev->result), m->iprev->no_ptr ? ":no_ptr" : "");
     if (a != IPREV_ACT_NONE)
         buf_printf(b, " iprev_policy=%s", iprev_action_name(a));
-    else if (p.mode == IPREV_MODE_MEASURE && iprev_policy_match(&m->iprev, &p))
+    else if (p.mode == IPREV_MODE_MEASURE && iprev_policy_match(m->iprev, &p))
         buf_printf(b, " iprev_policy=matched");
 }
 

@@ -188,7 +188,7 @@ static enum mlt_stat cb_connect(struct mlt_ctx *ctx, const char *host, const str
 
     if (c == NULL)
         return MLT_TEMPFAIL;
-    conn_set_client(c, host, addr);
+    conn_set_client(c, addr);
     if ((r = iprev_hook_connect(ctx, c, proc)) != MLT_CONTINUE)
         return r; /* iprev.policy at connect */
     return next(c, SMFIP_NR_CONN);

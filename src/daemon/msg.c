@@ -28,6 +28,13 @@ static void note_ours(struct sa_msg *m);
 static void start_dkim(struct sa_msg *m, const struct sa_conn *c);
 static void run_dmarc(struct sa_msg *m);
 
+/* The DMARC result lives in the message pool, made when DMARC runs at EOM: a message
+ * held open mid-transfer carries none (1,000 open connections, docs/performance.md).
+ * m->dmarc names dmarc_empty before (all zero, as the embedded member was), and
+ * dmarc_nomem when the pool cannot hold it. */
+static const struct dmarc_res dmarc_empty;
+static const struct dmarc_res dmarc_nomem = {.result = AUTH_TEMPERROR, .reason = "internal error"};
+
 /* now_mono - CLOCK_MONOTONIC seconds, the clock of dns_budget deadlines */
 static double now_mono(void)
 {
@@ -76,6 +83,7 @@ struct sa_msg *msg_new(const struct sa_proc *proc, const char *qid)
     sa_strlcpy(m->qid, "NOQUEUE", sizeof(m->qid));
     msg_set_qid(m, qid);
     m->mailfrom_domain = "";
+    m->dmarc = &dmarc_empty;
     return m;
 }
 
@@ -254,26 +262,33 @@ void msg_body(struct sa_msg *m, const unsigned char *p, size_t n)
  * (never a pass) and costs no lookup */
 static void run_dmarc(struct sa_msg *m)
 {
-    struct dmarc_dkim_in *din = pool_alloc(m->pool, sizeof(*din) * (size_t)(m->ndkim + 1));
+    struct dmarc_res *d = pool_alloc(m->pool, sizeof(*d));
+    struct dmarc_dkim_in *din;
     struct dmarc_in in;
     struct dns *dns;
 
     m->dmarc_ran = 1;
+    if (d == NULL) {
+        m->failed = 1;
+        m->dmarc = &dmarc_nomem;
+        return;
+    }
+    m->dmarc = d;
     if (m->from_status != FROM_OK) {
-        memset(&m->dmarc, 0, sizeof(m->dmarc));
-        m->dmarc.result = AUTH_PERMERROR;
-        sa_strlcpy(m->dmarc.reason,
+        d->result = AUTH_PERMERROR;
+        sa_strlcpy(d->reason,
                    m->from_status == FROM_NONE          ? "no From field"
                    : m->from_status == FROM_MULTI_FIELD ? "multiple From fields"
                    : m->from.reason[0]                  ? m->from.reason
                                                         : from_status_name(m->from_status),
-                   sizeof(m->dmarc.reason));
+                   sizeof(d->reason));
         return;
     }
+    din = pool_alloc(m->pool, sizeof(*din) * (size_t)(m->ndkim + 1));
     if (din == NULL || (dns = phase_dns(m, &m->dns_dmarc)) == NULL) {
         m->failed = 1;
-        m->dmarc.result = AUTH_TEMPERROR;
-        sa_strlcpy(m->dmarc.reason, "internal error", sizeof(m->dmarc.reason));
+        d->result = AUTH_TEMPERROR;
+        sa_strlcpy(d->reason, "internal error", sizeof(d->reason));
         return;
     }
     for (int i = 0; i < m->ndkim; i++) {
@@ -289,8 +304,8 @@ static void run_dmarc(struct sa_msg *m)
     in.ndkim = m->ndkim;
     in.org = m->proc->org;
     in.tree_walk = m->conf->dmarc_tree_walk;
-    if (dmarc_eval(&in, dns, &m->dmarc) < 0) {
-        log_warn("%s: dmarc: internal error: %s", m->qid, m->dmarc.reason);
+    if (dmarc_eval(&in, dns, d) < 0) {
+        log_warn("%s: dmarc: internal error: %s", m->qid, d->reason);
         m->failed = 1;
     }
     phase_done(m, &m->dns_dmarc);

@@ -54,13 +54,13 @@ struct sa_conn {
     int has_addr;
     int nonsmtp;           /* local submission (Postfix non_smtpd_milters: port 0, or no
                             * address): nothing may be rejected or deferred at RCPT */
-    char host[256];        /* client host name as the MTA resolved it */
     char helo[256];        /* last HELO/EHLO argument */
     unsigned long actions; /* negotiated MLT_ACT_* */
     unsigned long proto;   /* negotiated SMFIP_* (NR_*, HDR_LEADSPC) */
     unsigned long nmsg;    /* transactions seen on this connection */
     struct sa_msg *msg;    /* the open transaction, or NULL */
-    struct iprev_client iprev; /* the client's iprev check, once per connection (iprev_hook.c) */
+    struct iprev_client *iprev; /* the client's iprev check, once per connection, made when
+                                 * iprev runs (iprev_hook.c); NULL before and when off */
 };
 
 struct sa_msg {
@@ -100,7 +100,8 @@ struct sa_msg {
     int ndkim, dkim_ran;
     int dkim_error; /* no results: the handle failed (dkim=temperror) */
     enum from_status from_status;
-    struct dmarc_res dmarc;
+    const struct dmarc_res *dmarc; /* pool, made at EOM when DMARC runs (an in-flight
+                                    * message carries none); never NULL (empty before) */
     int dmarc_ran;
 
     struct enforce_state enf; /* consent classes (RCPT) and the decision (EOM) */
@@ -117,7 +118,9 @@ struct sa_msg {
     struct arc_seal *arc_s;   /* arc.seal_enable: our ARC set, from the first header */
     struct arc_seal_out *arc_sealed; /* pool; what arc_hook_seal did (for the log line) */
     int iprev_ran;
-    struct iprev_res iprev;
+    const struct iprev_res *iprev; /* the connection's result (c->iprev, which outlives the
+                                    * message and is never rewritten once checked); valid
+                                    * when iprev_ran */
 
     struct bimi_state *bimi; /* bimi_hook.c: incoming BIMI fields, selector, result; NULL = none */
 };
@@ -126,8 +129,9 @@ struct sa_msg {
 struct sa_conn *conn_new(void);
 /* conn_free - frees the open message too; NULL is a no-op; returns NULL. */
 struct sa_conn *conn_free(struct sa_conn *c);
-/* conn_set_client - record the connect information (hostaddr may be NULL). */
-void conn_set_client(struct sa_conn *c, const char *host, const struct sockaddr *hostaddr);
+/* conn_set_client - record the connect address (hostaddr may be NULL). The MTA's host
+ * name for the client is not kept: nothing reads it (iprev makes its own check). */
+void conn_set_client(struct sa_conn *c, const struct sockaddr *hostaddr);
 void conn_set_helo(struct sa_conn *c, const char *helo);
 /* conn_end_msg - free the open message, if any. */
 void conn_end_msg(struct sa_conn *c);

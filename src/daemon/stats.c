@@ -68,13 +68,13 @@ void stats_message(const struct sa_msg *m, const char *action)
     for (int i = 0; m->dkim_ran && i < m->ndkim; i++)
         metrics_count_result(METRICS_DKIM, m->dkim[i].result);
     if (m->dmarc_ran)
-        metrics_count_result(METRICS_DMARC, m->dmarc.result);
+        metrics_count_result(METRICS_DMARC, m->dmarc->result);
     if (m->arc != NULL) /* a chain was checked */
         metrics_count_result(METRICS_ARC, m->arc->result);
     else if (m->conf->arc_enable && !m->arc_error) /* no ARC fields */
         metrics_count_result(METRICS_ARC, AUTH_NONE);
     if (m->iprev_ran)
-        metrics_count_result(METRICS_IPREV, m->iprev.result);
+        metrics_count_result(METRICS_IPREV, m->iprev->result);
     bimi_hook_stats(m);
     count_override(m);
 }

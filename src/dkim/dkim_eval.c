@@ -253,6 +253,7 @@ int dkim_eval_eoh(struct dkim_eval *v)
     if (v->eoh)
         return v->failed ? -1 : 0;
     v->eoh = 1;
+    buf_release(&v->hdr); /* serves header fields only: a message in its body holds none */
     if (v->failed)
         return -1;
     st = dkim_eoh(v->dkim);
