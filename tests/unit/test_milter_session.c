@@ -322,6 +322,8 @@ static const struct script *cur;
 static char logbuf[4096];
 
 /* note - append to the log, after a space when sep */
+static void note(int sep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void note(int sep, const char *fmt, ...)
 {
     size_t n = strlen(logbuf);
