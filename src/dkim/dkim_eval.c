@@ -10,6 +10,7 @@
  * lazily created shared resolver is never created. A struct dkim_eval belongs to one
  * message, driven by one thread at a time. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,9 @@
 static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs);
 static int build_field(struct dkim_eval *v, const char *name, const char *value);
 static int is_sha1(DKIM_SIGINFO *sig);
+static void body_setup(struct dkim_eval *v);
+static void body_sig(struct dkim_eval *v, int slot, DKIM_SIGINFO *sig);
+static void body_error(struct dkim_eval *v, int slot);
 
 /* dkim_eval_lib_new - dkim_init plus our options and callbacks */
 struct dkim_eval_lib *dkim_eval_lib_new(const struct dkim_eval_conf *conf)
@@ -106,8 +110,7 @@ struct dkim_eval *dkim_eval_new(struct dkim_eval_lib *lib, struct dns *dns, cons
         return NULL;
     }
     dkim_set_user_context(v->dkim, v);
-    dkim_bodylen_init(&v->blen[0], 0);
-    dkim_bodylen_init(&v->blen[1], 1);
+    dkim_bodyhash_init(&v->bh);
     return v;
 }
 
@@ -124,6 +127,7 @@ void dkim_eval_free(struct dkim_eval *v)
         dkim_free(v->dkim);
     for (int i = 0; i < DKIM_EVAL_MAX_TRACK; i++)
         dkim_key_release(v->slot[i].key);
+    dkim_bodyhash_free(&v->bh);
     buf_release(&v->hdr);
     free(v);
 }
@@ -220,11 +224,8 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
             slotidx++;
         if (slotidx < DKIM_EVAL_MAX_TRACK && slotidx < v->nsighdr)
             slot = &v->slot[slotidx];
-        if (slot == NULL || slotidx >= v->lib->conf.max_sigs || slot->bad || is_sha1(sigs[i])) {
+        if (slot == NULL || slotidx >= v->lib->conf.max_sigs || slot->bad || is_sha1(sigs[i]))
             dkim_sig_ignore(sigs[i]);
-        } else if (dkim_sig_gettagvalue(sigs[i], 0, (unsigned char *)"l") != NULL) {
-            v->need_len = 1;
-        }
         slotidx++;
     }
     return DKIM_CBSTAT_CONTINUE;
@@ -269,23 +270,87 @@ int dkim_eval_eoh(struct dkim_eval *v)
     }
 }
 
+/* The body goes to our body hashes (dkim_bodyhash.c), never to libopendkim, which then
+ * hashes an empty body: the error it gives a signature with l= past that empty body is
+ * replaced with ours after dkim_eom (body_error). */
+
+/* body_sig - what the body must give signature sig (tracked field slot): its
+ * canonicalization's length when it has l=, and a body hash when its key is usable
+ * (only those reach the bh= comparison in dkim_result.c) */
+static void body_sig(struct dkim_eval *v, int slot, DKIM_SIGINFO *sig)
+{
+    struct dkim_bodysig *b = &v->body[slot];
+    const struct dkim_slot *s = &v->slot[slot];
+    const char *l = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"l");
+    dkim_canon_t hc = DKIM_CANON_SIMPLE, bc = DKIM_CANON_SIMPLE;
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+
+    b->eoh_err = (short)dkim_sig_geterror(sig);
+    b->known = 1;
+    if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_IGNORE) != 0)
+        return;
+    (void)dkim_sig_getcanons(sig, &hc, &bc);
+    b->relaxed = bc == DKIM_CANON_RELAXED;
+    if (l != NULL && *l >= '0' && *l <= '9') {
+        char *end;
+
+        errno = 0;
+        b->l = strtoull(l, &end, 10);
+        if (*end == '\0') {
+            b->has_l = 1;
+            if (errno == ERANGE || b->l > (uint64_t)LLONG_MAX)
+                b->l = (uint64_t)LLONG_MAX;
+            dkim_bodyhash_count(&v->bh, b->relaxed);
+        }
+    }
+    if (s->lookup != LOOKUP_KEY || s->key == NULL || s->key->err != DKIM_KEY_OK)
+        return;
+    (void)dkim_sig_getsignalg(sig, &alg);
+    b->digest = (signed char)dkim_bodyhash_want(&v->bh, b->relaxed, alg == DKIM_SIGN_RSASHA1,
+                                                b->has_l ? (long long)b->l : -1);
+}
+
+/* body_setup - before the first body byte (or at the end for an empty body): which
+ * canonicalizations and digests the evaluated signatures need */
+static void body_setup(struct dkim_eval *v)
+{
+    int fed = 0;
+
+    v->body_ready = 1;
+    for (int i = 0; i < DKIM_EVAL_MAX_TRACK; i++)
+        v->body[i].digest = -1; /* the rest is zero (calloc) */
+    for (int i = 0; i < v->nsighdr && i < DKIM_EVAL_MAX_TRACK; i++) {
+        if (!v->slot[i].fed)
+            continue;
+        if (fed < v->nsigs && i < v->lib->conf.max_sigs)
+            body_sig(v, i, v->sigs[fed]);
+        fed++;
+    }
+}
+
+/* body_error - the error dkim_eom would have given the signature had it seen the body:
+ * the one it had at end of header (dkim_eom finds no other, as every evaluated
+ * signature was processed then), or "l= too large", which dkim_eom sets over any other
+ * when l= is past the canonical body. dkim_eom itself, on its empty body, would set it
+ * for any l= > 2 (simple) or > 0 (relaxed), and dkim_sig_seterror cannot undo that. */
+static void body_error(struct dkim_eval *v, int slot)
+{
+    struct dkim_bodysig *b = &v->body[slot];
+
+    b->err = b->eoh_err;
+    if (b->has_l && b->l > dkim_bodyhash_total(&v->bh, b->relaxed))
+        b->err = DKIM_SIGERROR_TOOLARGE_L;
+}
+
 int dkim_eval_body(struct dkim_eval *v, const unsigned char *p, size_t n)
 {
-    DKIM_STAT st;
-
     if (!v->eoh && dkim_eval_eoh(v) < 0)
         return -1;
     if (v->failed || n == 0)
         return v->failed ? -1 : 0;
-    if (v->need_len) {
-        dkim_bodylen_add(&v->blen[0], p, n);
-        dkim_bodylen_add(&v->blen[1], p, n);
-    }
-    st = dkim_body(v->dkim, (unsigned char *)p, n);
-    if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG) {
-        v->failed = 1;
-        return -1;
-    }
+    if (!v->body_ready)
+        body_setup(v);
+    dkim_bodyhash_add(&v->bh, p, n);
     return 0;
 }
 
@@ -299,7 +364,12 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
     if (!v->eoh)
         (void)dkim_eval_eoh(v);
     if (!v->failed && v->nsighdr > 0) {
-        DKIM_STAT st = dkim_eom(v->dkim, NULL);
+        DKIM_STAT st;
+
+        if (!v->body_ready)
+            body_setup(v);
+        (void)dkim_bodyhash_end(&v->bh); /* a failed digest is an internal error there */
+        st = dkim_eom(v->dkim, NULL);
 
         v->eom_status = st;
         if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL || st == DKIM_STAT_CBERROR ||
@@ -321,6 +391,8 @@ int dkim_eval_finish(struct dkim_eval *v, struct dkim_sig_res *out, int max, int
             none.fed = 1; /* beyond tracking: fed, reported as "too many" below */
         if (slot->fed && !v->failed && fed < nsigs)
             sig = sigs[fed];
+        if (sig != NULL && i < DKIM_EVAL_MAX_TRACK && v->body[i].known)
+            body_error(v, i);
         if (slot->fed)
             fed++;
         if (v->failed) {

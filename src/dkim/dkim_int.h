@@ -1,7 +1,7 @@
 /* dkim_int.h - what the files of src/dkim share and nobody else sees: the per-message
  * struct, the key lookup callback (dkim_dns.c), the decoded key cache and signature
- * check (dkim_key.c), the result mapping (dkim_result.c) and the canonical body length
- * counter (dkim_bodylen.c).
+ * check (dkim_key.c), the result mapping (dkim_result.c) and the body hashes
+ * (dkim_bodyhash.c).
  * Threads: as dkim_eval.h. */
 #ifndef SA_DKIM_INT_H
 #define SA_DKIM_INT_H
@@ -14,19 +14,54 @@
 #include "dkim/dkim_eval.h"
 #include "util/buf.h"
 
-/* Canonical body length of one canonicalization (RFC 6376 3.4.3, 3.4.4), streamed. */
-struct dkim_bodylen {
+/* Body hashes (dkim_bodyhash.c): one canonicalization state per mode, feeding every
+ * digest of that mode, each cut at its l= limit. init resets every field but the
+ * buffers, so that the struct costs little to start. */
+#define DKIM_BODYHASH_MAX DKIM_EVAL_MAX_TRACK /* distinct (c=, a=, l=): one per signature */
+#define DKIM_BODYHASH_BUF 256                 /* canonical bytes gathered per digest update */
+struct dkim_bh_canon {
+    int used; /* some signature needs this canonicalization */
     int relaxed;
-    uint64_t len;     /* committed canonical bytes */
-    uint64_t pending; /* canonical bytes of trailing empty lines (dropped at the end) */
-    uint64_t line;    /* canonical bytes of the current line, before its CRLF */
-    int wsp;          /* relaxed: a whitespace run not yet written */
-    int cr;           /* the previous byte was a CR not yet known to end a line */
+    int cr;           /* the chunk ended in a CR not yet known to start a CRLF */
+    int wsp;          /* relaxed: a WSP run not yet written */
+    int content;      /* the current line has content (written) */
+    uint64_t pending; /* empty lines held back (dropped at the end of the body) */
+    uint64_t total;   /* canonical bytes of the whole body so far */
+    size_t buflen;
+    unsigned char buf[DKIM_BODYHASH_BUF];
 };
-void dkim_bodylen_init(struct dkim_bodylen *b, int relaxed);
-void dkim_bodylen_add(struct dkim_bodylen *b, const unsigned char *p, size_t n);
-/* dkim_bodylen_total - canonical length of everything added so far, as at end of body. */
-uint64_t dkim_bodylen_total(const struct dkim_bodylen *b);
+struct dkim_bh_digest {
+    int relaxed, sha1, failed;
+    long long limit;        /* l=, or -1 */
+    unsigned long long fed; /* bytes given to ctx */
+    EVP_MD_CTX *ctx;
+    unsigned int mdlen;
+    unsigned char md[EVP_MAX_MD_SIZE];
+};
+struct dkim_bodyhash {
+    struct dkim_bh_canon canon[2]; /* [0] simple, [1] relaxed */
+    struct dkim_bh_digest *d[DKIM_BODYHASH_MAX]; /* made by want, freed by free */
+    int n;
+    int done, failed;
+};
+void dkim_bodyhash_init(struct dkim_bodyhash *h);
+/* dkim_bodyhash_free - the digest contexts; h itself is the caller's. */
+void dkim_bodyhash_free(struct dkim_bodyhash *h);
+/* dkim_bodyhash_want - a digest of this canonicalization, hash and l= (limit < 0: none),
+ * shared with an earlier identical request; its index, or -1 (out of memory, too many,
+ * or the body has started). */
+int dkim_bodyhash_want(struct dkim_bodyhash *h, int relaxed, int sha1, long long limit);
+/* dkim_bodyhash_count - count this canonicalization's length even with no digest. */
+void dkim_bodyhash_count(struct dkim_bodyhash *h, int relaxed);
+/* dkim_bodyhash_add - one body chunk, any size, split anywhere. */
+void dkim_bodyhash_add(struct dkim_bodyhash *h, const unsigned char *p, size_t n);
+/* dkim_bodyhash_end - end of body: finish every digest. 0, or -1 when one failed. */
+int dkim_bodyhash_end(struct dkim_bodyhash *h);
+/* dkim_bodyhash_get - digest i after end (borrowed, valid until free); NULL if failed. */
+const unsigned char *dkim_bodyhash_get(const struct dkim_bodyhash *h, int i, size_t *len);
+/* dkim_bodyhash_total - canonical length of the whole body (after end), of a mode that
+ * was wanted or counted. */
+uint64_t dkim_bodyhash_total(const struct dkim_bodyhash *h, int relaxed);
 
 /* One key record, parsed and decoded (dkim_key.c); immutable once made, shared. */
 enum dkim_key_type { DKIM_KEY_RSA = 0, DKIM_KEY_ED25519 };
@@ -87,6 +122,17 @@ struct dkim_slot {
     struct dkim_key *key;  /* LOOKUP_KEY: a reference, released with the message */
 };
 
+/* What the body needs from one evaluated signature (dkim_eval.c, at the first body chunk). */
+struct dkim_bodysig {
+    uint64_t l;
+    signed char digest;    /* index in struct dkim_bodyhash, or -1 */
+    unsigned char known;   /* set up: the fields below hold */
+    unsigned char relaxed; /* body c= */
+    unsigned char has_l;
+    short eoh_err; /* dkim_sig_geterror after end of header */
+    short err;     /* after dkim_eom: the signature's error (dkim_eval.c body_error) */
+};
+
 struct dkim_eval_lib {
     DKIM_LIB *lib;
     struct dkim_eval_conf conf;
@@ -107,8 +153,9 @@ struct dkim_eval {
     struct dkim_slot slot[DKIM_EVAL_MAX_TRACK];
     DKIM_SIGINFO **sigs; /* libopendkim's list, kept by the prescreen callback */
     int nsigs;
-    int need_len;                /* some signature has l= */
-    struct dkim_bodylen blen[2]; /* [0] simple, [1] relaxed */
+    int body_ready;              /* the body hashes are set up (body_setup) */
+    struct dkim_bodysig body[DKIM_EVAL_MAX_TRACK]; /* per slot, for the body hash */
+    struct dkim_bodyhash bh;
     struct buf hdr;              /* the current "Name: value" field, reused */
 };
 

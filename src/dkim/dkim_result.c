@@ -1,10 +1,11 @@
 /* dkim_result.c - one libopendkim signature handle, plus what we noted about it, turned
  * into a struct dkim_sig_res: the RFC 8601 result word, the reason, and the properties
  * (d=, s=, a=, b=, key size, l= coverage) that A-R and DMARC need. The key checks and
- * the signature check are made here with the cached key (dkim_key.c) over the hashes
- * libopendkim computed, since libopendkim is never handed a key. Local key policy
- * lives here: RFC 8301 (no rsa-sha1, RSA >= min_rsa_bits), the key type against a=,
- * and l= that stops short of the body is never a pass.
+ * the signature check are made here with the cached key (dkim_key.c) over the header
+ * hash libopendkim computed, since libopendkim is never handed a key; bh= is compared
+ * with our body hash (dkim_bodyhash.c), since libopendkim is never handed the body.
+ * Local key policy lives here: RFC 8301 (no rsa-sha1, RSA >= min_rsa_bits), the key
+ * type against a=, and l= that stops short of the body is never a pass.
  * Owns no state. Threads: called on the message's thread only. */
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,10 @@ static int tag_u64(DKIM_SIGINFO *sig, const char *tag, uint64_t *out);
 static void map_key(const struct dkim_key *k, struct dkim_sig_res *r);
 static int subdomain_ok(DKIM_SIGINFO *sig);
 static int decode_b(const char *b, unsigned char *out, size_t outsize, size_t *outlen);
-static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k,
+static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, int index, const struct dkim_key *k,
                         int sha1, struct dkim_sig_res *r);
-static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k, int err,
-                     struct dkim_sig_res *r);
+static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, int index, const struct dkim_key *k,
+                     int err, struct dkim_sig_res *r);
 
 /* set - result word and reason */
 static void set(struct dkim_sig_res *r, enum auth_res res, const char *reason)
@@ -231,28 +232,26 @@ static int decode_b(const char *b, unsigned char *out, size_t outsize, size_t *o
     return 0;
 }
 
-/* check_crypto - the signature over libopendkim's header hash with our key, then the
+/* check_crypto - the signature over libopendkim's header hash with our key, then our
  * body hash against bh= (compared in base64, as libopendkim does). 0 when both hold,
  * else -1 with the result set. */
-static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k,
+static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, int index, const struct dkim_key *k,
                         int sha1, struct dkim_sig_res *r)
 {
     const char *b = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"b");
     const char *bh = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"bh");
     unsigned char sigbuf[DKIM_EVAL_MAX_SIGLEN];
     char bh64[EVP_MAX_MD_SIZE * 2];
-    void *hh = NULL, *bd = NULL;
-    size_t hhlen = 0, bdlen = 0, slen = 0;
+    void *hh = NULL, *lbd = NULL;
+    const unsigned char *bd;
+    size_t hhlen = 0, lbdlen = 0, bdlen = 0, slen = 0;
     int rc;
 
-    if (dkim_sig_gethashes(sig, &hh, &hhlen, &bd, &bdlen) != DKIM_STAT_OK || hh == NULL ||
+    /* libopendkim's body hash is of an empty body: only the header hash is used. */
+    bd = dkim_bodyhash_get(&v->bh, v->body[index].digest, &bdlen);
+    if (dkim_sig_gethashes(sig, &hh, &hhlen, &lbd, &lbdlen) != DKIM_STAT_OK || hh == NULL ||
         bd == NULL || bdlen > EVP_MAX_MD_SIZE) {
-        /* A body whose last line has no CRLF: libopendkim stops before finishing the
-         * body hashes (DKIM_STAT_SYNTAX), and nothing can match bh=. */
-        if (v->eom_status == DKIM_STAT_SYNTAX)
-            set(r, AUTH_FAIL, DKIM_REASON_BH_MISMATCH);
-        else
-            set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
+        set(r, AUTH_TEMPERROR, DKIM_REASON_INTERNAL);
         return -1;
     }
     if (b == NULL || decode_b(b, sigbuf, sizeof(sigbuf), &slen) < 0) {
@@ -279,8 +278,8 @@ static int check_crypto(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dki
 /* check_key - RFC 6376 6.1.2 with our key: the record, the signature's hash in h=,
  * the key type against a=, RFC 8301 key size, then l= and t=s. 0 when usable, else -1
  * with the result set. */
-static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_key *k, int err,
-                     struct dkim_sig_res *r)
+static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, int index, const struct dkim_key *k,
+                     int err, struct dkim_sig_res *r)
 {
     dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
     int ed, hash;
@@ -318,7 +317,7 @@ static int check_key(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_k
         set(r, AUTH_FAIL, DKIM_REASON_SUBDOMAIN);
         return -1;
     }
-    return check_crypto(v, sig, k, alg == DKIM_SIGN_RSASHA1, r);
+    return check_crypto(v, sig, index, k, alg == DKIM_SIGN_RSASHA1, r);
 }
 
 /* dkim_result_fill - the checks in order: what we refused before libopendkim ran, the
@@ -328,7 +327,8 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
                       int index, struct dkim_sig_res *r)
 {
     const struct dkim_eval_conf *conf = &v->lib->conf;
-    uint64_t x, l;
+    const struct dkim_bodysig *b;
+    uint64_t x;
     int err;
 
     memset(r, 0, sizeof(*r));
@@ -355,7 +355,9 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
         set(r, AUTH_FAIL, DKIM_REASON_SHA1); /* RFC 8301 section 3.1 */
         return;
     }
-    err = dkim_sig_geterror(sig);
+    /* Not dkim_sig_geterror: libopendkim judged l= on the empty body it was given. */
+    err = index < DKIM_EVAL_MAX_TRACK && v->body[index].known ? v->body[index].err
+                                                              : dkim_sig_geterror(sig);
     if (map_sig_error(err, r))
         return;
     /* x= against our clock (fixed_time in tests), with libopendkim's drift. */
@@ -373,18 +375,13 @@ void dkim_result_fill(struct dkim_eval *v, DKIM_SIGINFO *sig, const struct dkim_
             set(r, AUTH_PERMERROR, DKIM_REASON_NO_KEY);
         return;
     }
-    if (check_key(v, sig, slot->key, err, r) < 0)
+    if (check_key(v, sig, index, slot->key, err, r) < 0)
         return;
-    if (tag_u64(sig, "l", &l) == 0) {
-        const char *c = (const char *)dkim_sig_gettagvalue(sig, 0, (unsigned char *)"c");
-        const char *slash = c != NULL ? strchr(c, '/') : NULL;
-        int relaxed = slash != NULL && strcasecmp(slash + 1, "relaxed") == 0;
-
-        if (l < dkim_bodylen_total(&v->blen[relaxed])) {
-            r->full_body = 0;
-            set(r, AUTH_POLICY, DKIM_REASON_PARTIAL);
-            return;
-        }
+    b = &v->body[index];
+    if (b->has_l && b->l < dkim_bodyhash_total(&v->bh, b->relaxed)) {
+        r->full_body = 0;
+        set(r, AUTH_POLICY, DKIM_REASON_PARTIAL);
+        return;
     }
     set(r, AUTH_PASS, "");
 }

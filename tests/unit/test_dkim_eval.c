@@ -324,6 +324,7 @@ enum mutate {
     M_BARE_LF,   /* folded Subject delivered with bare LF */
     M_TRAILING,  /* empty lines appended after signing (canonically the same body) */
     M_NO_CRLF,   /* a last line without CRLF appended after signing */
+    M_CUT,       /* the body cut to one short line after signing (shorter than l=) */
 };
 
 enum dnsmode {
@@ -488,6 +489,36 @@ static const struct tcase {
      0,
      1,
      {{AUTH_POLICY, DKIM_REASON_PARTIAL, 1024, 0}},
+     -1},
+    {"l= past the body",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0, NULL},
+     1,
+     M_CUT,
+     D_KEY,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_L_TOO_LARGE, -1, 1}},
+     -1},
+    {"l= partial, no key",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0, NULL},
+     1,
+     M_NONE,
+     D_NXDOMAIN,
+     5,
+     0,
+     1,
+     {{AUTH_PERMERROR, DKIM_REASON_NO_KEY, -1, 1}},
+     -1},
+    {"l= past the body, no key",
+     {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, 12, 0, 0, NULL},
+     1,
+     M_CUT,
+     D_NXDOMAIN,
+     5,
+     0,
+     1,
+     {{AUTH_FAIL, DKIM_REASON_L_TOO_LARGE, -1, 1}},
      -1},
     {"body without a final CRLF",
      {K_RSA, "example.com", "sel", DKIM_SIGN_RSASHA256, -1, 0, 0, NULL},
@@ -789,6 +820,9 @@ static void test_table(void **state)
             break;
         case M_TRAILING:
             strncat(m.body, "\r\n\r\n", sizeof(m.body) - strlen(m.body) - 1);
+            break;
+        case M_CUT:
+            snprintf(m.body, sizeof(m.body), "Hi\r\n");
             break;
         default:
             break;
