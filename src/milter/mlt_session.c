@@ -44,6 +44,8 @@ struct session {
     unsigned long act, proto;          /* what was agreed */
     int negotiated, in_eom;
     enum mlt_stat pending;             /* an answer held back from a no-reply step */
+    size_t body_left;                  /* data of a streamed body command still to come */
+    enum mlt_stat body_st;             /* what the body callback said last for it */
     char reply[REPLY_MAX];             /* "" = none set */
 };
 
@@ -55,6 +57,7 @@ static void mac_set(struct session *s, const char *data, size_t len);
 static void mac_clear(struct session *s, int from);
 static int flush(struct session *s);
 static int fill(struct session *s);
+static int consume(struct session *s, size_t *off);
 
 /* The ops of a native ctx (mlt.h). */
 static struct session *sess(struct mlt_ctx *ctx)
@@ -418,7 +421,7 @@ static int flush(struct session *s)
  * (the session goes idle), -1 on error (logged) */
 static int fill(struct session *s)
 {
-    size_t need = mlt_wire_need(s->in, s->in_len);
+    size_t need = s->body_left > 0 ? IN_MIN : mlt_wire_need(s->in, s->in_len);
     ssize_t r;
 
     if (need < IN_MIN)
@@ -447,6 +450,60 @@ static int fill(struct session *s)
     return r > 0;
 }
 
+/* consume - handle what is buffered from *off on: every whole command, and the data of
+ * a body command as it arrives (a body chunk is never held whole: the buffer stays at
+ * IN_MIN however large the MTA's chunks are, so memory does not grow with the message).
+ * 0 to go on, 1 when the MTA quit, -1 on an error. */
+static int consume(struct session *s, size_t *off)
+{
+    struct mlt_pkt p;
+    size_t used;
+    int r;
+
+    for (;;) {
+        size_t avail = s->in_len - *off;
+
+        if (s->body_left > 0) {
+            size_t take = avail < s->body_left ? avail : s->body_left;
+
+            if (take == 0)
+                return 0;
+            s->body_st = s->cb->body(&s->ctx, (const unsigned char *)s->in + *off, take);
+            *off += take;
+            if ((s->body_left -= take) == 0)
+                answer(s, s->body_st, SMFIP_NR_BODY);
+            continue;
+        }
+        if (avail == 0) /* s->in is NULL while nothing was read */
+            return 0;
+        r = mlt_wire_next(s->in + *off, avail, MLT_WIRE_MAX_DATA, &p, &used);
+        if (r < 0) {
+            log_warn("milter protocol: a command longer than %d bytes: connection closed",
+                     MLT_WIRE_MAX_DATA);
+            return -1;
+        }
+        if (r == 1) {
+            int rc;
+
+            *off += used;
+            if ((rc = dispatch(s, &p)) != 0)
+                return rc;
+            continue;
+        }
+        /* incomplete: a large body chunk is streamed from here */
+        if (s->negotiated && avail > MILTER_LEN_BYTES &&
+            s->in[*off + MILTER_LEN_BYTES] == SMFIC_BODY &&
+            mlt_wire_need(s->in + *off, avail) > IN_MIN) {
+            s->body_left = mlt_wire_need(s->in + *off, avail) - MILTER_LEN_BYTES - 1;
+            s->body_st = MLT_CONTINUE;
+            s->cur_mac = MAC_OTHER;
+            *off += MILTER_LEN_BYTES + 1;
+            continue;
+        }
+        return 0;
+    }
+}
+
 /* mlt_session_new - see mlt_session.h */
 struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb)
 {
@@ -465,24 +522,12 @@ struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb)
 enum mlt_serve mlt_session_serve(struct mlt_session *ms)
 {
     struct session *s = (struct session *)ms;
-    struct mlt_pkt p;
-    size_t off, used;
+    size_t off;
     int rc = 0, r = 0;
 
     for (;;) {
         off = 0;
-        r = 0;
-        while (rc == 0 && off < s->in_len && /* s->in is NULL while nothing was read */
-               (r = mlt_wire_next(s->in + off, s->in_len - off, MLT_WIRE_MAX_DATA, &p, &used)) ==
-                   1) {
-            off += used;
-            rc = dispatch(s, &p);
-        }
-        if (rc == 0 && r < 0) {
-            log_warn("milter protocol: a command longer than %d bytes: connection closed",
-                     MLT_WIRE_MAX_DATA);
-            rc = -1;
-        }
+        rc = consume(s, &off);
         if (off > 0) {
             memmove(s->in, s->in + off, s->in_len - off);
             s->in_len -= off;

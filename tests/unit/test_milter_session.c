@@ -564,10 +564,67 @@ static void test_scenarios(void **state)
     (void)state;
 }
 
+/* test_streamed_body - a body command larger than the session's buffer (as Postfix's
+ * 64 KB chunks) over a stream socket, written in pieces: the body callback gets all of
+ * it, in pieces no larger than the read buffer (16 KB), and the one body reply comes
+ * after the whole command (no-reply steps not negotiated here) */
+static void test_streamed_body(void **state)
+{
+    static char pkt[40000 + 5], out[256];
+    static struct script sc = {.want_act = HDR_ACT, .want_proto = 0};
+    const struct pk pre[] = {NEG, MAIL};
+    char rec[256];
+    size_t total = 0, maxpiece = 0, n, gn = 0;
+    const char *l;
+    pthread_t tid;
+    int sv[2];
+
+    cur = &sc;
+    logbuf[0] = '\0';
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pthread_create(&tid, NULL, session_main, (void *)(intptr_t)sv[1]), 0);
+    for (size_t i = 0; i < 2; i++) {
+        n = put(rec, pre[i].cmd, pre[i].data, pre[i].len);
+        assert_int_equal(write(sv[0], rec, n), (ssize_t)n);
+    }
+    memset(pkt + 5, 'x', sizeof(pkt) - 5);
+    put(pkt, SMFIC_BODY, pkt + 5, sizeof(pkt) - 5);
+    for (size_t off = 0; off < sizeof(pkt); off += 1000) {
+        size_t k = sizeof(pkt) - off < 1000 ? sizeof(pkt) - off : 1000;
+
+        assert_int_equal(write(sv[0], pkt + off, k), (ssize_t)k);
+    }
+    n = put(rec, SMFIC_BODYEOB, "", 0);
+    n += put(rec + n, SMFIC_QUIT, "", 0);
+    assert_int_equal(write(sv[0], rec, n), (ssize_t)n);
+    shutdown(sv[0], SHUT_WR);
+    for (ssize_t r; (r = read(sv[0], out + gn, sizeof(out) - gn)) > 0;)
+        gn += (size_t)r;
+    pthread_join(tid, NULL);
+    close(sv[0]);
+    for (l = strstr(logbuf, "body("); l != NULL; l = strstr(l + 1, "body(")) {
+        size_t piece = strtoul(l + 5, NULL, 10);
+
+        total += piece;
+        if (piece > maxpiece)
+            maxpiece = piece;
+    }
+    assert_int_equal(total, 40000);
+    assert_true(maxpiece <= 16 * 1024);
+    /* optneg answer (4 + 13 bytes), MAIL 'c', body 'c', EOM 'c' */
+    assert_int_equal(gn, 17 + 3 * 5);
+    assert_int_equal(out[17 + 4], 'c');
+    assert_int_equal(out[17 + 5 + 4], 'c');
+    assert_int_equal(out[17 + 10 + 4], 'c');
+    assert_non_null(strstr(logbuf, "eom close"));
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_streamed_body),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
