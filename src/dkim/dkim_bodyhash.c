@@ -17,6 +17,7 @@ static void emit(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigne
                  size_t n);
 static void flush_pending(struct dkim_bodyhash *h, struct dkim_bh_canon *c);
 static void end_line(struct dkim_bodyhash *h, struct dkim_bh_canon *c);
+static size_t pending_cr(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p);
 static void content(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p,
                     size_t n);
 static void add_simple(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p,
@@ -184,22 +185,28 @@ static void content(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsi
     emit(h, c, p, n);
 }
 
+/* pending_cr - a CR that ended the last chunk: with this chunk's LF it ends a line,
+ * else it was content. How many bytes of p it took (0 or 1). */
+static size_t pending_cr(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p)
+{
+    if (!c->cr)
+        return 0;
+    c->cr = 0;
+    if (p[0] == '\n') {
+        end_line(h, c);
+        return 1;
+    }
+    content(h, c, (const unsigned char *)"\r", 1);
+    return 0;
+}
+
 /* add_simple - RFC 6376 3.4.3: bytes as they are, lines found with memchr; a CR ending
  * the chunk waits in c->cr for the next chunk's first byte */
 static void add_simple(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p,
                        size_t n)
 {
-    size_t i = 0;
+    size_t i = pending_cr(h, c, p);
 
-    if (c->cr) {
-        c->cr = 0;
-        if (p[0] == '\n') {
-            end_line(h, c);
-            i = 1;
-        } else {
-            content(h, c, (const unsigned char *)"\r", 1);
-        }
-    }
     while (i < n) {
         const unsigned char *q = memchr(p + i, '\n', n - i);
         size_t j, end;
@@ -231,17 +238,8 @@ static void add_simple(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const u
 static void add_relaxed(struct dkim_bodyhash *h, struct dkim_bh_canon *c, const unsigned char *p,
                         size_t n)
 {
-    size_t i = 0;
+    size_t i = pending_cr(h, c, p);
 
-    if (c->cr) {
-        c->cr = 0;
-        if (p[0] == '\n') {
-            end_line(h, c);
-            i = 1;
-        } else {
-            content(h, c, (const unsigned char *)"\r", 1);
-        }
-    }
     while (i < n) {
         size_t a = i;
         unsigned char ch;
