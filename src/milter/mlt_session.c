@@ -58,6 +58,7 @@ static void mac_clear(struct session *s, int from);
 static int flush(struct session *s);
 static int fill(struct session *s);
 static int consume(struct session *s, size_t *off);
+static void drop_in(struct session *s);
 
 /* The ops of a native ctx (mlt.h). */
 static struct session *sess(struct mlt_ctx *ctx)
@@ -450,6 +451,16 @@ static int fill(struct session *s)
     return r > 0;
 }
 
+/* drop_in - free the read buffer when it holds nothing */
+static void drop_in(struct session *s)
+{
+    if (s->in_len > 0)
+        return;
+    free(s->in);
+    s->in = NULL;
+    s->in_cap = 0;
+}
+
 /* consume - handle what is buffered from *off on: every whole command, and the data of
  * a body command as it arrives (a body chunk is never held whole: the buffer stays at
  * IN_MIN however large the MTA's chunks are, so memory does not grow with the message).
@@ -536,17 +547,10 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms)
             rc = -1;
         if (rc != 0)
             break;
-        if (s->in_len == 0 && s->in_cap > IN_MIN) { /* back to the small buffer */
-            free(s->in);
-            s->in = NULL;
-            s->in_cap = 0;
-        }
+        if (s->in_cap > IN_MIN)
+            drop_in(s); /* back to the small buffer */
         if ((r = fill(s)) == 2) {
-            if (s->in_len == 0) { /* nothing buffered while idle */
-                free(s->in);
-                s->in = NULL;
-                s->in_cap = 0;
-            }
+            drop_in(s); /* nothing kept while idle */
             return MLT_SERVE_IDLE;
         }
         if (r <= 0)
