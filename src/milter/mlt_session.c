@@ -7,13 +7,21 @@
  * (SMFIP_NR_*) never gets one; an answer other than "continue" produced at such a step
  * is kept for the next step that has a reply, so the MTA never reads a reply out of
  * step. Changes are only accepted inside the eom callback and for negotiated actions.
+ * Acknowledgements: when a read brought only no-reply commands, nothing of ours goes back
+ * to carry the TCP ACK, and an MTA that writes each command on its own without
+ * TCP_NODELAY holds its next command (Nagle) until the delayed ACK comes, 40 ms later;
+ * such a read is acknowledged at once (TCP_QUICKACK). An MTA that buffers its commands up
+ * to the next reply (Postfix) never needs it.
  * Threads: a session is served by one thread at a time (the engine hands it over
  * between threads only while it is idle); nothing here is shared. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "milter/mlt_session.h"
@@ -34,6 +42,7 @@ struct macset {
 struct session {
     struct mlt_ctx ctx; /* first: the ops recover the session from the ctx */
     int fd;
+    int tcp; /* fd is a TCP socket: quick ACKs (see above) */
     const struct mlt_callbacks *cb;
     char *in;
     size_t in_len, in_cap;
@@ -59,6 +68,8 @@ static int flush(struct session *s);
 static int fill(struct session *s);
 static int consume(struct session *s, size_t *off);
 static void drop_in(struct session *s);
+static int is_tcp(int fd);
+static void quick_ack(struct session *s);
 
 /* The ops of a native ctx (mlt.h). */
 static struct session *sess(struct mlt_ctx *ctx)
@@ -451,6 +462,26 @@ static int fill(struct session *s)
     return r > 0;
 }
 
+/* is_tcp - whether fd is a TCP socket */
+static int is_tcp(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+           (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
+/* quick_ack - acknowledge what was read now, not after the delayed-ACK timer (the
+ * kernel clears the flag again by itself, so it is set per read) */
+static void quick_ack(struct session *s)
+{
+    int one = 1;
+
+    if (setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) < 0)
+        s->tcp = 0; /* not worth a log line per read; stop trying */
+}
+
 /* drop_in - free the read buffer when it holds nothing */
 static void drop_in(struct session *s)
 {
@@ -526,6 +557,7 @@ struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb)
     s->fd = fd;
     s->cb = cb;
     s->pending = MLT_CONTINUE;
+    s->tcp = is_tcp(fd);
     return (struct mlt_session *)s;
 }
 
@@ -537,16 +569,23 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms)
     int rc = 0, r = 0;
 
     for (;;) {
+        int wrote = s->out.len > 0;
+
         off = 0;
         rc = consume(s, &off);
         if (off > 0) {
             memmove(s->in, s->in + off, s->in_len - off);
             s->in_len -= off;
         }
-        if (s->out.len > 0 && flush(s) < 0)
-            rc = -1;
+        if (s->out.len > 0) {
+            wrote = 1;
+            if (flush(s) < 0)
+                rc = -1;
+        }
         if (rc != 0)
             break;
+        if (!wrote && s->tcp && r > 0 && s->body_left == 0)
+            quick_ack(s);
         if (s->in_cap > IN_MIN)
             drop_in(s); /* back to the small buffer */
         if ((r = fill(s)) == 2) {
