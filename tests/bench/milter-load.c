@@ -1,7 +1,8 @@
 /* milter-load.c - milter protocol (v6) load generator for the benchmark (not a test).
  * Owns: N concurrent MTA-side milter connections, each sending corpus messages the way
  * Postfix does (OPTNEG, macros, connect, helo, mail, rcpt, data, headers, eoh, body in
- * 64 KB chunks, eom), reading every reply and modification and honouring the filter's
+ * 64 KB chunks, eom; buffered up to the next command that has a reply, as Postfix's
+ * VSTREAM is), reading every reply and modification and honouring the filter's
  * SMFIP_NO* / SMFIP_NR_* / SMFIP_SKIP choices. With several -f filters each message goes
  * through them in order, as Postfix's smtpd_milters = a, b: SMTP events to each filter
  * in turn, then the whole content to a, then to b with a's added headers applied.
@@ -54,6 +55,7 @@
 #define MAX_MODS 16
 #define CHUNK 65535 /* MILTER_CHUNK_SIZE */
 #define MAX_PKT (16 * 1024 * 1024)
+#define OBUF (64 * 1024) /* output buffer: Postfix sizes its VSTREAM to the TCP MSS (64 KB on loopback) */
 
 /* Protocol steps (mfdef.h SMFIP_*). */
 #define P_NOCONNECT 0x1
@@ -106,6 +108,8 @@ struct sess {
 	char symlist[8][512]; /* per SMFIM_* stage; empty = send all */
 	int done_conn;        /* accept at connect/helo: nothing more on this connection */
 	int done_msg;         /* accept/skip for the rest of this message */
+	char *obuf;           /* commands not yet written (see send_pkt) */
+	size_t olen;
 };
 
 struct tstats {
@@ -271,13 +275,39 @@ static int writev_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-/* send_pkt - one packet: length, command, up to three data parts */
+/* flush_out - write the buffered commands */
+static int flush_out(struct sess *s)
+{
+	struct iovec iov = {s->obuf, s->olen};
+	int r = s->olen > 0 ? writev_all(s->fd, &iov, 1) : 0;
+	s->olen = 0;
+	return r;
+}
+
+/* send_pkt - one packet: length, command, up to three data parts. Buffered as Postfix's
+ * milter client buffers (a VSTREAM flushed when it reads a reply or when full): the
+ * commands that get no reply go out in one write with the next one that does. */
 static int send_pkt(struct sess *s, char cmd, const void *a, size_t alen, const void *b,
 		    size_t blen)
 {
 	uint32_t len = htonl((uint32_t)(1 + alen + blen));
-	struct iovec iov[4] = {{&len, 4}, {&cmd, 1}, {(void *)a, alen}, {(void *)b, blen}};
-	return writev_all(s->fd, iov, 4);
+	size_t total = 5 + alen + blen;
+	if (s->obuf == NULL && (s->obuf = malloc(OBUF)) == NULL)
+		die("out of memory");
+	if (s->olen + total > OBUF && flush_out(s) < 0)
+		return -1;
+	if (total > OBUF) {
+		struct iovec iov[4] = {{&len, 4}, {&cmd, 1}, {(void *)a, alen}, {(void *)b, blen}};
+		return writev_all(s->fd, iov, 4);
+	}
+	memcpy(s->obuf + s->olen, &len, 4);
+	s->obuf[s->olen + 4] = cmd;
+	if (alen)
+		memcpy(s->obuf + s->olen + 5, a, alen);
+	if (blen)
+		memcpy(s->obuf + s->olen + 5 + alen, b, blen);
+	s->olen += total;
+	return 0;
 }
 
 /* readn - read exactly n bytes */
@@ -301,6 +331,8 @@ static int recv_pkt(struct sess *s, char **buf, size_t *cap, size_t *dlen)
 {
 	uint32_t len;
 	char cmd;
+	if (flush_out(s) < 0)
+		return -1;
 	if (quickack) {
 		int one = 1;
 		setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
@@ -497,7 +529,9 @@ static int command(struct conn *c, int fi, char cmd, const void *data, size_t le
 static int open_sess(struct conn *c, int fi)
 {
 	struct sess *s = &c->s[fi];
+	char *obuf = s->obuf; /* kept across connections */
 	memset(s, 0, sizeof(*s));
+	s->obuf = obuf;
 	s->fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (s->fd < 0)
 		return E_CONNECT;
@@ -544,8 +578,9 @@ static void close_conn(struct conn *c, int quit)
 	for (int i = 0; i < nfilters; i++) {
 		if (c->s[i].fd < 0)
 			continue;
-		if (quit)
-			send_pkt(&c->s[i], 'Q', NULL, 0, NULL, 0);
+		if (quit && send_pkt(&c->s[i], 'Q', NULL, 0, NULL, 0) == 0)
+			flush_out(&c->s[i]);
+		c->s[i].olen = 0;
 		close(c->s[i].fd);
 		c->s[i].fd = -1;
 	}
@@ -643,8 +678,11 @@ static int content(struct conn *c, int fi, const struct cmsg *m, const char *con
 				return r;
 		}
 	}
-	if (c->hold && c->msgno == 1 && !hold_idle)
+	if (c->hold && c->msgno == 1 && !hold_idle) {
+		if (flush_out(s) < 0) /* the filter holds the content while we wait */
+			return R_ERR_IO;
 		hold_arrive(c, 1);
+	}
 	if (send_macros(s, 'E', eomkv, 2) < 0 || send_pkt(s, 'E', NULL, 0, NULL, 0) < 0)
 		return R_ERR_IO;
 	r = read_reply(c, fi, 1);
