@@ -14,7 +14,10 @@
  * (held for list operations only, never across I/O). Workers start on demand when a job
  * finds none idle (up to WORKERS_SOFT; beyond, when jobs wait and no worker has taken
  * one for QUEUE_WAIT_MS) and
- * end after WORKER_IDLE_S idle beyond WORKERS_KEEP. TERM and INT are
+ * end after WORKER_IDLE_S idle beyond WORKERS_KEEP. While jobs wait with WORKERS_SOFT
+ * busy, a worker parks its connection as soon as the MTA is quiet instead of lingering,
+ * so the workers follow the connections that have something to read, not those open
+ * (a 1 MB message no longer holds a thread between its chunks). TERM and INT are
  * blocked in every thread (the caller's mask, inherited) and taken by sigwait alone. */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +70,9 @@ static struct node *qhead, *qtail; /* jobs */
 static struct node parked = {.prev = &parked, .next = &parked};
 static int nworkers, nidle, nconns; /* under lock */
 static long long last_take_ms;      /* under lock: a worker last took a job */
+static int crowded; /* jobs wait, no worker is idle and no more start: a worker whose
+                     * connection is quiet parks it at once instead of lingering (written
+                     * under lock, read without it by mlt_session_serve) */
 static int epfd = -1;
 
 static const struct mlt_callbacks *cbs;
@@ -90,6 +96,7 @@ static void node_free(struct node *n);
 static long long now_ms(void);
 static int spawn_worker(void);
 static int queue_check(void);
+static void crowd_locked(void);
 
 /* open_unix - bind path, replacing a stale socket (never another kind of file) */
 static int open_unix(const char *path)
@@ -221,10 +228,18 @@ static int spawn_worker(void)
         return 0;
     pthread_mutex_lock(&lock);
     nworkers--;
+    crowd_locked();
     pthread_mutex_unlock(&lock);
     log_warn("cannot start a milter worker thread: %s; the connection waits for a busy one",
              strerror(err));
     return -1;
+}
+
+/* crowd_locked - recompute crowded; under lock */
+static void crowd_locked(void)
+{
+    __atomic_store_n(&crowded, qhead != NULL && nidle == 0 && nworkers >= WORKERS_SOFT,
+                     __ATOMIC_RELAXED);
 }
 
 /* enqueue - hand a connection to a worker: an idle one, else a new one while there are
@@ -249,6 +264,7 @@ static void enqueue(struct node *n)
         spawn = 1;
         nworkers++;
     }
+    crowd_locked();
     pthread_mutex_unlock(&lock);
     if (spawn)
         spawn_worker();
@@ -357,6 +373,7 @@ static void *worker_main(void *arg)
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += WORKER_IDLE_S;
             nidle++;
+            crowd_locked();
             rc = pthread_cond_timedwait(&work, &lock, &until);
             nidle--;
             if (rc == ETIMEDOUT && qhead == NULL && nworkers > WORKERS_KEEP) {
@@ -374,6 +391,7 @@ static void *worker_main(void *arg)
         n = qhead;
         if ((qhead = n->next) == NULL)
             qtail = NULL;
+        crowd_locked();
         last_take_ms = now_ms();
         pthread_mutex_unlock(&lock);
         if (n->timed_out) {
@@ -384,7 +402,7 @@ static void *worker_main(void *arg)
                 log_warn("stopping: an open milter connection closed");
             mlt_session_end(n->s);
             node_free(n);
-        } else if (mlt_session_serve(n->s) == MLT_SERVE_IDLE) {
+        } else if (mlt_session_serve(n->s, &crowded) == MLT_SERVE_IDLE) {
             park(n);
         } else {
             node_free(n);

@@ -65,7 +65,7 @@ static int mac_slot(char cmd);
 static void mac_set(struct session *s, const char *data, size_t len);
 static void mac_clear(struct session *s, int from);
 static int flush(struct session *s);
-static int fill(struct session *s);
+static int fill(struct session *s, const int *yield);
 static int consume(struct session *s, size_t *off);
 static void drop_in(struct session *s);
 static int is_tcp(int fd);
@@ -429,9 +429,9 @@ static int flush(struct session *s)
 }
 
 /* fill - read what the MTA has sent, with room for at least the whole next packet;
- * 1 read, 0 on end of file, 2 when nothing came within the socket's receive timeout
- * (the session goes idle), -1 on error (logged) */
-static int fill(struct session *s)
+ * 1 read, 0 on end of file, 2 when nothing came within the socket's receive timeout or,
+ * while *yield is set, nothing was there (the session goes idle), -1 on error (logged) */
+static int fill(struct session *s, const int *yield)
 {
     size_t need = s->body_left > 0 ? IN_MIN : mlt_wire_need(s->in, s->in_len);
     ssize_t r;
@@ -449,7 +449,8 @@ static int fill(struct session *s)
         s->in_cap = need;
     }
     do
-        r = read(s->fd, s->in + s->in_len, s->in_cap - s->in_len);
+        r = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
+                 yield != NULL && __atomic_load_n(yield, __ATOMIC_RELAXED) ? MSG_DONTWAIT : 0);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -562,7 +563,7 @@ struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb)
 }
 
 /* mlt_session_serve - see mlt_session.h */
-enum mlt_serve mlt_session_serve(struct mlt_session *ms)
+enum mlt_serve mlt_session_serve(struct mlt_session *ms, const int *yield)
 {
     struct session *s = (struct session *)ms;
     size_t off;
@@ -588,7 +589,7 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms)
             quick_ack(s);
         if (s->in_cap > IN_MIN)
             drop_in(s); /* back to the small buffer */
-        if ((r = fill(s)) == 2) {
+        if ((r = fill(s, yield)) == 2) {
             drop_in(s); /* nothing kept while idle */
             return MLT_SERVE_IDLE;
         }
@@ -626,7 +627,7 @@ void mlt_session_run(int fd, const struct mlt_callbacks *cb)
         close(fd);
         return;
     }
-    while (mlt_session_serve(s) == MLT_SERVE_IDLE) {
+    while (mlt_session_serve(s, NULL) == MLT_SERVE_IDLE) {
         struct pollfd pf = {fd, POLLIN, 0};
 
         if (poll(&pf, 1, -1) < 0 && errno != EINTR) {

@@ -19,8 +19,10 @@ struct mlt_session *mlt_session_new(int fd, const struct mlt_callbacks *cb);
 /* mlt_session_serve - speak the milter protocol: read, hand each command to the
  * filter's callbacks, write the replies, until the MTA is quiet for the receive timeout
  * (IDLE; a partial command stays buffered) or the session ends (the MTA quit, closed or
- * broke the protocol: END, and the session is ended as by mlt_session_end). */
-enum mlt_serve mlt_session_serve(struct mlt_session *s);
+ * broke the protocol: END, and the session is ended as by mlt_session_end).
+ * yield (may be NULL): while *yield is nonzero (read atomically: other connections are
+ * waiting for a thread), a read that would wait returns IDLE at once instead. */
+enum mlt_serve mlt_session_serve(struct mlt_session *s, const int *yield);
 
 /* mlt_session_end - end a session now (timeout, shutdown): the close callback, then
  * close the socket, free everything, and the ended callback. */

@@ -620,11 +620,51 @@ static void test_streamed_body(void **state)
     (void)state;
 }
 
+/* test_yield - with *yield set (the engine's workers are all busy and connections wait),
+ * a read that would wait returns IDLE at once, a partial command kept; without it the
+ * same serve would block here for ever (no receive timeout is set), so a regression
+ * hangs the test until ctest's timeout. With data there, yield changes nothing. */
+static void test_yield(void **state)
+{
+    static struct script sc = {.want_act = HDR_ACT, .want_proto = 0};
+    const struct pk pre[] = {NEG, MAIL};
+    char rec[256], out[256];
+    size_t n = 0, half, gn = 0;
+    int sv[2], yes = 1;
+    struct mlt_session *ms;
+
+    cur = &sc;
+    logbuf[0] = '\0';
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_non_null(ms = mlt_session_new(sv[1], &cbs));
+    for (size_t i = 0; i < 2; i++)
+        n += put(rec + n, pre[i].cmd, pre[i].data, pre[i].len);
+    half = n + put(rec + n, SMFIC_HEADER, "Subject\0 hi\0", 12) - 6;
+    assert_int_equal(write(sv[0], rec, half), (ssize_t)half);
+    assert_int_equal(mlt_session_serve(ms, &yes), MLT_SERVE_IDLE);
+    assert_non_null(strstr(logbuf, "mail("));
+    assert_null(strstr(logbuf, "hdr("));
+    n = put(rec + half + 6, SMFIC_BODYEOB, "", 0) + 6;
+    n += put(rec + half + n, SMFIC_QUIT, "", 0);
+    assert_int_equal(write(sv[0], rec + half, n), (ssize_t)n);
+    shutdown(sv[0], SHUT_WR);
+    assert_int_equal(mlt_session_serve(ms, &yes), MLT_SERVE_END); /* ended and freed */
+    assert_non_null(strstr(logbuf, "hdr(Subject: hi)"));
+    assert_non_null(strstr(logbuf, "eom close"));
+    for (ssize_t r; (r = read(sv[0], out + gn, sizeof(out) - gn)) > 0;)
+        gn += (size_t)r;
+    close(sv[0]);
+    /* optneg answer (4 + 13 bytes), then MAIL, header and EOM each 'c' */
+    assert_int_equal(gn, 17 + 3 * 5);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_streamed_body),
+        cmocka_unit_test(test_yield),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
