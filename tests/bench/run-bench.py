@@ -296,6 +296,22 @@ def revive(impl):
 
 # ---------------------------------------------------------------- measuring
 
+QUIET_PIDS = []  # every running filter's root pid: a point starts when all are idle
+
+
+def quiesce(pids, window=0.5, limit=30.0):
+    """Wait, at most limit seconds, until the filters together use under 6% of one CPU,
+    so that work one of them still has queued (rspamd finishing a backlog after its
+    64-connection point) does not run during the next filter's point."""
+    t0 = time.monotonic()
+    while pids and time.monotonic() - t0 < limit:
+        c0 = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_seconds(pids) - c0 < 0.06 * window:
+            break
+    return time.monotonic() - t0
+
+
 def load(exe, impl, corpus_dir, conns, duration=None, count=None, per_conn=10,
          quickack=True, timeout=60):
     argv = [exe, "-c", str(conns), "-m", str(per_conn), "-t", str(timeout)]
@@ -309,6 +325,7 @@ def load(exe, impl, corpus_dir, conns, duration=None, count=None, per_conn=10,
         argv += ["-f", "127.0.0.1:%d" % p]
     argv.append(corpus_dir)
     pids = impl["pids"]
+    quiesce(QUIET_PIDS)
     reset_hwm(pids)
     each0 = [cpu_seconds([p]) for p in pids]
     r = subprocess.run(argv, capture_output=True, text=True)
@@ -494,7 +511,9 @@ def render(data):
               else "ResolverConfiguration"))
     L.append("")
     L.append("Each row is the median of %d runs of %.1f s (after a warm-up pass over the "
-             "corpus, so DNS answers are cached wherever the implementation caches them). "
+             "corpus, so DNS answers are cached wherever the implementation caches them; "
+             "each point starts once every filter is idle, so no backlog of one runs "
+             "during another's point). "
              "`CPU µs/msg` is the filter's whole process tree (all threads and worker "
              "processes; for the chain OpenDKIM + OpenDMARC together) from /proc, "
              "`RSS` the sum of VmHWM over that tree, reset before each point. Latency is "
@@ -865,6 +884,7 @@ def main():
         log("NSD on 127.0.0.1:%d" % ns.port)
         try:
             start_impls(impls, work, ns.port, sa_bin, a.opendkim_resolver_conf)
+            QUIET_PIDS[:] = [p for impl in impls.values() for p in impl["pids"]]
             data["opendkim_resolver"] = ("ResolverConfiguration" if a.opendkim_resolver_conf
                                          or ns.port != 53 else "Nameservers")
             for size in sizes:
