@@ -123,6 +123,13 @@ static int enabled(const struct sa_conf *conf)
            (conf->policy_domain_modes != NULL && conf->policy_domain_modes[0] != '\0');
 }
 
+/* enforce_rcpt_replies - see enforce.h */
+int enforce_rcpt_replies(const struct sa_conf *conf)
+{
+    return enabled(conf) && (conf->policy_mixed_recipients == CONF_MIXED_SPLIT ||
+                             conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS);
+}
+
 /* enforce_proc_new - see enforce.h */
 struct enforce_proc *enforce_proc_new(const struct sa_conf *conf)
 {
@@ -229,7 +236,8 @@ static int tag_mixed_ok(const struct sa_conf *conf, const struct sa_conn *c)
 {
     return conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
            conf->policy_reject_as_quarantine && conf->policy_on_temperror == CONF_ON_ERROR_ACCEPT &&
-           (c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) == (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT);
+           (c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) ==
+               (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT);
 }
 
 /* new_tag - a consenting recipient and its tagged form (tagged NULL when it cannot be
@@ -249,7 +257,8 @@ static struct enforce_rcpt *new_tag(struct sa_msg *m, const char *rcpt)
 }
 
 /* enforce_rcpt - see enforce.h */
-enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt)
+enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct sa_msg *m,
+                           const char *rcpt)
 {
     struct enforce_state *s = &m->enf;
     struct consent_answer a;
@@ -285,21 +294,28 @@ enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct 
     } else if (s->cls != cls || s->tagmix) {
         /* Both classes: tagging serves them in one transaction when every consenting
          * recipient can be tagged; otherwise split, and local submission, which cannot
-         * split, is treated as "never" (enforced for nobody). */
+         * split, is treated as "never" (enforced for nobody), as is a connection that
+         * negotiated RCPT without a reply (opened before a reload turned splitting on). */
         if (tag_mixed_ok(m->conf, c) && s->nuntaggable == 0 && (tr == NULL || tr->tagged != NULL)) {
             s->tagmix = 1;
-        } else if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp) {
+        } else if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp &&
+                   !(c->proto & SMFIP_NR_RCPT)) {
             s->ndeferred++;
             atomic_fetch_add(&m->proc->enforce->n_deferred, 1);
             log_info("%s: recipient deferred with 452 4.5.3: its enforcement class differs "
                      "from the transaction's (split)",
                      m->qid);
             mlt_setreply(ctx, "452", "4.5.3",
-                          "Recipient deferred: please deliver it in a separate transaction");
+                         "Recipient deferred: please deliver it in a separate transaction");
             return MLT_TEMPFAIL;
         } else {
-            if (!s->mixed)
+            if (!s->mixed) {
                 atomic_fetch_add(&m->proc->enforce->n_mixed, 1);
+                if (m->conf->policy_mixed_recipients == CONF_MIXED_SPLIT && !c->nonsmtp)
+                    log_info("%s: recipients of both enforcement classes on a connection "
+                             "opened before splitting was configured: enforced for nobody",
+                             m->qid);
+            }
             s->mixed = 1;
         }
     }
@@ -435,9 +451,9 @@ void enforce_eom(struct sa_msg *m, const struct sa_conn *c)
     }
     if (s->out.action == DECIDE_QUARANTINE &&
         m->conf->quarantine_action == CONF_QUARANTINE_SUBADDRESS &&
-        (s->tagmix ||
-         ((c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) == (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT) &&
-          s->nuntaggable == 0)))
+        (s->tagmix || ((c->actions & (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)) ==
+                           (MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT) &&
+                       s->nuntaggable == 0)))
         s->ntagged = s->ntag - s->nuntaggable; /* else the header (all consented) */
     if (s->ntagged > 0)
         atomic_fetch_add(&e->n_tagged, (unsigned long)s->ntagged);
@@ -576,8 +592,7 @@ int enforce_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct sa_
     } else if (m->conf->quarantine_action == CONF_QUARANTINE_HOLD) {
         log_warn("%s: the MTA does not offer quarantine (hold); marking with %s", m->qid, hname);
     }
-    if (mlt_addheader(ctx, hname, (c->proto & SMFIP_HDR_LEADSPC) ? " yes" : "yes") !=
-         0) {
+    if (mlt_addheader(ctx, hname, (c->proto & SMFIP_HDR_LEADSPC) ? " yes" : "yes") != 0) {
         log_warn("%s: cannot add %s", m->qid, hname);
         rc = -1;
     }

@@ -58,8 +58,14 @@ struct enforce_proc *enforce_proc_new(const struct sa_conf *conf);
 /* enforce_proc_free - logs the counters; NULL is a no-op; returns NULL. */
 struct enforce_proc *enforce_proc_free(struct enforce_proc *e);
 
+/* enforce_rcpt_replies - whether enforce_rcpt may answer anything but "continue" under
+ * conf (enforcement on, and policy.mixed_recipients = split or quarantine.action =
+ * subaddress); when not, the RCPT step is negotiated without a reply. */
+int enforce_rcpt_replies(const struct sa_conf *conf);
 /* enforce_rcpt - one RCPT: resolve consent, fix or check the transaction's class.
- * MLT_CONTINUE, or MLT_TEMPFAIL with 452 4.5.3 set (split: this recipient only). */
+ * MLT_CONTINUE, or MLT_TEMPFAIL with 452 4.5.3 set (split: this recipient only). On a
+ * connection that negotiated RCPT without a reply (enforcement was switched on by a
+ * reload after it opened), recipients of both classes are handled as "never". */
 enum mlt_stat enforce_rcpt(struct mlt_ctx *ctx, const struct sa_conn *c, struct sa_msg *m, const char *rcpt);
 /* enforce_header - note List-Id and inbound copies of the quarantine header. */
 void enforce_header(struct sa_msg *m, const char *name, const char *value);

@@ -54,8 +54,8 @@ static void count_client(struct iprev_client *ic, const struct sa_conf *conf);
 static struct iprev_client *client_of(struct sa_conn *c);
 static int check(struct iprev_client *ic, const char *ip, struct dns *shared, int max_queries,
                  double deadline_in);
-static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
-                      const char *stage);
+static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf,
+                           const char *qid, const char *stage);
 static char *render_json(size_t *len);
 
 /* active - the check runs: iprev.enable, or a policy that needs it */
@@ -169,8 +169,8 @@ static int check(struct iprev_client *ic, const char *ip, struct dns *shared, in
 
 /* reply - the policy's reply for the client's action: "CODE X.Y.Z text, [ADDR]" from the
  * configured string (checked at load); counts and logs the first one per connection */
-static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf, const char *qid,
-                      const char *stage)
+static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_conf *conf,
+                           const char *qid, const char *stage)
 {
     struct iprev_policy p = policy_of(conf);
     enum iprev_action a = iprev_policy_decide(&c->iprev->res, &p);
@@ -179,7 +179,7 @@ static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct 
 
     if (a != IPREV_ACT_TEMPFAIL && a != IPREV_ACT_REJECT)
         return MLT_CONTINUE;
-    spec = a == IPREV_ACT_REJECT                   ? conf->iprev_reject_reply
+    spec = a == IPREV_ACT_REJECT                    ? conf->iprev_reject_reply
            : c->iprev->res.result == AUTH_TEMPERROR ? conf->iprev_temperror_reply
                                                     : conf->iprev_tempfail_reply;
     sa_strlcpy(code, spec, sizeof(code));
@@ -207,9 +207,9 @@ unsigned long iprev_hook_proto_off(void)
     struct sa_conf *conf = conf_get_current();
     unsigned long off = 0;
 
-    if (conf != NULL && conf->iprev_stage == CONF_IPREV_STAGE_CONNECT &&
+    if (conf != NULL &&
         (conf->iprev_policy == CONF_IPREV_TEMPFAIL || conf->iprev_policy == CONF_IPREV_REJECT))
-        off = SMFIP_NR_CONN;
+        off = conf->iprev_stage == CONF_IPREV_STAGE_CONNECT ? SMFIP_NR_CONN : SMFIP_NR_RCPT;
     conf_unref(conf);
     return off;
 }
@@ -301,8 +301,7 @@ int iprev_hook_apply(struct mlt_ctx *ctx, const struct sa_conn *c, const struct 
 
     if (!m->iprev_ran || m->skip != NULL || iprev_policy_decide(m->iprev, &p) != IPREV_ACT_TAG)
         return 0;
-    if (mlt_addheader(ctx, IPREV_HEADER, (c->proto & SMFIP_HDR_LEADSPC) ? " fail" : "fail") !=
-         0) {
+    if (mlt_addheader(ctx, IPREV_HEADER, (c->proto & SMFIP_HDR_LEADSPC) ? " fail" : "fail") != 0) {
         log_warn("%s: cannot add %s", m->qid, IPREV_HEADER);
         return -1;
     }
@@ -319,7 +318,8 @@ void iprev_hook_log(const struct sa_msg *m, struct buf *b)
         return;
     p = policy_of(m->conf);
     a = iprev_policy_decide(m->iprev, &p);
-    buf_printf(b, " iprev=%s%s", auth_res_name(m->iprev->result), m->iprev->no_ptr ? ":no_ptr" : "");
+    buf_printf(b, " iprev=%s%s", auth_res_name(m->iprev->result),
+               m->iprev->no_ptr ? ":no_ptr" : "");
     if (a != IPREV_ACT_NONE)
         buf_printf(b, " iprev_policy=%s", iprev_action_name(a));
     else if (p.mode == IPREV_MODE_MEASURE && iprev_policy_match(m->iprev, &p))

@@ -37,13 +37,14 @@
 #define HDR_ACTIONS (MLT_ACT_ADDHDRS | MLT_ACT_CHGHDRS)
 #define WANT_ACTIONS (HDR_ACTIONS | MLT_ACT_QUARANTINE | MLT_ACT_ADDRCPT | MLT_ACT_DELRCPT)
 /* Steps we never answer with anything but "continue": ask for no reply to save round
- * trips (not RCPT: enforce.c may answer 452 4.5.3 there); steps we do not need (DATA,
- * unknown commands) are not sent; values keep their leading space (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY
- * there is no body reply to carry it. */
+ * trips (RCPT too, unless enforce.c or iprev may answer there: see proto_wanted); steps
+ * we do not need (DATA, unknown commands) are not sent; values keep their leading space
+ * (DKIM simple canonicalization needs it). No SMFIP_SKIP: with NR_BODY there is no body
+ * reply to carry it. */
 #define WANT_PROTO                                                                                 \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_DATA |                               \
-     SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN |               \
-     SMFIP_NODATA | SMFIP_HDR_LEADSPC)
+    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_DATA | SMFIP_NR_UNKN |               \
+     SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |                \
+     SMFIP_HDR_LEADSPC)
 
 static const struct sa_proc *proc;
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,11 +57,11 @@ static time_t nofile_warned;              /* under active_lock */
 #define TRIM_MIN_PEAK 64     /* a burst worth trimming after: this many connections at once */
 #define TRIM_EVERY 2         /* seconds between two trims while connections are open */
 
-static int trim_peak;    /* most connections open since the last trim; under active_lock */
-static time_t trim_last; /* under active_lock */
-static int trim_burst;    /* under active_lock: a burst is on (trim_due) */
-static int closing;       /* under active_lock: closed connections not yet freed */
-static int trim_final;    /* under active_lock: trim when the last one is freed */
+static int trim_peak;            /* most connections open since the last trim; under active_lock */
+static time_t trim_last;         /* under active_lock */
+static int trim_burst;           /* under active_lock: a burst is on (trim_due) */
+static int closing;              /* under active_lock: closed connections not yet freed */
+static int trim_final;           /* under active_lock: trim when the last one is freed */
 static __thread int trim_owed;   /* cb_close found a trim due; cb_ended does it */
 static __thread int closed_here; /* cb_close counted a connection in closing */
 
@@ -163,6 +164,21 @@ static enum mlt_stat next(const struct sa_conn *c, unsigned long nr)
     return (c != NULL && (c->proto & nr)) ? MLT_NOREPLY : MLT_CONTINUE;
 }
 
+/* proto_wanted - WANT_PROTO, with RCPT answered only when the configuration in force
+ * may answer there (consent splitting or subaddress tagging, iprev.policy at RCPT): one
+ * round trip less per message otherwise. A reload applies to connections opened after it
+ * (enforce_rcpt, iprev: an answer at RCPT then waits for end of message). */
+static unsigned long proto_wanted(void)
+{
+    struct sa_conf *conf = conf_get_current();
+    unsigned long p = WANT_PROTO;
+
+    if (conf != NULL && !enforce_rcpt_replies(conf))
+        p |= SMFIP_NR_RCPT;
+    conf_unref(conf);
+    return p & ~iprev_hook_proto_off();
+}
+
 static enum mlt_stat cb_negotiate(struct mlt_ctx *ctx, unsigned long f0, unsigned long f1,
                                   unsigned long *pf0, unsigned long *pf1)
 {
@@ -171,7 +187,7 @@ static enum mlt_stat cb_negotiate(struct mlt_ctx *ctx, unsigned long f0, unsigne
     if (c == NULL)
         return MLT_TEMPFAIL;
     c->actions = f0 & WANT_ACTIONS;
-    c->proto = f1 & WANT_PROTO & ~iprev_hook_proto_off();
+    c->proto = f1 & proto_wanted();
     if ((c->actions & HDR_ACTIONS) != HDR_ACTIONS)
         log_warn("MTA does not offer header changes (actions 0x%lx): no headers will be "
                  "written and messages with forged Authentication-Results are deferred",

@@ -178,7 +178,7 @@ void arc_hook_free(struct sa_msg *m);
  * at connect (iprev.stage = connect) or at the first checked MAIL FROM; iprev= in the A-R;
  * the iprev.policy action and the per-client counters (docs/forwarding.md).
  * iprev_hook_proto_off - the SMFIP_NR_* flags not to ask for at negotiate (NR_CONN when
- * the policy may reply at connect). */
+ * the policy may reply at connect, NR_RCPT when at RCPT). */
 unsigned long iprev_hook_proto_off(void);
 /* iprev_hook_connect - after conn_set_client: the check and, at stage connect, the
  * tempfail/reject reply (MLT_TEMPFAIL / MLT_REJECT with the reply set). */

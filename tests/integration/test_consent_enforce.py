@@ -21,6 +21,7 @@ Prints one line per check, then `consent: N passed, M failed`.
 """
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -133,35 +134,43 @@ class Outcome:
         return [m for m in self.eom.mods if m.kind == kind] if self.eom else []
 
     def rcpt_codes(self):
-        return [(r.text[:9] if r.code == "replycode" else r.code) for r in self.rcpt]
+        """per RCPT: the reply, "continue" also when the filter negotiated RCPT without a
+        reply (it does when nothing in its configuration answers there)"""
+        return [(r.text[:9] if r.code == "replycode" else
+                 "continue" if r.code == "noreply" else r.code) for r in self.rcpt]
 
 
 QID = [0]
 
 
 def send(port, ip, from_domain, rcpts, mailfrom_domain=None, extra=(), auth=None):
-    QID[0] += 1
-    qid = "CQ%05d" % QID[0]
     with milter.MilterClient("127.0.0.1", port) as m:
         m.connect("mail.sender.test", ip)
         m.helo("mail.sender.test")
-        mm = {"i": qid}
-        if auth:
-            mm["{auth_authen}"] = auth
-        m.mail("user@%s" % (mailfrom_domain or from_domain), macros=mm)
-        replies = [m.rcpt(r) for r in rcpts]
-        if not any(r.code == "continue" for r in replies):
-            m.abort()
-            return Outcome(replies, None), qid
-        m.data()
-        hdrs = [("From", " Sender <user@%s>" % from_domain), ("To", " rcpt@example.jp"),
-                ("Subject", " consent test %s" % qid),
-                ("Message-ID", " <%s@%s>" % (qid, from_domain))] + list(extra)
-        for n, v in hdrs:
-            m.header(n, v)
-        m.eoh()
-        m.body(b"hello\r\n")
-        return Outcome(replies, m.eom()), qid
+        return transaction(m, from_domain, rcpts, mailfrom_domain, extra, auth)
+
+
+def transaction(m, from_domain, rcpts, mailfrom_domain=None, extra=(), auth=None):
+    """One transaction on the open connection m: (Outcome, queue id)."""
+    QID[0] += 1
+    qid = "CQ%05d" % QID[0]
+    mm = {"i": qid}
+    if auth:
+        mm["{auth_authen}"] = auth
+    m.mail("user@%s" % (mailfrom_domain or from_domain), macros=mm)
+    replies = [m.rcpt(r) for r in rcpts]
+    if not any(r.code in ("continue", "noreply") for r in replies):
+        m.abort()
+        return Outcome(replies, None), qid
+    m.data()
+    hdrs = [("From", " Sender <user@%s>" % from_domain), ("To", " rcpt@example.jp"),
+            ("Subject", " consent test %s" % qid),
+            ("Message-ID", " <%s@%s>" % (qid, from_domain))] + list(extra)
+    for n, v in hdrs:
+        m.header(n, v)
+    m.eoh()
+    m.body(b"hello\r\n")
+    return Outcome(replies, m.eom()), qid
 
 
 class Runner(Checks):
@@ -281,6 +290,36 @@ def confs_for(tmp, store):
 def main():
     return run_daemons("consent", "satest-consent-", confs_for, "enforce", run_all)
 
+def rcpt_noreply(t, daemons):
+    """RCPT is negotiated without a reply exactly when nothing may answer there (one round
+    trip less per message); a connection that negotiated so before a reload turned
+    splitting on handles mixed recipients as "never" instead of answering 452 out of
+    step (the MTA would read it at end of message, for the whole transaction)."""
+    for name, want in (("enforce", False), ("never", True)):
+        with milter.MilterClient("127.0.0.1", daemons[name].port) as m:
+            t.check("RCPT %s a reply (%s)" % ("without" if want else "with", name),
+                    m.noreply(milter.C_RCPT) == want)
+    d = daemons["never"]
+    with milter.MilterClient("127.0.0.1", d.port) as m:
+        m.connect("mail.sender.test", BAD_IP)
+        m.helo("mail.sender.test")
+        before = d.log_text().count("reloaded ")
+        d.conf = dict(d.conf, policy=dict(d.conf["policy"], mixed_recipients="split"))
+        d.write_conf()
+        d.proc.send_signal(signal.SIGHUP)
+        for _ in range(250):  # bounded wait for the reload's log line
+            if d.log_text().count("reloaded ") > before:
+                break
+            time.sleep(0.02)
+        out, qid = transaction(m, "reject.example", ["alice@example.jp", "bob@example.jp"])
+        t.expect("reload to split, connection opened before: mixed enforced for nobody", d,
+                 out, qid, "accept", rcpts=["continue", "continue"],
+                 log=["enforce=mixed-recipients"])
+    with milter.MilterClient("127.0.0.1", d.port) as m:
+        t.check("after the reload to split, a new connection gets RCPT replies",
+                not m.noreply(milter.C_RCPT))
+
+
 def run_all(t, daemons, store):
     d = daemons["enforce"]
     conf = d.conf_path
@@ -393,6 +432,7 @@ def run_all(t, daemons, store):
     out, qid = send(d.port, BAD_IP, "tempdmarc.example", ["bob@example.jp"],
                     mailfrom_domain="reject.example")
     t.expect("temperror, on_temperror=tempfail, not consenting", d, out, qid, "accept")
+    rcpt_noreply(t, daemons)
 
     # hold.
     d = daemons["hold"]
