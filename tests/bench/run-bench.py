@@ -25,7 +25,7 @@ What it does, in order:
   7. writes the medians into docs/performance.md between the milter-bench markers and
      the raw results as JSON next to the work directory (path printed).
 
---quick: 1 run, 1.5 s per point, sizes 2k and 50k, no callgrind (about 3 minutes).
+--quick: 1 run, 1.5 s per point, sizes 2k, 2k-1rsa and 50k, no callgrind (about 4 minutes).
 """
 import argparse
 import json
@@ -700,13 +700,21 @@ def targets(data, s):
         rows.append(("p99 ≤ 1/5 of rspamd's at 8 connections (%s)" % size,
                      "%s vs %s ms = 1/%s" % (fmt(a, 1), fmt(b, 1), fmt(r, 1)),
                      ok(r >= 5 if r else None)))
-    fl = data["floor"]["per_size"].get("2k")
-    cpu = med([get("senderauthd", "2k", c, "cpu_us") for c in CONCS])
+    # The issue states the CPU target for a 2 KB message with one rsa-sha256 signature:
+    # measured on that subset of the corpus (2k-1rsa) when it ran, else on the 2k mix.
+    one = "2k-1rsa" if ("senderauthd", "2k-1rsa", 8) in s else "2k"
+    fl = data["floor"]["per_size"].get(one)
+    cpu = med([get("senderauthd", one, c, "cpu_us") for c in CONCS])
+    fl2 = data["floor"]["per_size"].get("2k")
+    cpu2 = med([get("senderauthd", "2k", c, "cpu_us") for c in CONCS])
     if fl and cpu:
-        rows.append(("CPU per 2 KB message ≤ 3× the crypto floor (one RSA-2048 verify + "
-                     "SHA-256 of the body)", "%s µs vs %s µs = %s× (corpus mix floor %s µs: "
-                     "%s×)" % (fmt(cpu), fmt(fl["one_rsa_us"], 1), fmt(cpu / fl["one_rsa_us"], 1),
-                               fmt(fl["mix_us"], 1), fmt(cpu / fl["mix_us"], 1)),
+        rows.append(("CPU per 2 KB message with one rsa-sha256 signature ≤ 3× the crypto "
+                     "floor (one RSA-2048 verify + SHA-256 of the body; %s)" % one,
+                     "%s µs vs %s µs = %s×%s" % (
+                         fmt(cpu), fmt(fl["one_rsa_us"], 1), fmt(cpu / fl["one_rsa_us"], 1),
+                         " (the 2k mix: %s µs vs its floor %s µs = %s×)" % (
+                             fmt(cpu2), fmt(fl2["mix_us"], 1), fmt(cpu2 / fl2["mix_us"], 1))
+                         if fl2 and cpu2 and one != "2k" else ""),
                      ok(cpu <= 3 * fl["one_rsa_us"])))
     many = (data.get("many") or {}).get("senderauthd")
     if many and "failed" not in many:
@@ -824,7 +832,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 run, short points, 2k+50k")
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--duration", type=float, default=None, help="seconds per point")
-    ap.add_argument("--sizes", default=None, help="comma list of 2k,50k,1m")
+    ap.add_argument("--sizes", default=None, help="comma list of 2k,2k-1rsa,50k,1m")
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--profile-only", action="store_true",
@@ -846,7 +854,7 @@ def main():
     ENGINE = a.engine
     runs = a.runs or (1 if a.quick else 3)
     duration = a.duration or (1.5 if a.quick else 3.0)
-    sizes = (a.sizes or ("2k,50k" if a.quick else "2k,50k,1m")).split(",")
+    sizes = (a.sizes or ("2k,2k-1rsa,50k" if a.quick else "2k,2k-1rsa,50k,1m")).split(",")
     impls_wanted = a.impls.split(",")
     floor_seconds = 1 if a.quick else 2
     command = "SA_SRC=. /usr/bin/python3 tests/bench/run-bench.py " + " ".join(sys.argv[1:])
