@@ -96,6 +96,7 @@ static void node_free(struct node *n);
 static long long now_ms(void);
 static int spawn_worker(void);
 static int queue_check(void);
+static int cpus_idle(long long now);
 static void crowd_locked(void);
 
 /* open_unix - bind path, replacing a stale socket (never another kind of file) */
@@ -270,19 +271,45 @@ static void enqueue(struct node *n)
         spawn_worker();
 }
 
-/* queue_check - listener thread: a job waiting QUEUE_WAIT_MS, with no idle worker and
- * no job taken by any worker for as long, starts one more (workers busy on the CPU keep
- * taking jobs and need no help; workers stuck on the network do); returns the epoll
- * timeout to use (short while jobs wait) */
+/* cpus_idle - listener thread: whether the process used less than half of the CPUs it
+ * may run on since the last call at least QUEUE_WAIT_MS ago (1 until there is such a
+ * window). Workers that are all busy computing (a 1 MB body takes a worker for many
+ * milliseconds) leave nothing for another thread to do; workers waiting on the network
+ * leave the CPUs idle. */
+static int cpus_idle(long long now)
+{
+    static long long last_ms, last_cpu_us;
+    static int idle = 1, ncpu;
+    struct timespec ts;
+    long long cpu_us;
+
+    if (now - last_ms < QUEUE_WAIT_MS)
+        return idle;
+    if (ncpu == 0 && (ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+        ncpu = 1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    cpu_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    if (last_ms != 0)
+        idle = (cpu_us - last_cpu_us) * 2 < (now - last_ms) * 1000 * ncpu;
+    last_ms = now;
+    last_cpu_us = cpu_us;
+    return idle;
+}
+
+/* queue_check - listener thread: a job waiting QUEUE_WAIT_MS, with no idle worker, no
+ * job taken by any worker for as long and the CPUs not busy, starts one more (workers
+ * busy on the CPU need no help, whether they keep taking jobs or are on a long message;
+ * workers stuck on the network do); returns the epoll timeout to use (short while jobs
+ * wait) */
 static int queue_check(void)
 {
     long long now = now_ms();
-    int spawn = 0, wait;
+    int spawn = 0, wait, idle = cpus_idle(now);
 
     pthread_mutex_lock(&lock);
     wait = qhead != NULL;
     if (wait && nidle == 0 && now - qhead->queued_ms >= QUEUE_WAIT_MS &&
-        now - last_take_ms >= QUEUE_WAIT_MS) {
+        now - last_take_ms >= QUEUE_WAIT_MS && idle) {
         spawn = 1;
         nworkers++;
     }
