@@ -174,6 +174,8 @@ int bimi_svg_check(const char *svg, size_t len, size_t max, char *reason, size_t
     reason[0] = '\0';
     if (len > max || len > BIMI_SVG_LIMIT)
         return sa_reason(reason, reasonlen, "%s", "SVG too large");
+    if (memchr(svg, '\0', len) != NULL) /* not XML; libxml2 would stop reading there */
+        return sa_reason(reason, reasonlen, "%s", "SVG contains a NUL byte");
     pthread_once(&xml_once, xml_init);
     doc = xmlReadMemory(svg, (int)len, "logo.svg", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |

@@ -138,11 +138,32 @@ static void test_size(void **state)
     free(big);
 }
 
+/* NUL bytes: XML allows none, and libxml2 ends the document at the first one, so what
+ * follows (a script, found by the fuzzer after a complete <svg>...</svg>) was never
+ * checked; a renderer that reads past it could run it. Refused wherever the NUL is. */
+static void test_nul(void **state)
+{
+    static const char after[] = HEAD TAIL "\n\0<script>alert(1)</script>";
+    static const char inside[] = HEAD "<title>a\0b</title>" TAIL;
+    static const char *const svgs[] = {after, inside};
+    static const size_t lens[] = {sizeof(after) - 1, sizeof(inside) - 1};
+    char why[128];
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        int rc = bimi_svg_check(svgs[i], lens[i], BIMI_SVG_LIMIT, why, sizeof(why));
+
+        if (rc == 0 || strcmp(why, "SVG contains a NUL byte") != 0)
+            fail_msg("case %zu: got %d (%s), want -1 (SVG contains a NUL byte)", i, rc, why);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_size),
+        cmocka_unit_test(test_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
