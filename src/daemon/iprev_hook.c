@@ -202,16 +202,11 @@ static enum mlt_stat reply(struct mlt_ctx *ctx, struct sa_conn *c, const struct 
 }
 
 /* iprev_hook_proto_off - see msg.h */
-unsigned long iprev_hook_proto_off(void)
+unsigned long iprev_hook_proto_off(const struct sa_conf *conf)
 {
-    struct sa_conf *conf = conf_get_current();
-    unsigned long off = 0;
-
-    if (conf != NULL &&
-        (conf->iprev_policy == CONF_IPREV_TEMPFAIL || conf->iprev_policy == CONF_IPREV_REJECT))
-        off = conf->iprev_stage == CONF_IPREV_STAGE_CONNECT ? SMFIP_NR_CONN : SMFIP_NR_RCPT;
-    conf_unref(conf);
-    return off;
+    if (conf->iprev_policy != CONF_IPREV_TEMPFAIL && conf->iprev_policy != CONF_IPREV_REJECT)
+        return 0;
+    return conf->iprev_stage == CONF_IPREV_STAGE_CONNECT ? SMFIP_NR_CONN : SMFIP_NR_RCPT;
 }
 
 /* iprev_hook_connect - see msg.h */

@@ -173,10 +173,13 @@ static unsigned long proto_wanted(void)
     struct sa_conf *conf = conf_get_current();
     unsigned long p = WANT_PROTO;
 
-    if (conf != NULL && !enforce_rcpt_replies(conf))
-        p |= SMFIP_NR_RCPT;
+    if (conf != NULL) {
+        if (!enforce_rcpt_replies(conf))
+            p |= SMFIP_NR_RCPT;
+        p &= ~iprev_hook_proto_off(conf);
+    }
     conf_unref(conf);
-    return p & ~iprev_hook_proto_off();
+    return p;
 }
 
 static enum mlt_stat cb_negotiate(struct mlt_ctx *ctx, unsigned long f0, unsigned long f1,

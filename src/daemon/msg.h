@@ -177,9 +177,9 @@ void arc_hook_free(struct sa_msg *m);
 /* iprev_hook.c - iprev (iprev.enable, or any iprev.policy but off), once per connection:
  * at connect (iprev.stage = connect) or at the first checked MAIL FROM; iprev= in the A-R;
  * the iprev.policy action and the per-client counters (docs/forwarding.md).
- * iprev_hook_proto_off - the SMFIP_NR_* flags not to ask for at negotiate (NR_CONN when
- * the policy may reply at connect, NR_RCPT when at RCPT). */
-unsigned long iprev_hook_proto_off(void);
+ * iprev_hook_proto_off - the SMFIP_NR_* flags not to ask for at negotiate under conf
+ * (NR_CONN when the policy may reply at connect, NR_RCPT when at RCPT). */
+unsigned long iprev_hook_proto_off(const struct sa_conf *conf);
 /* iprev_hook_connect - after conn_set_client: the check and, at stage connect, the
  * tempfail/reject reply (MLT_TEMPFAIL / MLT_REJECT with the reply set). */
 enum mlt_stat iprev_hook_connect(struct mlt_ctx *ctx, struct sa_conn *c, const struct sa_proc *proc);

@@ -570,7 +570,7 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms, const int *yield)
     int rc = 0, r = 0;
 
     for (;;) {
-        int wrote = s->out.len > 0;
+        int wrote;
 
         off = 0;
         rc = consume(s, &off);
@@ -578,11 +578,8 @@ enum mlt_serve mlt_session_serve(struct mlt_session *ms, const int *yield)
             memmove(s->in, s->in + off, s->in_len - off);
             s->in_len -= off;
         }
-        if (s->out.len > 0) {
-            wrote = 1;
-            if (flush(s) < 0)
-                rc = -1;
-        }
+        if ((wrote = s->out.len > 0) && flush(s) < 0)
+            rc = -1;
         if (rc != 0)
             break;
         if (!wrote && s->tcp && r > 0 && s->body_left == 0)

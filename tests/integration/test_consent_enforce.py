@@ -36,6 +36,7 @@ from satest import milter  # noqa: E402
 from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd, DaemonError, stop_all, build_dir  # noqa: E402
 from satest.nsd import Nsd  # noqa: E402
+from test_ops_reload import wait_log  # noqa: E402
 
 GOOD_IP = "192.0.2.10"      # allowed by every test domain's SPF: DMARC pass (aligned)
 BAD_IP = "203.0.113.5"      # not allowed: SPF fail, no DKIM -> DMARC fail
@@ -307,10 +308,7 @@ def rcpt_noreply(t, daemons):
         d.conf = dict(d.conf, policy=dict(d.conf["policy"], mixed_recipients="split"))
         d.write_conf()
         d.proc.send_signal(signal.SIGHUP)
-        for _ in range(250):  # bounded wait for the reload's log line
-            if d.log_text().count("reloaded ") > before:
-                break
-            time.sleep(0.02)
+        wait_log(d, r"reloaded ", before + 1)
         out, qid = transaction(m, "reject.example", ["alice@example.jp", "bob@example.jp"])
         t.expect("reload to split, connection opened before: mixed enforced for nobody", d,
                  out, qid, "accept", rcpts=["continue", "continue"],

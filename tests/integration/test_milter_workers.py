@@ -21,7 +21,9 @@ import time
 SRC = os.environ.get("SA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(SRC, "tests/lib"))
+sys.path.insert(0, os.path.join(SRC, "tests/integration"))
 
+import test_faults_load as fl  # noqa: E402  (its /proc status reader)
 from satest import milter  # noqa: E402
 from satest.checks import Checks  # noqa: E402
 from satest.daemon import Senderauthd  # noqa: E402
@@ -31,11 +33,7 @@ WORKERS_SOFT = 16  # mlt_native.c
 
 
 def threads(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return 0
+    return fl.status(pid)["Threads"]
 
 
 def main():
